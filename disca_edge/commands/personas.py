@@ -1,0 +1,178 @@
+"""`disca personas`: list, show and build the WVS-grounded persona panels."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from ..personas import COHORTS, DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
+
+__all__ = ["personas"]
+
+_DIR_OPTION = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Persona folder to read instead of the shipped panels.",
+)
+_JSON_OPTION = click.option("--json", "json_", is_flag=True, help="Output JSON.")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _estimated(panel: Panel) -> str:
+    count = sum(p.estimated for p in panel.personas)
+    return f"{count} cohorts" if count else "none"
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def personas(ctx: click.Context) -> None:
+    """WVS-grounded persona panels, four per country (default: list)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_)
+
+
+@personas.command("list")
+@_DIR_OPTION
+@_JSON_OPTION
+def list_(directory: Path | None, json_: bool) -> None:
+    """Countries with a panel: codes, names, language, provenance."""
+    panels = list_panels(directory)
+    rows = [
+        {
+            "iso3": p.iso3,
+            "iso2": p.iso2,
+            "name": p.name,
+            "native_name": p.native_name,
+            "language": p.language,
+            "provenance": p.provenance,
+            "estimated_cohorts": [q.cohort for q in p.personas if q.estimated],
+            "path": str(p.path),
+        }
+        for p in panels
+    ]
+    if json_:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(panels)} persona panels")
+    for column in ("ISO3", "ISO2", "Country", "Native name", "Lang", "Provenance", "Estimated"):
+        table.add_column(column, no_wrap=column not in ("Country", "Native name"))
+    for p in panels:
+        table.add_row(
+            p.iso3, p.iso2, p.name, p.native_name, p.language, p.provenance, _estimated(p)
+        )
+    _console().print(table)
+
+
+@personas.command("show")
+@click.argument("country")
+@_DIR_OPTION
+@_JSON_OPTION
+def show(country: str, directory: Path | None, json_: bool) -> None:
+    """One country's four personas: levels per dimension, then the rendered texts.
+
+    COUNTRY is an ISO3 or ISO2 code or an English name, in any case (JPN, jp, Japan).
+    """
+    panel = load_panel(country, directory)
+    if json_:
+        click.echo(json.dumps(panel.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(
+        f"[bold]{escape(panel.name)}[/bold] ({panel.iso3}/{panel.iso2 or '-'}, "
+        f"{escape(panel.native_name)}), language {panel.language}"
+    )
+    console.print(
+        f"provenance: {panel.provenance}: {escape(panel.provenance_note)}", highlight=False
+    )
+    borderline = set(panel.source.get("borderline") or [])
+    table = Table(caption="level (score); * estimated cohort; ! population score near a cut")
+    table.add_column("dimension")
+    for persona in panel.personas:
+        table.add_column(persona.cohort + (" *" if persona.estimated else ""), justify="center")
+    for key in DIMENSIONS:
+        cells = []
+        for persona in panel.personas:
+            level, score = persona.levels[key], persona.scores[key]
+            cell = "skip" if level is None else str(level)
+            cells.append(cell if score is None else f"{cell} ({score:.3f})")
+        table.add_row(key + (" !" if key in borderline else ""), *cells)
+    console.print(table)
+    for persona, text in zip(panel.personas, panel.texts(), strict=True):
+        console.print(f"\n[bold]{persona.cohort}[/bold]", highlight=False)
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"\nsha256 {panel.sha256()}  {panel.path}", highlight=False)
+
+
+class _RichBytes:
+    """Adapts a rich progress task to the library's `update(n)` protocol."""
+
+    def __init__(self, progress, task):
+        self._progress, self._task = progress, task
+
+    def update(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
+@personas.command("build")
+@click.option(
+    "--wvs",
+    "wvs_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="WVS-7 cross-national inverted CSV you downloaded from worldvaluessurvey.org.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the ISO3.toml panel files.",
+)
+@click.option("--countries", help="Comma-separated countries (default: all in the file).")
+def build(wvs_file: Path, out_dir: Path, countries: str | None) -> None:
+    """Build panels from WVS-7 microdata (PERSONAS.md §3-§4); the file is never copied."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    wanted = [c for c in countries.split(",") if c.strip()] if countries else None
+    err = _console(stderr=True)
+    with Progress(
+        "reading WVS",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("wvs", total=os.path.getsize(wvs_file))
+        paths = build_from_wvs(wvs_file, out_dir, wanted, progress=_RichBytes(progress, task))
+    from rich.table import Table
+
+    table = Table(title=f"{len(paths)} panels written to {out_dir}")
+    table.add_column("ISO3")
+    for cohort in COHORTS:
+        table.add_column(f"n {cohort}", justify="right")
+    table.add_column("levels (all)")
+    for panel in (load_panel(p.stem, p.parent) for p in paths):
+        counts = panel.source.get("n_respondents", {})
+        levels = panel.persona("all").levels
+        table.add_row(
+            panel.iso3,
+            *(str(counts.get(c, "")) for c in COHORTS),
+            "".join("-" if levels[k] is None else str(levels[k]) for k in DIMENSIONS),
+        )
+    _console().print(table)
