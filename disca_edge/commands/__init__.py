@@ -1,0 +1,1 @@
+"""Command groups of the `disca` CLI, one module each."""
