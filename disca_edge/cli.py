@@ -45,3 +45,12 @@ def main() -> None:
 
 
 # --- command groups (one module each) -------------------------------------
+from .commands.scenarios import scenarios  # noqa: E402
+
+cli.add_command(scenarios)
+from .commands.data import data  # noqa: E402
+
+cli.add_command(data)
+from .commands.personas import personas  # noqa: E402
+
+cli.add_command(personas)
