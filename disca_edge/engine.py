@@ -20,6 +20,7 @@ This module is the only one that imports ``llama_cpp`` (lazily).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import OrderedDict
@@ -198,7 +199,9 @@ class Engine:
                 path_model=str(self.model_path), params=model_params, verbose=False
             )
         except ValueError as exc:
-            raise DiscaError(f"{self.model_path}: llama.cpp could not load the model ({exc})") from None
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not load the model ({exc})"
+            ) from None
 
         ctx_params = llama_cpp.llama_context_default_params()
         ctx_params.n_ctx = int(n_ctx)
@@ -215,7 +218,9 @@ class Engine:
         with suppress_stdout_stderr(disable=False):
             self._ctx = llama_cpp.llama_init_from_model(self._model.model, ctx_params)
         if not self._ctx:
-            raise DiscaError(f"{self.model_path}: llama.cpp could not create a context (n_ctx={n_ctx})")
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not create a context (n_ctx={n_ctx})"
+            )
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self.n_ctx = int(llama_cpp.llama_n_ctx(self._ctx))
         self.n_batch = int(n_batch)
@@ -261,10 +266,8 @@ class Engine:
         self.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     # ------------------------------------------------------------------ templates
     def _token_text(self, token: int) -> str:
@@ -336,7 +339,7 @@ class Engine:
         for letter in ("A", "B"):
             extended = self.tokenize(text + letter)
             pos = next(
-                (i for i, (x, y) in enumerate(zip(base, extended)) if x != y),
+                (i for i, (x, y) in enumerate(zip(base, extended, strict=False)) if x != y),
                 min(len(base), len(extended)),
             )
             if pos < len(base) or pos >= len(extended):
@@ -513,7 +516,7 @@ class Engine:
                 )
             prefix_toks = self.tokenize(self._prefix_text(prompt, text))
             common = 0
-            for a, b in zip(prefix_toks, toks):
+            for a, b in zip(prefix_toks, toks, strict=False):
                 if a != b:
                     break
                 common += 1

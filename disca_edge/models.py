@@ -367,8 +367,7 @@ def _hf_download(spec: ModelSpec, dest: Path) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError:
         raise DiscaError(
-            "pulling from the Hugging Face hub needs huggingface_hub: "
-            "pip install 'disca-edge[hub]'"
+            "pulling from the Hugging Face hub needs huggingface_hub: pip install 'disca-edge[hub]'"
         ) from None
     try:
         return Path(hf_hub_download(repo_id=spec.repo, filename=spec.file, local_dir=dest))
@@ -463,7 +462,9 @@ def resolve_model(
     spec = get_model(text)
     if not is_pulled(spec):
         if not pull_missing:
-            raise DiscaError(f"model {spec.name} is not pulled; run `disca models pull {spec.name}`")
+            raise DiscaError(
+                f"model {spec.name} is not pulled; run `disca models pull {spec.name}`"
+            )
         return spec, pull(spec, progress=progress)
     path = local_path(spec)
     check_gguf(path, spec.size)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["home", "cache_dir", "data_dir", "shipped_dir", "atomic_write_bytes", "atomic_write_text"]
+__all__ = [
+    "home",
+    "cache_dir",
+    "data_dir",
+    "shipped_dir",
+    "atomic_write_bytes",
+    "atomic_write_text",
+]
 
 _APP = "disca-edge"
 
