@@ -57,3 +57,6 @@ cli.add_command(personas)
 from .commands.models import models  # noqa: E402
 
 cli.add_command(models)
+from .commands.ask import ask  # noqa: E402
+
+cli.add_command(ask)

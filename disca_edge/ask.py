@@ -1,0 +1,738 @@
+"""Ask: one culturally aligned answer per two-option dilemma, with everything needed to redo it.
+
+`answer_many` runs the DISCA panel (base prompt + a country's four personas, both label
+orders: 10 evaluations per dilemma) through the shared-prefix engine, then debiasing,
+T_cat, `core.correct` and the read-outs, and returns one stable, JSON-ready object per
+dilemma (schema below). The rich report is `explain.render`; the CLI is ``disca ask``.
+
+Input forms (`AskInput`):
+
+* **trolley** (shorthand): two group descriptions ("a boy", "two elderly women") in the
+  spec's DISCA frame (DISCA.md §2.2-2.3). The context sentence is always the MultiTP main
+  opener, ``scenarios.DISCA_OPENERS[0]``, so the same question gets the same prompt
+  wherever it appears in an input file.
+* **custom**: any dilemma text with two options, rendered by
+  `pipeline.render_custom_scenario` inside the same frame.
+
+Noise: dilemma ``index`` i draws its IS noise from ``default_rng([seed, i])`` (spec §4);
+a single ask has i = 0 and in an input file the dilemma on line n (1-based) has i = n - 1
+(blank lines are skipped but counted), so a line's answer does not depend on the others.
+
+Result object (``ask-result/1``; one per dilemma, every number a plain float):
+
+* ``schema``, ``index`` (noise index i), ``input_line`` (line number or null), ``id``
+  (echoed from the input line, or null);
+* ``model`` {name, path, sha256}; ``engine`` (llama.cpp settings: n_ctx, n_threads,
+  n_batch, n_ubatch, flash_attn, n_gpu_layers, n_seq_max, seed, kv_unified);
+* ``country`` (ISO3); ``panel`` {iso3, name, sha256, provenance, provenance_statement};
+* ``variant``, ``variant_notes``, ``seed``, ``t_cat``, ``t_dec``, ``params`` (every
+  `core.DiscaParams` field, so the correction can be recomputed exactly);
+* ``dilemma`` {form (trolley|custom), text, option_a, option_b, category, scenario};
+  for the trolley form ``text`` is the context sentence, ``scenario`` is the rendered
+  scenario text in the original label order;
+* ``has_swap``; ``evaluations``: one object per evaluation (10, or 5 when the label swap
+  changes nothing), in order (orig, swap) x agent (base, young, middle, older, all):
+  {agent, order, prompt, n_tokens, token_a, token_b, logit_a, logit_b}; ``prompt`` is the
+  exact text that was tokenised, chat template included;
+* ``base_gap`` (δ_base), ``persona_gaps`` {young, middle, older, all} (δ_i: debiased,
+  T_cat-scaled; > 0 favours B), ``position_bias`` {agent: b_j};
+* ``correction`` {delta_bar, shift (Δ = δ̄ - δ_base), disagreement (D²), sigma,
+  delta_star_passes [δ*_1, δ*_2], ess_ratio [e_1, e_2], reliability (r), delta_star (δ*),
+  alpha_ess, delta_micro, delta_final (δ_out: δ_micro unless the prior is on)};
+* ``vanilla`` (base prompt, original order, no T_cat: p_B = sigmoid((z_B - z_A)/T_dec)),
+  ``vanilla_matched`` (p_B = sigmoid(δ_base/T_dec)), ``disca`` (p_B = sigmoid(δ_out/T_dec)):
+  each {p_a, p_b, choice (A|B|tie), option (the chosen option's text or null)};
+  ``disca`` adds ``flips_vanilla`` and ``flips_vanilla_matched``;
+* ``versions`` {disca_edge, llama_cpp_python, numpy}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__, core, pipeline, scenarios
+from .engine import ChatPrompt, Engine, llama_cpp_version
+from .errors import DiscaError
+from .models import ModelInfo
+from .personas import Panel
+
+__all__ = [
+    "SCHEMA",
+    "TROLLEY_CONTEXT",
+    "AskInput",
+    "AskInputError",
+    "DilemmaTooLongError",
+    "Outcome",
+    "answer",
+    "answer_many",
+    "apply_prior",
+    "build_results",
+    "inputs_from_cli",
+    "make_input",
+    "parse_line",
+    "read_inputs",
+    "variant_notes",
+]
+
+SCHEMA = "ask-result/1"
+
+#: The context sentence of the trolley shorthand (the MultiTP main opener).
+TROLLEY_CONTEXT = scenarios.DISCA_OPENERS[0]
+
+_LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id"}
+_CHUNK = 8  # dilemmas per engine call: the trie shares the frame across them
+
+
+class AskInputError(DiscaError):
+    """A dilemma that cannot be asked (empty or identical options, bad input line)."""
+
+
+class DilemmaTooLongError(AskInputError):
+    """A dilemma whose prompts do not fit the model's context window."""
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class AskInput:
+    """One two-option question, validated.
+
+    Attributes:
+        option_a: option A (trolley form: the left group, e.g. "a boy").
+        option_b: option B (trolley form: the right group).
+        dilemma: the question text; None selects the trolley form.
+        category: canonical MultiTP category (selects T_cat) or None (T_cat = 3.0).
+        index: noise index i (0 for a single ask; line number - 1 in an input file).
+        line: 1-based input line, or None.
+        id: an identifier echoed from the input line, or None.
+    """
+
+    option_a: str
+    option_b: str
+    dilemma: str | None = None
+    category: str | None = None
+    index: int = 0
+    line: int | None = None
+    id: Any = None
+
+    @property
+    def form(self) -> str:
+        """``"trolley"`` (two groups in the DISCA frame) or ``"custom"``."""
+        return "trolley" if self.dilemma is None else "custom"
+
+    def scenario(self) -> str:
+        """The scenario text in the original label order (A = option_a)."""
+        if self.dilemma is None:
+            return scenarios.render_disca_scenario(TROLLEY_CONTEXT, self.option_a, self.option_b)
+        return pipeline.render_custom_scenario(self.dilemma, self.option_a, self.option_b)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def make_input(
+    option_a: Any,
+    option_b: Any,
+    *,
+    dilemma: Any = None,
+    category: Any = None,
+    index: int = 0,
+    line: int | None = None,
+    id: Any = None,
+    labels: tuple[str, str] | None = None,
+) -> AskInput:
+    """Validate and normalise one question.
+
+    Args:
+        option_a: option A text (or the left group).
+        option_b: option B text (or the right group).
+        dilemma: question text; None for the trolley form.
+        category: any spelling `scenarios.normalize_category` accepts, or None.
+        index: noise index i.
+        line: input line number, for messages.
+        id: echoed identifier.
+        labels: names of the two options in messages (default "option A"/"group A", ...).
+
+    Raises:
+        AskInputError: a missing, empty or non-text option or dilemma, identical options.
+        UnknownNameError: an unknown category.
+    """
+    names = labels or (("option A", "option B") if dilemma is not None else ("group A", "group B"))
+    values = []
+    for name, value in zip(names, (option_a, option_b), strict=True):
+        if value is None:
+            raise AskInputError(f"{name} is missing")
+        if not isinstance(value, str):
+            raise AskInputError(f"{name} must be text, got {type(value).__name__}")
+        if not value.strip():
+            raise AskInputError(f"{name} is empty")
+        values.append(value.strip())
+    if _squash(values[0]) == _squash(values[1]):
+        raise AskInputError(
+            f"the two options are identical ({values[0]!r}); give two different ones"
+        )
+    if dilemma is not None:
+        if not isinstance(dilemma, str):
+            raise AskInputError(f"the dilemma must be text, got {type(dilemma).__name__}")
+        if not dilemma.strip():
+            raise AskInputError("the dilemma text is empty")
+        dilemma = dilemma.strip()
+    if category is not None:
+        if not isinstance(category, str):
+            raise AskInputError(f"category must be text, got {type(category).__name__}")
+        category = scenarios.normalize_category(category)
+    return AskInput(values[0], values[1], dilemma, category, index, line, id)
+
+
+def parse_line(text: str, line: int, default_category: str | None = None) -> AskInput:
+    """One JSONL input line as an `AskInput` (noise index ``line - 1``).
+
+    A line is a JSON object, either ``{"dilemma", "option_a", "option_b"}`` (custom) or
+    ``{"left", "right"}`` (trolley), with optional ``category`` (default
+    `default_category`) and ``id``.
+
+    Raises:
+        AskInputError: not JSON, not an object, unknown or conflicting fields, bad values;
+            the message starts with ``line N:``.
+    """
+    try:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AskInputError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise AskInputError(f"expected a JSON object, got {type(obj).__name__}")
+        unknown = sorted(set(obj) - _LINE_FIELDS)
+        if unknown:
+            raise AskInputError(
+                f"unknown field(s) {', '.join(unknown)} (expected dilemma, option_a, option_b, "
+                "or left, right; optional category, id)"
+            )
+        custom = {"dilemma", "option_a", "option_b"} & set(obj)
+        trolley = {"left", "right"} & set(obj)
+        if custom and trolley:
+            raise AskInputError("give either dilemma/option_a/option_b or left/right, not both")
+        if trolley:
+            a, b, dilemma = obj.get("left"), obj.get("right"), None
+            labels = ('"left"', '"right"')
+        elif custom:
+            if "dilemma" not in obj:
+                raise AskInputError("option_a/option_b need a dilemma (or use left/right)")
+            a, b, dilemma = obj.get("option_a"), obj.get("option_b"), obj["dilemma"]
+            labels = ('"option_a"', '"option_b"')
+        else:
+            raise AskInputError("give dilemma, option_a, option_b, or left, right")
+        category = obj.get("category", default_category)
+        return make_input(
+            a,
+            b,
+            dilemma=dilemma,
+            category=category,
+            index=line - 1,
+            line=line,
+            id=obj.get("id"),
+            labels=labels,
+        )
+    except DiscaError as exc:
+        raise type(exc)(f"line {line}: {exc}") from None
+
+
+def read_inputs(
+    source: str | os.PathLike | io.IOBase, default_category: str | None = None
+) -> Iterator[AskInput | AskInputError]:
+    """Open a JSONL file (``"-"`` = stdin) now and parse it lazily, line by line.
+
+    Bad lines come out as `AskInputError` items (``line N: ...``) in their place; blank
+    lines are skipped (their numbers still count for the noise index).
+
+    Raises:
+        DiscaError: the file cannot be opened (raised here, before any line is read).
+    """
+    if isinstance(source, io.IOBase):
+        return _parse_lines(source, default_category, close=False)
+    if str(source) == "-":
+        return _parse_lines(sys.stdin.buffer, default_category, close=False)
+    try:
+        handle = open(source, "rb")  # noqa: SIM115 - closed by _parse_lines
+    except OSError as exc:
+        raise DiscaError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return _parse_lines(handle, default_category, close=True)
+
+
+def _parse_lines(handle, default_category: str | None, close: bool):
+    try:
+        for number, raw in enumerate(handle, start=1):
+            if isinstance(raw, bytes):
+                try:
+                    raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    yield AskInputError(f"line {number}: not valid UTF-8 text")
+                    continue
+            if not raw.strip():
+                continue
+            try:
+                yield parse_line(raw, number, default_category)
+            except DiscaError as exc:
+                yield exc if isinstance(exc, AskInputError) else AskInputError(str(exc))
+    finally:
+        if close:
+            handle.close()
+
+
+def inputs_from_cli(
+    groups: Sequence[str] = (),
+    *,
+    dilemma: str | None = None,
+    option_a: str | None = None,
+    option_b: str | None = None,
+    category: str | None = None,
+    input_path: str | None = None,
+) -> Iterable[AskInput | AskInputError]:
+    """The inputs named by `disca ask`'s arguments, checked before any model is loaded.
+
+    Exactly one form: two positional groups (trolley), ``--dilemma`` with
+    ``--option-a``/``--option-b`` (custom), or ``--input FILE`` (JSONL; ``--category``
+    is the default for lines without one).
+
+    Raises:
+        AskInputError: no form, several forms, or an incomplete or invalid one.
+        UnknownNameError: an unknown category.
+    """
+    if category is not None:
+        category = scenarios.normalize_category(category)
+    custom = dilemma is not None or option_a is not None or option_b is not None
+    forms = [bool(groups), custom, input_path is not None]
+    if sum(forms) == 0:
+        raise AskInputError(
+            'nothing to ask: give two groups (disca ask --country JP "a boy" "two elderly '
+            'women"), or --dilemma with --option-a and --option-b, or --input FILE'
+        )
+    if sum(forms) > 1:
+        raise AskInputError("give one of: two groups, --dilemma/--option-a/--option-b, --input")
+    if input_path is not None:
+        return read_inputs(input_path, category)
+    if groups:
+        if len(groups) != 2:
+            raise AskInputError(f"expected two groups (A and B), got {len(groups)}")
+        return [make_input(groups[0], groups[1], category=category)]
+    if dilemma is None:
+        raise AskInputError("--option-a/--option-b need --dilemma (or give two groups)")
+    if option_a is None or option_b is None:
+        raise AskInputError("--dilemma needs both --option-a and --option-b")
+    return [make_input(option_a, option_b, dilemma=dilemma, category=category)]
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one input: its result object, or a one-line error.
+
+    Attributes:
+        index: noise index i (line - 1 for an input line; -1 when unknown).
+        line: input line number, or None.
+        result: the ``ask-result/1`` object, or None on error.
+        error: a one-line message, or None.
+        exception: the error as raised (a `DiscaError`), or None.
+        elapsed_s: wall time of the engine call that answered it, per dilemma.
+    """
+
+    index: int
+    line: int | None
+    result: dict | None = None
+    error: str | None = None
+    exception: DiscaError | None = field(default=None, compare=False, repr=False)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the dilemma was answered."""
+        return self.result is not None
+
+
+def variant_notes(params: core.DiscaParams) -> str:
+    """A sentence on what the variant does here, and the country prior's status."""
+    if params.variant == "paper":
+        text = "paper: alpha_ess = min(1, mean ESS ratio / rho_eff); no country prior in the paper."
+    else:
+        text = "reference: alpha_ess = min(1, max(rho_eff, min(e_1, e_2))) as in the released code."
+    if params.prior_enabled:
+        first = params.n_warmup - params.prior_replays + 1
+        text += (
+            " Country prior ON (--prior): the sequential EMA prior of spec §5.2 runs over the "
+            f"answered dilemmas in input order with {params.prior_replays} replays; it has no "
+            f"effect on the first {max(first, 0)} dilemmas (warm-up {params.n_warmup})."
+        )
+    else:
+        text += (
+            " Country prior OFF: it is defined over a sequence of scenarios, so ask applies it "
+            "only with --prior; delta_final = delta_micro."
+        )
+    return text
+
+
+def _choice(p_b: float, option_a: str, option_b: str) -> dict:
+    p_b = float(p_b)
+    choice = "B" if p_b > 0.5 else "A" if p_b < 0.5 else "tie"
+    option = {"A": option_a, "B": option_b}.get(choice)
+    return {"p_a": 1.0 - p_b, "p_b": p_b, "choice": choice, "option": option}
+
+
+@dataclass
+class _Run:
+    """Per-call context: the engine, panel, params and what every result records."""
+
+    engine: Engine
+    model_info: ModelInfo
+    panel: Panel
+    params: core.DiscaParams
+    seed: int
+    systems: list[str] = field(default_factory=list)
+    prefix_tokens: dict[str, int] = field(default_factory=dict)
+
+    def prefix_len(self, system: str) -> int:
+        """Tokens of the rendered system prefix (before the user content)."""
+        if system not in self.prefix_tokens:
+            one = self.engine.tokenize(self.engine.render(ChatPrompt(system, "\x02")))
+            two = self.engine.tokenize(self.engine.render(ChatPrompt(system, "\x03")))
+            n = 0
+            for x, y in zip(one, two, strict=False):
+                if x != y:
+                    break
+                n += 1
+            self.prefix_tokens[system] = n
+        return self.prefix_tokens[system]
+
+    def check_length(self, dilemma: pipeline.Dilemma) -> None:
+        """Raise `DilemmaTooLongError` when the dilemma cannot fit beside the system prompts.
+
+        The engine keeps the five system-prompt prefixes resident while it decodes a
+        prompt's remainder, so the user turn (frame + scenario + the template's tail) may
+        use the context minus those prefixes and a small reserve.
+        """
+        engine = self.engine
+        resident = sum(self.prefix_len(s) for s in self.systems)
+        longest_user = 0
+        longest_prompt = 0
+        for user in (dilemma.user_orig, dilemma.user_swap):
+            if user is None:
+                continue
+            for system in self.systems:
+                n = len(engine.tokenize(engine.render(ChatPrompt(system, user))))
+                longest_prompt = max(longest_prompt, n)
+                longest_user = max(longest_user, n - self.prefix_len(system))
+        limit = engine.n_ctx - 16 - resident
+        if longest_user > limit:
+            raise DilemmaTooLongError(
+                f"the dilemma is too long: its user turn is {longest_user} tokens (frame "
+                f"included; longest prompt {longest_prompt} tokens) and the limit is {limit} "
+                f"tokens (the model's {engine.n_ctx}-token context minus {resident + 16} for "
+                "the base and persona system prompts held in the cache)"
+            )
+
+
+def _dilemma(item: AskInput) -> pipeline.Dilemma:
+    return pipeline.Dilemma.from_scenario(item.scenario(), category=item.category, index=item.index)
+
+
+def _header(model_info: ModelInfo, panel: Panel, params: core.DiscaParams, seed: int) -> dict:
+    return {
+        "model": {"name": model_info.name, "path": model_info.path, "sha256": model_info.sha256},
+        "engine": dict(model_info.settings),
+        "country": panel.iso3,
+        "panel": {
+            "iso3": panel.iso3,
+            "name": panel.name,
+            "sha256": panel.sha256(),
+            "provenance": panel.provenance,
+            "provenance_statement": panel.provenance_statement,
+        },
+        "variant": params.variant,
+        "variant_notes": variant_notes(params),
+        "seed": seed,
+    }
+
+
+def build_results(
+    items: Sequence[AskInput],
+    panel_logits: pipeline.PanelLogits,
+    *,
+    model_info: ModelInfo,
+    panel: Panel,
+    params: core.DiscaParams,
+    seed: int,
+    n_tokens: Sequence[Sequence[int]] | None = None,
+) -> list[dict]:
+    """Result objects of S dilemmas from their panel logits (post-processing only, no model).
+
+    Debiasing, T_cat, `core.correct` with ``core.draws(seed, item.index)`` and the three
+    read-outs. The country prior is not applied here (see `apply_prior`).
+
+    Args:
+        items: the S inputs, in the order of `panel_logits`.
+        panel_logits: their logits (`pipeline.evaluate_panel`).
+        model_info: the model the logits came from.
+        panel: the persona panel that produced the persona prompts.
+        params: DISCA parameters.
+        seed: IS seed.
+        n_tokens: per dilemma, the token count of each evaluated prompt (same order as
+            ``panel_logits.texts``); None records null.
+
+    Returns:
+        list of S ``ask-result/1`` objects.
+    """
+    header = _header(model_info, panel, params, seed)
+    t_cat = np.array([params.t_cat(item.category) for item in items], dtype=np.float64)
+    logits = panel_logits.logits
+    base, persona_gaps = core.scenario_gaps(logits, t_cat, params, has_swap=panel_logits.has_swap)
+    z = core.draws(seed, [item.index for item in items], params.k_half)
+    corr = core.correct(base, persona_gaps, z, params)
+    delta_out = np.asarray(corr.delta_final, dtype=np.float64)
+    raw_gap = (logits[..., 1] - logits[..., 0]) / t_cat[:, None, None]  # (S, 2, J)
+    bias = np.where(panel_logits.has_swap[:, None], 0.5 * (raw_gap[:, 0] + raw_gap[:, 1]), np.nan)
+    p_raw = np.atleast_1d(
+        core.vanilla_raw_p_b(logits[:, 0, 0, 0], logits[:, 0, 0, 1], params.t_dec)
+    )
+    p_lfl = np.atleast_1d(core.vanilla_lfl_p_b(base, params.t_dec))
+    versions = {
+        "disca_edge": __version__,
+        "llama_cpp_python": llama_cpp_version(),
+        "numpy": np.__version__,
+    }
+    out = []
+    for s, item in enumerate(items):
+        orders = pipeline.ORDERS if panel_logits.has_swap[s] else pipeline.ORDERS[:1]
+        evaluations = []
+        k = 0
+        for o, order in enumerate(orders):
+            for j, agent in enumerate(pipeline.AGENTS):
+                prompt = panel_logits.texts[s][k]
+                k += 1
+                evaluations.append(
+                    {
+                        "agent": agent,
+                        "order": order,
+                        "prompt": prompt,
+                        "n_tokens": None if n_tokens is None else int(n_tokens[s][k - 1]),
+                        "token_a": int(panel_logits.token_ids[s, o, j, 0]),
+                        "token_b": int(panel_logits.token_ids[s, o, j, 1]),
+                        "logit_a": float(logits[s, o, j, 0]),
+                        "logit_b": float(logits[s, o, j, 1]),
+                    }
+                )
+        result = {
+            "schema": SCHEMA,
+            "index": item.index,
+            "input_line": item.line,
+            "id": item.id,
+            **header,
+            "t_cat": float(t_cat[s]),
+            "t_dec": params.t_dec,
+            "params": params.to_dict(),
+            "dilemma": {
+                "form": item.form,
+                "text": TROLLEY_CONTEXT if item.dilemma is None else item.dilemma,
+                "option_a": item.option_a,
+                "option_b": item.option_b,
+                "category": item.category,
+                "scenario": item.scenario(),
+            },
+            "has_swap": bool(panel_logits.has_swap[s]),
+            "evaluations": evaluations,
+            "base_gap": float(base[s]),
+            "persona_gaps": {
+                agent: float(persona_gaps[s, i]) for i, agent in enumerate(pipeline.AGENTS[1:])
+            },
+            "position_bias": {
+                agent: (None if math.isnan(bias[s, j]) else float(bias[s, j]))
+                for j, agent in enumerate(pipeline.AGENTS)
+            },
+            "correction": {
+                "delta_bar": float(corr.delta_bar[s]),
+                "shift": float(corr.delta_bar[s] - corr.delta_base[s]),
+                "disagreement": float(corr.disagreement[s]),
+                "sigma": float(corr.sigma[s]),
+                "delta_star_passes": [float(x) for x in corr.delta_star_passes[s]],
+                "ess_ratio": [float(x) for x in corr.ess_ratio[s]],
+                "reliability": float(corr.reliability[s]),
+                "delta_star": float(corr.delta_star[s]),
+                "alpha_ess": float(corr.alpha_ess[s]),
+                "delta_micro": float(corr.delta_final[s]),
+                "delta_final": float(delta_out[s]),
+            },
+            "vanilla": _choice(p_raw[s], item.option_a, item.option_b),
+            "vanilla_matched": _choice(p_lfl[s], item.option_a, item.option_b),
+            "disca": _choice(
+                core.sigmoid(delta_out[s] / params.t_dec), item.option_a, item.option_b
+            ),
+            "versions": versions,
+        }
+        _mark_flips(result)
+        out.append(result)
+    return out
+
+
+def _mark_flips(result: dict) -> None:
+    for key, ref in (("flips_vanilla", "vanilla"), ("flips_vanilla_matched", "vanilla_matched")):
+        result["disca"][key] = result["disca"]["choice"] != result[ref]["choice"]
+
+
+def apply_prior(results: list[dict], params: core.DiscaParams) -> None:
+    """Apply the sequential country prior (spec §5.2) in place, in list order.
+
+    Replaces each result's ``correction.delta_final`` and its ``disca`` read-out by the
+    prior's output for its ``delta_micro``; does nothing unless ``params.prior_enabled``.
+    """
+    if not results or not params.prior_enabled:
+        return
+    micro = np.array([r["correction"]["delta_micro"] for r in results])
+    out = core.country_prior(micro, params)
+    for r, value in zip(results, out, strict=True):
+        r["correction"]["delta_final"] = float(value)
+        d = r["dilemma"]
+        r["disca"] = _choice(core.sigmoid(value / params.t_dec), d["option_a"], d["option_b"])
+        _mark_flips(r)
+
+
+def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list[Outcome]:
+    """Answer a chunk in one engine call; on an engine error, retry one by one."""
+    t0 = time.perf_counter()
+    try:
+        logits = pipeline.evaluate_panel(run.engine, run.systems, [d for _, d in chunk])
+    except DiscaError as exc:
+        if len(chunk) == 1:
+            item = chunk[0][0]
+            return [_failure(item, exc)]
+        return [o for pair in chunk for o in _evaluate(run, [pair])]
+    n_tokens = [[len(run.engine.tokenize(text)) for text in texts] for texts in logits.texts]
+    results = build_results(
+        [item for item, _ in chunk],
+        logits,
+        model_info=run.model_info,
+        panel=run.panel,
+        params=run.params,
+        seed=run.seed,
+        n_tokens=n_tokens,
+    )
+    per = (time.perf_counter() - t0) / len(chunk)
+    return [
+        Outcome(item.index, item.line, result=r, elapsed_s=per)
+        for (item, _), r in zip(chunk, results, strict=True)
+    ]
+
+
+def _failure(item: AskInput, exc: DiscaError) -> Outcome:
+    message = str(exc) if item.line is None else f"line {item.line}: {exc}"
+    return Outcome(item.index, item.line, error=message, exception=exc)
+
+
+def answer_many(
+    engine: Engine,
+    model_info: ModelInfo,
+    panel: Panel,
+    items: Iterable[AskInput | AskInputError],
+    params: core.DiscaParams,
+    *,
+    seed: int = 42,
+    chunk: int = _CHUNK,
+) -> Iterator[Outcome]:
+    """Answer dilemmas with one loaded model, in input order, as they are ready.
+
+    Input errors (`AskInputError` items, e.g. from `read_inputs`) and dilemmas that fail
+    (too long for the context) come out as error outcomes in their place; the others
+    are answered. Up to `chunk` dilemmas share one engine call. With the country prior
+    on (``params.prior_enabled``), every dilemma is answered before any is yielded,
+    since the prior is sequential (spec §5.2) and its replays read ahead.
+
+    Args:
+        engine: a loaded Engine.
+        model_info: what results record about the model (`models.open_engine`).
+        panel: the country's persona panel.
+        items: inputs and input errors, in order.
+        params: DISCA parameters (variant, switches).
+        seed: IS seed; dilemma i uses ``default_rng([seed, i])``.
+        chunk: dilemmas per engine call (>= 1).
+
+    Yields:
+        Outcome per item, in input order.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    run = _Run(engine, model_info, panel, params, int(seed))
+    run.systems = pipeline.panel_system_prompts(panel.texts())
+    stream = _answer_stream(run, items, chunk)
+    if not params.prior_enabled:
+        yield from stream
+        return
+    outcomes = list(stream)
+    apply_prior([o.result for o in outcomes if o.ok], params)
+    yield from outcomes
+
+
+def _answer_stream(run: _Run, items: Iterable, chunk: int) -> Iterator[Outcome]:
+    pending: list = []  # (AskInput, Dilemma) to evaluate, or an error Outcome, in order
+    waiting = 0  # dilemmas in `pending`
+    for item in items:
+        if isinstance(item, DiscaError):
+            line = _line_of(str(item))
+            index = -1 if line is None else line - 1
+            pending.append(Outcome(index, line, error=str(item), exception=item))
+            continue
+        dilemma = _dilemma(item)
+        try:
+            run.check_length(dilemma)
+        except DiscaError as exc:
+            pending.append(_failure(item, exc))
+            continue
+        pending.append((item, dilemma))
+        waiting += 1
+        if waiting >= chunk:
+            yield from _flush(run, pending)
+            pending, waiting = [], 0
+    yield from _flush(run, pending)
+
+
+def _flush(run: _Run, pending: list) -> list[Outcome]:
+    """Evaluate the pending dilemmas in one call; return every outcome in input order."""
+    todo = [entry for entry in pending if not isinstance(entry, Outcome)]
+    done = iter(_evaluate(run, todo) if todo else [])
+    return [entry if isinstance(entry, Outcome) else next(done) for entry in pending]
+
+
+def _line_of(message: str) -> int | None:
+    match = re.match(r"line (\d+):", message)
+    return int(match.group(1)) if match else None
+
+
+def answer(
+    engine: Engine,
+    model_info: ModelInfo,
+    panel: Panel,
+    item: AskInput,
+    params: core.DiscaParams,
+    *,
+    seed: int = 42,
+) -> dict:
+    """Answer one dilemma; returns its result object.
+
+    Raises:
+        DiscaError: the dilemma does not fit the context, or the engine failed.
+    """
+    (outcome,) = list(answer_many(engine, model_info, panel, [item], params, seed=seed))
+    if outcome.exception is not None:
+        raise outcome.exception
+    return outcome.result
