@@ -57,6 +57,12 @@ cli.add_command(personas)
 from .commands.models import models  # noqa: E402
 
 cli.add_command(models)
+from .commands.evaluate import eval_  # noqa: E402
+
+cli.add_command(eval_)
+from .commands.report import report  # noqa: E402
+
+cli.add_command(report)
 from .commands.ask import ask  # noqa: E402
 
 cli.add_command(ask)

@@ -1,0 +1,97 @@
+"""`disca eval`: run MultiTP evaluations (resumable, shardable) and merge shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
+from ..report import country_table, make_progress, render
+
+__all__ = ["eval_"]
+
+
+@click.group("eval")
+def eval_() -> None:
+    """Evaluate a model against human moral preferences (MultiTP / Moral Machine)."""
+
+
+@eval_.command("multitp")
+@click.option("--model", "-m", help="Registry name or path to a .gguf (default: registry default).")
+@click.option(
+    "--countries",
+    default="paper20",
+    show_default=True,
+    help="Comma-separated ISO3 codes or names, or paper20 (the paper's 20 countries).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N pool scenarios.")
+@click.option(
+    "--variant",
+    type=click.Choice(["paper", "reference"]),
+    default="paper",
+    show_default=True,
+    help="Headline DISCA variant and ablation base (both variants are always computed).",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="IS seed.")
+@click.option("--data-seed", type=click.IntRange(min=0), default=42, show_default=True)
+@click.option("--shard", help="i/n: do only pool positions p with p % n == i.")
+@click.option("--chunk", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Scenarios per engine call (10 prompts each).")  # fmt: skip
+@click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all).")
+@click.option("--n-gpu-layers", type=int, help="Layers to offload (-1 = all).")
+@click.option("--n-ctx", type=click.IntRange(min=512), help="Context size in tokens.")
+@click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
+@click.option(
+    "--display",
+    type=click.Choice(["auto", "rich", "plain", "none"]),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr (auto: rich on a terminal, else none).",
+)
+def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk, params,
+            threads, n_gpu_layers, n_ctx, force, display) -> None:  # fmt: skip
+    """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
+
+    Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
+    goes) and results.json to --out. Rerunning the same command resumes.
+    """
+    cfg = EvalConfig(
+        out=out, countries=parse_countries(countries), model=model, limit=limit,
+        variant=variant, seed=seed, data_seed=data_seed, shard=parse_shard(shard),
+        chunk=chunk, overrides=parse_params(params), n_threads=threads,
+        n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, force=force,
+    )  # fmt: skip
+    try:
+        outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted; finished records are saved in {out}. "
+                   "Run the same command again to resume.", err=True)  # fmt: skip
+        raise click.exceptions.Exit(130) from None
+    render([country_table(outcome.results)])
+    click.echo(
+        f"{outcome.n_new} new, {outcome.n_present} records in {out} "
+        f"({outcome.seconds:.1f} s); `disca report {out}` for the ablation table"
+    )
+
+
+@eval_.command("merge")
+@click.argument(
+    "runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="New run folder."
+)
+@click.option("--force", is_flag=True, help="Replace a run already in --out.")
+def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
+    """Combine shard runs (same config) into one run folder with its results."""
+    results = merge(runs, out, force=force)
+    render([country_table(results)])
+    coverage = results["coverage"]
+    click.echo(f"merged {len(runs)} runs into {out}: {coverage['present']} of "
+               f"{coverage['expected']} scenarios")  # fmt: skip

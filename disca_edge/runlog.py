@@ -1,0 +1,595 @@
+"""The run log: a run directory's header, append-only sample records, resume and merge.
+
+A run directory holds
+
+* ``run.json``: the header. ``config`` is everything that decides the content of a
+  record (model hash, logit-relevant engine settings, seeds, methods and parameters,
+  persona panel hashes); ``fingerprint`` is its hash. Also the scope (countries, limit,
+  shard), model/versions/machine metadata, ``status`` (started / success / cancelled /
+  error), ``created``/``finished`` times and one entry per invocation. Written atomically.
+* ``samples.jsonl``: one JSON record per line, keyed by (``country``, ``scenario_id``).
+  Records are appended in chunks; each chunk is one ``write`` followed by ``fsync``,
+  with SIGINT/SIGTERM held back meanwhile, so an interrupt never splits a chunk. Only
+  ``kill -9`` or a crash can leave a torn last line: `RunLog.open` truncates the file
+  back to its last newline before appending again, and readers ignore the torn tail.
+* ``results.json``: derived results (`evaluate`), written atomically.
+
+Re-opening a directory resumes it: records already present are skipped by the caller
+(`RunLog.keys`). A different ``config`` is refused unless ``force`` (the old files are
+then moved to ``superseded-<time>/``). A lock file keeps two processes out of one
+directory; shards of one run go to separate directories and are joined with
+`merge_runs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import DiscaError
+from .paths import atomic_write_text
+
+__all__ = [
+    "FORMAT",
+    "RUN_FILE",
+    "SAMPLES_FILE",
+    "RESULTS_FILE",
+    "RunLogError",
+    "RunLog",
+    "config_differences",
+    "fingerprint",
+    "now",
+    "read_header",
+    "read_samples",
+    "read_results",
+    "repair_samples",
+    "write_results",
+    "merge_runs",
+    "record_key",
+]
+
+log = logging.getLogger(__name__)
+
+#: Header format tag (bump on incompatible changes).
+FORMAT = "disca-edge-run/1"
+RUN_FILE = "run.json"
+SAMPLES_FILE = "samples.jsonl"
+RESULTS_FILE = "results.json"
+_LOCK_FILE = ".lock"
+#: config entries that are mappings keyed by country: runs may add keys, not change them.
+_OPEN_MAPPINGS = ("panels",)
+
+
+class RunLogError(DiscaError):
+    """A run directory that cannot be used as asked (changed config, locked, corrupt)."""
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def fingerprint(config: Mapping[str, Any]) -> str:
+    """SHA-256 of a config, without the open (per-country) mappings."""
+    closed = {k: v for k, v in config.items() if k not in _OPEN_MAPPINGS}
+    return hashlib.sha256(_canonical(closed).encode("utf-8")).hexdigest()
+
+
+def record_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The identity of a sample record: (country, scenario_id)."""
+    return str(record["country"]), str(record["scenario_id"])
+
+
+def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences between two configs ("path: old -> new").
+
+    Open mappings (``panels``) only compare the keys both configs have.
+    """
+    diffs: list[str] = []
+
+    def short(value: Any) -> str:
+        text = _canonical(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def walk(a: Any, b: Any, path: str, open_keys: bool) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys = (set(a) & set(b)) if open_keys else (set(a) | set(b))
+            for key in sorted(keys, key=str):
+                sub = f"{path}.{key}" if path else str(key)
+                if key not in a or key not in b:
+                    diffs.append(f"{sub}: {short(a.get(key))} -> {short(b.get(key))}")
+                else:
+                    walk(a[key], b[key], sub, open_keys=False)
+            return
+        if a != b:
+            diffs.append(f"{path}: {short(a)} -> {short(b)}")
+
+    for key in sorted(set(old) | set(new)):
+        if key not in old or key not in new:
+            diffs.append(f"{key}: {short(old.get(key))} -> {short(new.get(key))}")
+        else:
+            walk(old[key], new[key], key, open_keys=key in _OPEN_MAPPINGS)
+    return diffs
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_header(directory: str | os.PathLike) -> dict[str, Any]:
+    """The ``run.json`` of a run directory.
+
+    Raises:
+        RunLogError: missing or unreadable.
+    """
+    path = Path(directory) / RUN_FILE
+    try:
+        header = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunLogError(f"{directory}: not a run directory (no {RUN_FILE})") from None
+    except (OSError, ValueError) as exc:
+        raise RunLogError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RunLogError(f"{path}: not a {FORMAT} header")
+    return header
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, raw line, terminated) for each line of a file."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            yield number, raw, raw.endswith(b"\n")
+
+
+def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete records of a run, in file order, first copy of each key kept.
+
+    A torn last line (no newline: the writer was killed mid-write) is ignored; the file
+    is not modified.
+
+    Raises:
+        RunLogError: a complete line that is not a JSON record (corruption).
+    """
+    path = Path(directory) / SAMPLES_FILE
+    if not path.is_file():
+        return []
+    records: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for number, raw, terminated in _iter_lines(path):
+        if not terminated:
+            log.warning("%s: ignoring a torn last line (%d bytes)", path, len(raw))
+            break
+        try:
+            record = json.loads(raw)
+            key = record_key(record)
+        except (ValueError, KeyError, TypeError):
+            raise RunLogError(f"{path}:{number}: not a sample record (corrupt file)") from None
+        if key not in seen:
+            seen.add(key)
+            records.append(record)
+    return records
+
+
+def repair_samples(path: str | os.PathLike) -> int:
+    """Truncate a torn last line (bytes after the last newline); returns bytes dropped."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        end = size
+        block = 1 << 16
+        while end > 0:
+            start = max(0, end - block)
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            at = chunk.rfind(b"\n")
+            if at >= 0:
+                keep = start + at + 1
+                break
+            end = start
+        else:
+            keep = 0
+        if keep < size:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return size - keep
+
+
+def read_results(directory: str | os.PathLike) -> dict[str, Any] | None:
+    """``results.json`` of a run, or None when it was not written yet."""
+    path = Path(directory) / RESULTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunLogError(f"{path}: unreadable ({exc})") from None
+
+
+def write_results(directory: str | os.PathLike, results: Mapping[str, Any]) -> Path:
+    """Write ``results.json`` atomically (temp file, fsync, rename)."""
+    path = Path(directory) / RESULTS_FILE
+    atomic_write_text(path, json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False))
+    return path
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM (main thread, POSIX) so a chunk is never half-written."""
+    can_block = hasattr(signal, "pthread_sigmask") and (
+        threading.current_thread() is threading.main_thread()
+    )
+    if not can_block:
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8") + b"\n"
+
+
+class _Lock:
+    """An exclusive advisory lock on ``DIR/.lock`` (released by the OS if the process dies)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._path = directory / _LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock
+            return
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RunLogError(
+                f"{self._path.parent}: another disca process is writing to this run "
+                "(use a separate --out per shard and `disca eval merge`)"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class RunLog:
+    """An open run directory: header, resumable append-only records, final status.
+
+    Use `RunLog.open`; then `append` chunks of records, and `finish` with a status.
+    """
+
+    def __init__(self, directory: Path, header: dict[str, Any], keys: set, lock: _Lock) -> None:
+        self.directory = directory
+        self.header = header
+        self.keys: set[tuple[str, str]] = keys
+        self.n_at_open = len(keys)
+        self._lock = lock
+        self._fd: int | None = os.open(
+            directory / SAMPLES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
+
+    # ---------------------------------------------------------------- opening
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike,
+        header: Mapping[str, Any],
+        *,
+        force: bool = False,
+        invocation: Mapping[str, Any] | None = None,
+    ) -> RunLog:
+        """Create or resume a run directory.
+
+        Args:
+            directory: the run folder (created if needed).
+            header: the new header: ``config`` (decides record content), ``scope`` and
+                any metadata; ``format``, ``fingerprint``, ``status``, ``created`` and
+                ``invocations`` are filled in here.
+            force: with a different config, move the old files to
+                ``superseded-<time>/`` and start afresh instead of refusing.
+            invocation: extra fields for this invocation's entry (e.g. argv).
+
+        Returns:
+            RunLog, holding the directory's lock, with `keys` of the records present.
+
+        Raises:
+            RunLogError: the directory holds a run with a different config (the message
+                lists the differences), is locked by another process, or is corrupt.
+        """
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        lock = _Lock(path)
+        lock.acquire()
+        try:
+            merged = cls._prepare(path, dict(header), force)
+            dropped = repair_samples(path / SAMPLES_FILE)
+            if dropped:
+                log.warning("%s: dropped a torn last record (%d bytes)", path, dropped)
+            keys = {record_key(r) for r in read_samples(path)}
+            merged["status"] = "started"
+            merged.pop("finished", None)
+            merged.setdefault("invocations", []).append(
+                {
+                    "started": now(),
+                    "status": "started",
+                    "records_before": len(keys),
+                    "torn_bytes_dropped": dropped,
+                    "scope": merged.get("scope"),
+                    **dict(invocation or {}),
+                }
+            )
+            atomic_write_text(path / RUN_FILE, json.dumps(merged, indent=1, ensure_ascii=False))
+            return cls(path, merged, keys, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @staticmethod
+    def _prepare(path: Path, header: dict[str, Any], force: bool) -> dict[str, Any]:
+        """Check the new header against the directory and return the header to write."""
+        config = header.get("config")
+        if not isinstance(config, Mapping):
+            raise ValueError("header must have a 'config' mapping")
+        header["format"] = FORMAT
+        header["fingerprint"] = fingerprint(config)
+        run_file, samples = path / RUN_FILE, path / SAMPLES_FILE
+        old: dict[str, Any] | None = None
+        problem = None
+        if run_file.exists():
+            try:
+                old = read_header(path)
+            except RunLogError as exc:
+                problem = str(exc)
+            else:
+                diffs = config_differences(old.get("config", {}), config)
+                if diffs:
+                    shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+                    problem = f"{path} holds a run with a different config ({shown})"
+        elif samples.exists() and samples.stat().st_size > 0:
+            problem = f"{path} has {SAMPLES_FILE} but no {RUN_FILE}"
+        if problem:
+            if not force:
+                raise RunLogError(
+                    f"{problem}; refusing to mix results. Use another --out, or --force "
+                    "to start over (the old files are moved aside)"
+                )
+            _supersede(path)
+            old = None
+        if old is None:
+            header["created"] = now()
+            header["invocations"] = []
+            return header
+        # resume: keep history, take the new metadata and scope, union the open mappings
+        merged = dict(old)
+        merged.update({k: v for k, v in header.items() if k not in ("created", "invocations")})
+        merged["config"] = dict(config)
+        for key in _OPEN_MAPPINGS:
+            if key in old["config"] or key in config:
+                merged["config"][key] = {**old["config"].get(key, {}), **config.get(key, {})}
+        for key, value in header.items():  # metadata mappings keyed by country: union too
+            if isinstance(value, Mapping) and key in _OPEN_MAPPINGS:
+                merged[key] = {**old.get(key, {}), **value}
+        merged["created"] = old.get("created", now())
+        merged["invocations"] = [dict(e) for e in old.get("invocations", [])]
+        for entry in merged["invocations"]:  # we hold the lock: a "started" one is dead
+            if entry.get("status") == "started":
+                entry["status"] = "error"
+                entry["error"] = "ended without recording a status (killed or crashed)"
+        return merged
+
+    # ---------------------------------------------------------------- writing
+    def append(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Append records as one write + fsync; records already present are skipped.
+
+        Returns:
+            The number of records written.
+        """
+        if self._fd is None:
+            raise RunLogError(f"{self.directory}: run log is closed")
+        fresh = []
+        for record in records:
+            key = record_key(record)
+            if key not in self.keys:
+                fresh.append((key, _encode(record)))
+        if not fresh:
+            return 0
+        data = b"".join(blob for _, blob in fresh)
+        with _signals_held():
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+            self.keys.update(key for key, _ in fresh)
+        return len(fresh)
+
+    def update_header(self, **fields: Any) -> None:
+        """Set top-level header fields and rewrite ``run.json`` atomically."""
+        self.header.update(fields)
+        atomic_write_text(
+            self.directory / RUN_FILE, json.dumps(self.header, indent=1, ensure_ascii=False)
+        )
+
+    def finish(self, status: str, *, error: str | None = None) -> None:
+        """Record the final status (success / cancelled / error) and the end time."""
+        if status not in ("success", "cancelled", "error"):
+            raise ValueError(f"status must be success, cancelled or error, got {status!r}")
+        finished = now()
+        entry = self.header["invocations"][-1]
+        entry.update(
+            finished=finished,
+            status=status,
+            records_added=len(self.keys) - self.n_at_open,
+        )
+        if error:
+            entry["error"] = error
+        self.update_header(status=status, finished=finished)
+
+    def close(self) -> None:
+        """Close the samples file and release the lock (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._lock.release()
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _supersede(path: Path) -> Path:
+    """Move a run's files into ``superseded-<time>/`` inside the directory."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path / f"superseded-{stamp}"
+    target.mkdir()
+    for name in (RUN_FILE, SAMPLES_FILE, RESULTS_FILE):
+        if (path / name).exists():
+            os.replace(path / name, target / name)
+    log.warning("moved the previous run in %s to %s", path, target)
+    return target
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def merge_runs(
+    sources: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    force: bool = False,
+    order: Mapping[str, int] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Join the records of several run directories (shards) into a new one.
+
+    The sources must have equal configs (apart from the per-country panel mappings,
+    which are joined). A record present in several sources must be identical apart
+    from nothing: differing copies of one key are an error.
+
+    Args:
+        sources: run directories.
+        out: the new run directory (must not hold a run, unless ``force``).
+        force: replace a run already in ``out`` (moved aside).
+        order: optional country -> rank for sorting (default: first-seen order); records
+            are written sorted by (country rank, pool_position).
+
+    Returns:
+        (header, records) as written to ``out``. The header's ``scope`` drops the shard;
+        ``merged_from`` lists the sources; ``status`` is success.
+
+    Raises:
+        RunLogError: fewer than one source, differing configs, conflicting records, or
+            ``out`` already holds a run.
+    """
+    dirs = [Path(s) for s in sources]
+    if not dirs:
+        raise RunLogError("merge needs at least one run directory")
+    out_path = Path(out)
+    if any(d.resolve() == out_path.resolve() for d in dirs):
+        raise RunLogError(f"{out_path}: the merged run must go to a new directory")
+    headers = [read_header(d) for d in dirs]
+    first = headers[0]
+    for d, h in zip(dirs[1:], headers[1:], strict=True):
+        diffs = config_differences(first["config"], h["config"])
+        if diffs:
+            raise RunLogError(
+                f"cannot merge {dirs[0]} and {d}: configs differ ({'; '.join(diffs[:4])})"
+            )
+    scopes = {
+        _canonical({k: v for k, v in (h.get("scope") or {}).items() if k != "shard"})
+        for h in headers
+    }
+    if len(scopes) > 1:
+        raise RunLogError(
+            "cannot merge runs with different scopes (countries or --limit); "
+            "shards of one run must use the same countries and limit"
+        )
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    canon: dict[tuple[str, str], str] = {}
+    countries: dict[str, int] = dict(order or {})
+    for d in dirs:
+        for record in read_samples(d):
+            key = record_key(record)
+            text = _canonical(record)
+            if key in by_key:
+                if canon[key] != text:
+                    raise RunLogError(
+                        f"{d}: record {key[0]}/{key[1]} differs from another source's copy"
+                    )
+                continue
+            by_key[key] = record
+            canon[key] = text
+            countries.setdefault(key[0], len(countries))
+    records = sorted(
+        by_key.values(),
+        key=lambda r: (countries[r["country"]], r.get("pool_position", 0), r["scenario_id"]),
+    )
+    config = dict(first["config"])
+    for key in _OPEN_MAPPINGS:
+        if key in config:
+            joined: dict[str, Any] = {}
+            for h in headers:
+                joined.update(h["config"].get(key, {}))
+            config[key] = joined
+    header = {k: v for k, v in first.items() if k not in ("invocations", "fingerprint")}
+    header["config"] = config
+    header["scope"] = {k: v for k, v in (first.get("scope") or {}).items() if k != "shard"}
+    header["scope"]["shard"] = None
+    for key in _OPEN_MAPPINGS:
+        if isinstance(first.get(key), Mapping):
+            joined = {}
+            for h in headers:
+                joined.update(h.get(key) or {})
+            header[key] = joined
+    header["merged_from"] = [
+        {
+            "path": str(d.resolve()),
+            "fingerprint": h.get("fingerprint"),
+            "shard": (h.get("scope") or {}).get("shard"),
+            "status": h.get("status"),
+            "created": h.get("created"),
+            "finished": h.get("finished"),
+        }
+        for d, h in zip(dirs, headers, strict=True)
+    ]
+    if (out_path / RUN_FILE).exists() or (out_path / SAMPLES_FILE).exists():
+        if not force:
+            raise RunLogError(
+                f"{out_path} already holds a run; merge into a new directory, or --force "
+                "to replace it (the old files are moved aside)"
+            )
+        _supersede(out_path)
+    with RunLog.open(out_path, header, invocation={"merge": True}) as run:
+        run.append(records)
+        run.finish("success")
+        return run.header, records
