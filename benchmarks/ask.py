@@ -83,9 +83,7 @@ def cold(args: argparse.Namespace) -> dict:
 def cold_cached(args: argparse.Namespace) -> dict:
     """Fresh processes that load the persona-prefix KV states saved by an earlier run."""
     _disca(args, "ask", "-c", COUNTRY, "--json", *QUESTION)  # populate the state cache
-    times = [
-        _disca(args, "ask", "-c", COUNTRY, "--json", *QUESTION) for _ in range(args.repeats)
-    ]
+    times = [_disca(args, "ask", "-c", COUNTRY, "--json", *QUESTION) for _ in range(args.repeats)]
     return {"cold_cached_s": statistics.median(times), "cold_cached_runs": times}
 
 
