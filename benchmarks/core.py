@@ -16,7 +16,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -25,7 +24,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from disca_edge import __version__  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_info  # noqa: E402
+
 from disca_edge.core import DiscaParams, correct, draws  # noqa: E402
 
 __all__ = ["main"]
@@ -49,31 +50,6 @@ def _time(fn, repeats: int) -> list[float]:
     return times
 
 
-def _machine() -> dict:
-    uname = platform.uname()
-    info = {
-        "processor": platform.processor() or uname.machine,
-        "uname": f"{uname.system} {uname.release} {uname.machine}",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "disca_edge": __version__,
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    if hasattr(os, "getloadavg"):
-        info["loadavg_1m_before"] = round(os.getloadavg()[0], 2)
-    if hasattr(os, "sched_getaffinity"):
-        info["affinity"] = sorted(os.sched_getaffinity(0))
-    return info
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the results; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pin is not None:
         os.sched_setaffinity(0, {args.pin})
 
-    machine = _machine()
+    machine = machine_info()
     n_s = args.scenarios
     base, personas, z = _inputs(n_s, args.personas, args.k_half)
     print(f"DISCA core benchmark: S={n_s:,} N={args.personas} K_half={args.k_half}, one thread")

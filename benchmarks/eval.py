@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,8 +33,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_info  # noqa: E402
 
-from disca_edge import __version__, core  # noqa: E402
+from disca_edge import core  # noqa: E402
 from disca_edge.engine import ChatPrompt  # noqa: E402
 from disca_edge.evaluate import parse_countries  # noqa: E402
 from disca_edge.methods import compute_methods, method_suite  # noqa: E402
@@ -47,26 +48,6 @@ from disca_edge.scenarios import disca_pool, disca_user_prompts  # noqa: E402
 __all__ = ["main"]
 
 FULL_COUNTRIES, FULL_POOL = 20, 310
-
-
-def _machine() -> dict:
-    info = {
-        "python": platform.python_version(),
-        "uname": f"{platform.system()} {platform.release()} {platform.machine()}",
-        "cpu_count": os.cpu_count(),
-        "disca_edge": __version__,
-    }
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    if hasattr(os, "getloadavg"):
-        info["loadavg_1m_before"] = round(os.getloadavg()[0], 2)
-    return info
 
 
 def _work(countries, limit):
@@ -165,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     countries = parse_countries(args.countries)
-    machine = _machine()
+    machine = machine_info()
     engine, info = open_engine(args.model, n_threads=args.threads, n_ctx=args.n_ctx)
     n = len(countries) * args.limit
     print(
