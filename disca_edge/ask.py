@@ -49,6 +49,7 @@ Result object (``ask-result/1``; one per dilemma, every number a plain float):
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -66,6 +67,7 @@ from .engine import ChatPrompt, Engine, llama_cpp_version
 from .errors import DiscaError
 from .models import ModelInfo
 from .personas import Panel
+from .text import check_text
 
 __all__ = [
     "SCHEMA",
@@ -179,7 +181,7 @@ def make_input(
             raise AskInputError(f"{name} must be text, got {type(value).__name__}")
         if not value.strip():
             raise AskInputError(f"{name} is empty")
-        values.append(value.strip())
+        values.append(check_text(value, name).strip())
     if _squash(values[0]) == _squash(values[1]):
         raise AskInputError(
             f"the two options are identical ({values[0]!r}); give two different ones"
@@ -189,11 +191,13 @@ def make_input(
             raise AskInputError(f"the dilemma must be text, got {type(dilemma).__name__}")
         if not dilemma.strip():
             raise AskInputError("the dilemma text is empty")
-        dilemma = dilemma.strip()
+        dilemma = check_text(dilemma, "the dilemma").strip()
     if category is not None:
         if not isinstance(category, str):
             raise AskInputError(f"category must be text, got {type(category).__name__}")
-        category = scenarios.normalize_category(category)
+        category = scenarios.normalize_category(check_text(category, "the category"))
+    if isinstance(id, str):
+        check_text(id, '"id"')
     return AskInput(values[0], values[1], dilemma, category, index, line, id)
 
 
@@ -210,7 +214,7 @@ def parse_line(text: str, line: int, default_category: str | None = None) -> Ask
     """
     try:
         try:
-            obj = json.loads(text)
+            obj = json.loads(text.rstrip("\r\n"))  # else an error at the end is "column 1"
         except json.JSONDecodeError as exc:
             raise AskInputError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):
@@ -323,7 +327,7 @@ def inputs_from_cli(
     if sum(forms) > 1:
         raise AskInputError("give one of: two groups, --dilemma/--option-a/--option-b, --input")
     if input_path is not None:
-        return read_inputs(input_path, category)
+        return _nonempty(read_inputs(input_path, category), input_path)
     if groups:
         if len(groups) != 2:
             raise AskInputError(f"expected two groups (A and B), got {len(groups)}")
@@ -333,6 +337,15 @@ def inputs_from_cli(
     if option_a is None or option_b is None:
         raise AskInputError("--dilemma needs both --option-a and --option-b")
     return [make_input(option_a, option_b, dilemma=dilemma, category=category)]
+
+
+def _nonempty(items: Iterator, source: str) -> Iterator:
+    """Read up to the first non-blank line now: an empty input fails before a model loads."""
+    first = next(items, None)
+    if first is None:
+        name = "standard input" if str(source) == "-" else str(source)
+        raise AskInputError(f"{name}: no dilemmas to ask (the input is empty or blank)")
+    return itertools.chain([first], items)
 
 
 # --------------------------------------------------------------------------- results
@@ -613,7 +626,7 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     t0 = time.perf_counter()
     try:
         logits = pipeline.evaluate_panel(run.engine, run.systems, [d for _, d in chunk])
-    except DiscaError as exc:
+    except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
             item = chunk[0][0]
             return [_failure(item, exc)]
@@ -635,7 +648,11 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     ]
 
 
-def _failure(item: AskInput, exc: DiscaError) -> Outcome:
+def _failure(item: AskInput, exc: Exception) -> Outcome:
+    """An error outcome; an unexpected exception keeps its type name in the one line."""
+    if not isinstance(exc, DiscaError):
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        exc = DiscaError(f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__)
     message = str(exc) if item.line is None else f"line {item.line}: {exc}"
     return Outcome(item.index, item.line, error=message, exception=exc)
 
@@ -692,10 +709,10 @@ def _answer_stream(run: _Run, items: Iterable, chunk: int) -> Iterator[Outcome]:
             index = -1 if line is None else line - 1
             pending.append(Outcome(index, line, error=str(item), exception=item))
             continue
-        dilemma = _dilemma(item)
         try:
+            dilemma = _dilemma(item)
             run.check_length(dilemma)
-        except DiscaError as exc:
+        except Exception as exc:  # reported on its line; the batch goes on
             pending.append(_failure(item, exc))
             continue
         pending.append((item, dilemma))

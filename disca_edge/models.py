@@ -32,6 +32,7 @@ __all__ = [
     "GGUF_MAGIC",
     "GgufInfo",
     "ModelInfo",
+    "ModelIntegrityError",
     "ModelSpec",
     "RegistryError",
     "UnknownModelError",
@@ -45,6 +46,7 @@ __all__ = [
     "pull",
     "resolve_model",
     "sha256_file",
+    "verify_sha256",
 ]
 
 GGUF_MAGIC = b"GGUF"
@@ -60,6 +62,10 @@ class UnknownModelError(UnknownNameError):
 
 class RegistryError(DiscaError):
     """`models.toml` is malformed."""
+
+
+class ModelIntegrityError(DiscaError):
+    """A pulled registry model whose sha256 is not the registry's."""
 
 
 @dataclass(frozen=True)
@@ -297,18 +303,37 @@ def check_gguf(path: str | os.PathLike, expected_size: int | None = None) -> Ggu
     return GgufInfo(path, version, n_tensors, n_kv, size, data_end)
 
 
+def _memo_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _read_memo() -> dict:
+    try:
+        memo = json.loads((cache_dir() / "sha256.json").read_text())
+    except (OSError, ValueError, DiscaError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _remember(path: Path, digest: str) -> None:
+    """Record a file's digest under (path, size, mtime); best effort (read-only cache: skip)."""
+    try:
+        memo = _read_memo()
+        memo[_memo_key(path)] = digest
+        atomic_write_text(cache_dir() / "sha256.json", json.dumps(memo, indent=0))
+    except (OSError, DiscaError):
+        pass
+
+
 def sha256_file(path: str | os.PathLike, progress: ProgressFn | None = None) -> str:
     """SHA-256 of a file, remembered per (path, size, mtime) in the cache."""
     path = Path(path).resolve()
-    stat = path.stat()
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    memo_file = cache_dir() / "sha256.json"
-    try:
-        memo = json.loads(memo_file.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key in memo:
-        return memo[key]
+    key = _memo_key(path)
+    cached = _read_memo().get(key)
+    if isinstance(cached, str):
+        return cached
+    total = path.stat().st_size
     digest = hashlib.sha256()
     done = 0
     with path.open("rb") as handle:
@@ -316,10 +341,31 @@ def sha256_file(path: str | os.PathLike, progress: ProgressFn | None = None) -> 
             digest.update(block)
             done += len(block)
             if progress:
-                progress(done, stat.st_size)
-    memo[key] = digest.hexdigest()
-    atomic_write_text(memo_file, json.dumps(memo, indent=0))
-    return memo[key]
+                progress(done, total)
+    _remember(path, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def verify_sha256(
+    spec: ModelSpec, path: str | os.PathLike, progress: ProgressFn | None = None
+) -> str:
+    """Check a registry model's file against the registry's sha256; returns the digest.
+
+    The first use of a file hashes it (about 0.3 s per 100 MB); the verdict is then
+    remembered by path, size and mtime, so later uses cost a `stat`.
+
+    Raises:
+        ModelIntegrityError: the file's sha256 differs from the registry's (damaged or
+            replaced file); the message names the file and the command that repairs it.
+    """
+    digest = sha256_file(path, progress)
+    if spec.sha256 and digest != spec.sha256.lower():
+        raise ModelIntegrityError(
+            f"{path}: sha256 {digest[:16]}… does not match the registry's {spec.sha256[:16]}… "
+            f"for {spec.name} (the file is damaged or was replaced); "
+            f"run `disca models pull {spec.name} --force`"
+        )
+    return digest
 
 
 # --------------------------------------------------------------------------- pulling
@@ -383,6 +429,45 @@ def _hf_download(spec: ModelSpec, dest: Path) -> Path:
         ) from None
 
 
+def _check_user_file(spec: ModelSpec, path: Path) -> None:
+    """`pull --from FILE`: refuse a wrong file by its own name, before copying anything."""
+    if not path.is_file():
+        raise DiscaError(f"{path}: not a file (--from takes the downloaded .gguf)")
+    size = path.stat().st_size
+    if spec.size is not None and size != spec.size:
+        raise DiscaError(
+            f"{path}: {size} bytes, but {spec.name} ({spec.filename}) is {spec.size} bytes; "
+            "this is not the registry's file (an incomplete download or another model)"
+        )
+    check_gguf(path)
+
+
+def _check_staged(spec: ModelSpec, staged: Path, origin: Path | None) -> None:
+    """Size, header and sha256 of a staged pull; messages name the user's file or the source."""
+    shown = origin if origin is not None else f"the downloaded {spec.filename}"
+    try:
+        check_gguf(staged, spec.size)
+    except DiscaError as exc:
+        reason = str(exc).removeprefix(f"{staged}: ")
+        raise DiscaError(f"{shown}: {reason}; nothing was installed") from None
+    if not spec.sha256:
+        return
+    digest = hashlib.sha256()
+    with staged.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+    if digest.hexdigest() != spec.sha256.lower():
+        hint = (
+            f"download {spec.filename} again, or use it unverified with --model {origin}"
+            if origin is not None
+            else f"try `disca models pull {spec.name} --force` again"
+        )
+        raise DiscaError(
+            f"{shown}: sha256 {digest.hexdigest()[:16]}… is not the registry's "
+            f"{spec.sha256[:16]}… for {spec.name}; nothing was installed ({hint})"
+        )
+
+
 def pull(
     spec: ModelSpec,
     *,
@@ -407,7 +492,10 @@ def pull(
         return target
     if target.is_file() and not force and from_file is None:
         check_gguf(target, spec.size)
+        verify_sha256(spec, target)
         return target
+    if from_file is not None:
+        _check_user_file(spec, Path(from_file))
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as tmp:
         tmp_dir = Path(tmp)
@@ -427,20 +515,13 @@ def pull(
         else:
             downloaded = _hf_download(spec, tmp_dir / "hub")
             os.replace(downloaded, staged)
-        check_gguf(staged, spec.size)
-        if spec.sha256:
-            digest = hashlib.sha256()
-            with staged.open("rb") as handle:
-                while block := handle.read(_CHUNK):
-                    digest.update(block)
-            if digest.hexdigest() != spec.sha256:
-                raise DiscaError(
-                    f"{spec.name}: sha256 mismatch (got {digest.hexdigest()[:16]}…, "
-                    f"expected {spec.sha256[:16]}…); the file was not installed"
-                )
+        origin = Path(from_file) if from_file is not None else None
+        _check_staged(spec, staged, origin)
         with staged.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(staged, target)
+    if spec.sha256:
+        _remember(target.resolve(), spec.sha256.lower())  # just verified: no second hash
     return target
 
 
@@ -471,6 +552,7 @@ def resolve_model(
         return spec, pull(spec, progress=progress)
     path = local_path(spec)
     check_gguf(path, spec.size)
+    verify_sha256(spec, path, progress)
     return spec, path
 
 

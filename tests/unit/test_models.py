@@ -109,8 +109,62 @@ def test_pull_from_file_verifies_hash_and_installs_atomically(tmp_path):
     assert not list(path.parent.glob(".pull-*"))  # no staging left behind
 
     wrong = _local_registry(tmp_path, payload, "0" * 64)
-    with pytest.raises(DiscaError, match="sha256 mismatch"):
+    with pytest.raises(DiscaError, match=f"^{src}: sha256 .* is not the registry's"):
         models.pull(wrong, from_file=src, force=True)
+    assert path.read_bytes() == payload  # the installed copy is untouched
+
+
+def test_pull_from_a_wrong_file_names_that_file(tmp_path):
+    payload = _gguf_bytes()
+    spec = _local_registry(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    other = tmp_path / "other.gguf"
+    other.write_bytes(_gguf_bytes(n_floats=16))
+    with pytest.raises(DiscaError, match=f"^{other}: .* bytes, but tiny .* is {len(payload)}"):
+        models.pull(spec, from_file=other)
+    assert not models.local_path(spec).exists()
+
+
+def _installed_tiny(tmp_path, monkeypatch) -> tuple[models.ModelSpec, Path]:
+    """A registry entry `tiny` installed in the cache, resolvable by name."""
+    payload = _gguf_bytes()
+    spec = _local_registry(tmp_path, payload, hashlib.sha256(payload).hexdigest())
+    src = tmp_path / "download.gguf"
+    src.write_bytes(payload)
+    path = models.pull(spec, from_file=src)
+    monkeypatch.setattr(models, "get_model", lambda name, registry=None: spec)
+    return spec, path
+
+
+def test_a_damaged_registry_model_is_refused_before_use(tmp_path, monkeypatch):
+    spec, path = _installed_tiny(tmp_path, monkeypatch)
+    assert models.resolve_model("tiny") == (spec, path)
+    data = bytearray(path.read_bytes())
+    data[-8:] = b"\xff" * 8  # same size, header intact: only the hash can tell
+    path.write_bytes(bytes(data))
+    with pytest.raises(models.ModelIntegrityError) as caught:
+        models.resolve_model("tiny")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: sha256 ") and "disca models pull tiny --force" in message
+    with pytest.raises(models.ModelIntegrityError):  # `pull` without --force says the same
+        models.pull(spec)
+
+
+def test_sha256_verification_is_remembered_by_path_size_and_mtime(tmp_path, monkeypatch):
+    spec, path = _installed_tiny(tmp_path, monkeypatch)
+    hashed = []
+    real = models.hashlib.sha256
+    monkeypatch.setattr(models.hashlib, "sha256", lambda *a: hashed.append(1) or real(*a))
+    models.resolve_model("tiny")
+    models.resolve_model("tiny")
+    assert hashed == []  # pull recorded the digest it had just verified
+    import os
+
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    models.resolve_model("tiny")
+    assert hashed == [1]  # a new mtime means one new hash
+    models.resolve_model("tiny")
+    assert hashed == [1]
 
 
 def test_hub_pull_calls_hf_hub_download_with_repo_and_file(tmp_path, monkeypatch):

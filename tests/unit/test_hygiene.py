@@ -1,0 +1,105 @@
+"""Text hygiene at the edge and `ask` batch integrity (no model: a fake engine and logits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from disca_edge import ask, core, pipeline
+from disca_edge.models import ModelInfo
+from disca_edge.personas import load_panel
+from disca_edge.text import TextError, check_text, printable
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("caf\udce9", "not valid UTF-8 text (the byte 0xe9 at character 4)"),
+        ("a \ud800 boy", "not valid UTF-8 text (a lone surrogate U+D800 at character 3)"),
+        ("x\x1b]0;title\x07", "control character U+001B at character 2"),
+        ("nul\x00", "control character U+0000 at character 4"),
+        ("csi\x9b31m", "control character U+009B at character 4"),
+        ("cr\r", "control character U+000D at character 3"),
+    ],
+)
+def test_check_text_refuses_and_names_the_place(value, message):
+    with pytest.raises(TextError) as caught:
+        check_text(value, "--dilemma")
+    assert str(caught.value).startswith("--dilemma ") and message in str(caught.value)
+
+
+def test_check_text_keeps_tab_newline_and_any_language():
+    for value in ("a\tb\nc", "Ông già và hai đứa trẻ", "два пожилых", "🚗"):
+        assert check_text(value, "x") == value
+
+
+def test_printable_escapes_every_control_character_but_tab_and_newline():
+    text = printable("a\x1b]0;t\x07\tb\nc\x9b\ud800")
+    assert text == "a\\x1b]0;t\\x07\tb\nc\\x9b\\ud800"
+    assert not any(ord(c) < 32 and c not in "\t\n" for c in text)
+
+
+class _FakeEngine:
+    """Just what `ask` needs before evaluation: render, tokenize, n_ctx."""
+
+    n_ctx = 4096
+
+    def render(self, prompt) -> str:
+        return f"{prompt.system}|{prompt.user}"
+
+    def tokenize(self, text: str) -> list[int]:
+        text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, as llama.cpp's does
+        return [len(word) for word in text.split()]
+
+
+def _fake_evaluate(engine, systems, dilemmas):
+    """Logits for dilemmas; a dilemma mentioning 'boom' fails the way a bug would."""
+    if any("boom" in d.user_orig for d in dilemmas):
+        raise RuntimeError("llama_decode returned -3")
+    n = len(dilemmas)
+    logits = np.zeros((n, 2, 5, 2))
+    logits[..., 1] = np.linspace(-1, 1, 10).reshape(2, 5)
+    ids = np.broadcast_to(np.array([49, 50]), (n, 2, 5, 2)).copy()
+    texts = [[f"p{s}{k}" for k in range(10)] for s in range(n)]
+    return pipeline.PanelLogits(logits, np.ones(n, dtype=bool), ids, texts)
+
+
+def test_a_failing_dilemma_is_reported_on_its_line_and_the_batch_goes_on(monkeypatch):
+    monkeypatch.setattr(ask.pipeline, "evaluate_panel", _fake_evaluate)
+    lines = [
+        b'{"left": "a boy", "right": "two elderly women"}',
+        b'{"left": "a \\ud800 boy", "right": "a girl"}',  # lone surrogate in a JSON field
+        b'{"left": "a boom", "right": "a dog"}',  # raises RuntimeError in the engine
+        b'{"left": "x\\u001b]0;t\\u0007", "right": "y"}',  # escape sequence in a field
+        b'{"left": "a man", "right": "a woman"}',
+    ]
+    import io
+
+    items = ask.read_inputs(io.BytesIO(b"\n".join(lines) + b"\n"))
+    info = ModelInfo("fake", "/fake.gguf", "0" * 64, {})
+    outcomes = list(
+        ask.answer_many(
+            _FakeEngine(), info, load_panel("JP"), items, core.DiscaParams("paper"), chunk=8
+        )
+    )
+    assert [o.line for o in outcomes] == [1, 2, 3, 4, 5]
+    assert [o.ok for o in outcomes] == [True, False, False, False, True]
+    assert outcomes[1].error.startswith('line 2: "left" is not valid UTF-8 text')
+    assert outcomes[2].error == "line 3: RuntimeError: llama_decode returned -3"
+    assert outcomes[3].error.startswith('line 4: "left" contains the control character U+001B')
+
+
+def test_empty_or_blank_input_fails_before_anything_loads(tmp_path):
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n   \n\t\n")
+    with pytest.raises(ask.AskInputError, match="no dilemmas to ask"):
+        ask.inputs_from_cli(input_path=str(blank))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(ask.AskInputError, match=f"^{empty}: no dilemmas to ask"):
+        ask.inputs_from_cli(input_path=str(empty))
+
+
+def test_json_error_column_is_the_real_column():
+    with pytest.raises(ask.AskInputError, match="line 3: not valid JSON .* at column 19"):
+        ask.parse_line('{"left": "a boy", \n', 3)
