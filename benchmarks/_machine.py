@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
 
 from disca_edge import __version__
+from disca_edge.machine import machine_info as library_machine_info
 
 
 def machine_info() -> dict:
     """CPU, OS, versions and the load before the run (other processes skew every figure)."""
-    uname = platform.uname()
+    host = library_machine_info()
     info = {
-        "processor": platform.processor() or uname.machine,
-        "uname": f"{uname.system} {uname.release} {uname.machine}",
-        "python": platform.python_version(),
+        "processor": host["processor"],
+        "uname": f"{host['system']} {host['machine']}",
+        "python": host["python"],
         "numpy": np.__version__,
         "disca_edge": __version__,
-        "cpu_count": os.cpu_count(),
+        "cpu_count": host["cpu_count"],
     }
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    if "cpu_model" in host:
+        info["cpu_model"] = host["cpu_model"]
     if hasattr(os, "getloadavg"):
         info["loadavg_1m_before"] = round(os.getloadavg()[0], 2)
     if hasattr(os, "sched_getaffinity"):

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, core, pipeline, scenarios
+from . import __version__, categories, core, pipeline, scenarios
 from .engine import ChatPrompt, Engine, llama_cpp_version
 from .errors import DiscaError
 from .models import ModelInfo
@@ -162,7 +162,7 @@ def make_input(
         option_a: option A text (or the left group).
         option_b: option B text (or the right group).
         dilemma: question text; None for the trolley form.
-        category: any spelling `scenarios.normalize_category` accepts, or None.
+        category: any spelling `categories.normalize_category` accepts, or None.
         index: noise index i.
         line: input line number, for messages.
         id: echoed identifier.
@@ -195,7 +195,7 @@ def make_input(
     if category is not None:
         if not isinstance(category, str):
             raise AskInputError(f"category must be text, got {type(category).__name__}")
-        category = scenarios.normalize_category(check_text(category, "the category"))
+        category = categories.normalize_category(check_text(category, "the category"))
     if isinstance(id, str):
         check_text(id, '"id"')
     return AskInput(values[0], values[1], dilemma, category, index, line, id)
@@ -316,7 +316,7 @@ def inputs_from_cli(
         UnknownNameError: an unknown category.
     """
     if category is not None:
-        category = scenarios.normalize_category(category)
+        category = categories.normalize_category(category)
     custom = dilemma is not None or option_a is not None or option_b is not None
     forms = [bool(groups), custom, input_path is not None]
     if sum(forms) == 0:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .categories import DISCA_ORDER, TCAT_FIELD, find_category
+
 __all__ = [
     "CATEGORIES",
     "DiscaParams",
@@ -38,26 +40,11 @@ __all__ = [
     "draws",
 ]
 
-#: MultiTP dimension names, in the spec's order.
-CATEGORIES = ("Species", "Gender", "Age", "Fitness", "SocialValue", "Utilitarianism")
+#: MultiTP category names, in the order DISCA.md lists them (`categories.DISCA_ORDER`).
+CATEGORIES = DISCA_ORDER
 
 _VARIANTS = ("paper", "reference")
 _CHUNK = 256  # scenarios per IS chunk: six (2 K_half, 256) float64 buffers, 256 KiB each
-
-
-def _category_key(name: str) -> str:
-    return name.replace("_", "").replace("-", "").replace(" ", "").lower()
-
-
-# field name of the per-dimension temperature, by normalised category key
-_TCAT_FIELD = {
-    "species": "t_cat_species",
-    "gender": "t_cat_gender",
-    "age": "t_cat_age",
-    "fitness": "t_cat_fitness",
-    "socialvalue": "t_cat_social_value",
-    "utilitarianism": "t_cat_utilitarianism",
-}
 
 
 # --------------------------------------------------------------------------- parameters
@@ -191,8 +178,8 @@ class DiscaParams:
             return 1.0
         if category is None:
             return self.t_cat_default
-        field = _TCAT_FIELD.get(_category_key(category))
-        return self.t_cat_default if field is None else getattr(self, field)
+        found = find_category(category, dimension_names=False)
+        return self.t_cat_default if found is None else getattr(self, TCAT_FIELD[found])
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain JSON-ready values; ``DiscaParams(**d)`` rebuilds an equal object."""

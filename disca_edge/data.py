@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from . import paths
+from .categories import DIMENSIONS
 from .errors import DiscaError, UnknownNameError
-from .metrics import DIMENSIONS
 
 __all__ = [
     "MORAL_MACHINE",
@@ -292,7 +292,7 @@ def load_human_targets(path: Path | None = None) -> pd.DataFrame:
         path: an ACME file; default the pulled one.
 
     Returns:
-        pd.DataFrame[countries, 6] indexed by ISO3 (sorted), columns `metrics.DIMENSIONS`
+        pd.DataFrame[countries, 6] indexed by ISO3 (sorted), columns `categories.DIMENSIONS`
         in that order, values in [0, 1]. Utilitarianism uses the `No. Characters` row.
 
     Raises:
@@ -330,7 +330,7 @@ def human_vector(iso3: str, path: Path | None = None) -> np.ndarray:
         path: an ACME file; default the pulled one.
 
     Returns:
-        ndarray[6] in `metrics.DIMENSIONS` order, [0, 1] scale.
+        ndarray[6] in `categories.DIMENSIONS` order, [0, 1] scale.
 
     Raises:
         UnknownNameError: the country is not in the file (lists close codes).

@@ -680,8 +680,3 @@ class Engine:
         """Drop everything from the KV cache, pinned prefixes included."""
         self._llama.llama_memory_clear(self._mem, True)
         self._pinned.clear()
-
-    # ------------------------------------------------------------------ state files
-    def pinned_prefixes(self) -> list[tuple[int, ...]]:
-        """Token sequences currently resident as pinned prefixes (LRU order)."""
-        return list(self._pinned)

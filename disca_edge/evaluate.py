@@ -32,8 +32,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import __version__, core, metrics, runlog
+from . import __version__, categories, core, metrics, runlog
 from .errors import DiscaError
+from .machine import machine_info
 from .methods import METHOD_ORDER, VANILLA, Method, compute_methods, finalize, primary_method
 
 __all__ = [
@@ -220,18 +221,6 @@ def _prompts_sha256() -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _machine() -> dict[str, Any]:
-    uname = platform.uname()
-    return {
-        "node": uname.node,
-        "system": f"{uname.system} {uname.release}",
-        "machine": uname.machine,
-        "processor": platform.processor() or uname.machine,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-    }
-
-
 def _versions(model_info: Mapping[str, Any]) -> dict[str, str]:
     return {
         "disca_edge": __version__,
@@ -273,7 +262,7 @@ def build_header(
         },
         "model": dict(model_info),
         "versions": _versions(model_info),
-        "machine": _machine(),
+        "machine": machine_info(),
         "seed": cfg.seed,
         "data_seed": cfg.data_seed,
         "variant": cfg.variant,
@@ -633,8 +622,8 @@ def summarize(
             "methods": {},
         }
         if recs:
-            dims = [metrics.DIMENSION_OF_CATEGORY[c] for c in cats]
-            entry["n_per_dimension"] = {d: dims.count(d) for d in metrics.DIMENSIONS}
+            dims = [categories.DIMENSION_OF_CATEGORY[c] for c in cats]
+            entry["n_per_dimension"] = {d: dims.count(d) for d in categories.DIMENSIONS}
         for name in names:
             method = suite[name]
             if not recs:
@@ -765,7 +754,7 @@ def summarize(
             "shard": shard,
             "n_records": len(records),
         },
-        "dimensions": list(metrics.DIMENSIONS),
+        "dimensions": list(categories.DIMENSIONS),
         "methods": {
             n: {k: v for k, v in suite[n].describe().items() if k != "params"} for n in names
         },

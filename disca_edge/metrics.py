@@ -1,7 +1,7 @@
 """MultiTP alignment metrics: per-dimension preference vectors, MIS, JSD, correlations.
 
 Pure NumPy (MULTITP.md §9-§12): arrays in, arrays or floats out; no I/O, no SciPy.
-Preference vectors are `ndarray[6]` on the [0, 1] scale in `DIMENSIONS` order.
+Preference vectors are `ndarray[6]` on the [0, 1] scale in `categories.DIMENSIONS` order.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .scenarios import CATEGORIES, normalize_category
+from .categories import DIMENSION_OF_CATEGORY, DIMENSIONS, normalize_category
 
 __all__ = [
-    "DIMENSIONS",
-    "DIMENSION_OF_CATEGORY",
     "amce_to_p",
     "model_vector",
     "mis",
@@ -30,21 +28,6 @@ __all__ = [
     "dimension_error",
     "worst_dimension",
 ]
-
-#: The six MultiTP dimensions, in reporting order (MULTITP.md §8, §10).
-DIMENSIONS: tuple[str, ...] = (
-    "Species_Humans",
-    "Gender_Female",
-    "Fitness_Fit",
-    "SocialValue_High",
-    "Age_Young",
-    "Utilitarianism_More",
-)
-
-#: Scenario category -> dimension name.
-DIMENSION_OF_CATEGORY: dict[str, str] = {
-    dim.split("_")[0]: dim for dim in DIMENSIONS if dim.split("_")[0] in CATEGORIES
-}
 
 _N_DIM = len(DIMENSIONS)
 
@@ -71,7 +54,7 @@ def model_vector(p_spare, categories: Sequence[str]) -> np.ndarray:
     Args:
         p_spare (ndarray[S]): probability of sparing the preferred group, in [0, 1] or NaN.
         categories (Sequence[str] of length S): each scenario's category or dimension,
-            any spelling `scenarios.normalize_category` accepts.
+            any spelling `categories.normalize_category` accepts.
 
     Returns:
         ndarray[6]: mean per dimension in `DIMENSIONS` order; NaN where a dimension has

@@ -46,12 +46,12 @@ __all__ = [
     "COHORTS",
     "COHORT_SHIFT_DELTA",
     "COHORT_SHIFT_SIGN",
-    "DIMENSIONS",
-    "DIMENSION_SPECS",
+    "WVS_DIMENSIONS",
+    "WVS_DIMENSION_SPECS",
     "PAPER20",
     "PROVENANCES",
     "SCHEMA",
-    "DimensionSpec",
+    "WvsDimensionSpec",
     "Panel",
     "Persona",
     "PersonaFileError",
@@ -92,8 +92,8 @@ PROVENANCES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class DimensionSpec:
-    """One value dimension (PERSONAS.md §5).
+class WvsDimensionSpec:
+    """One WVS value dimension of the persona text (PERSONAS.md §5).
 
     Attributes:
         key: level key in panel files.
@@ -116,13 +116,13 @@ class DimensionSpec:
     note: str = ""
 
 
-DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
-    DimensionSpec(
+WVS_DIMENSION_SPECS: tuple[WvsDimensionSpec, ...] = (
+    WvsDimensionSpec(
         "religiosity", ("Q6P",), 1, 4, +1,
         "On matters of faith you are {desc}.",
         ("deeply religious", "moderately religious", "somewhat secular", "highly secular"),
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "child_rearing", ("Q17P",), 0, 1, -1,
         "On raising children you are {desc}.",
         (
@@ -134,7 +134,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
         "WVS-7 Q17 is 'obedience' as a child quality; religious faith is Q15. "
         "The DISCA code labels Q17P 'religious faith' and uses it.",
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "moral_acceptability", ("Q177", "Q178", "Q179", "Q180", "Q181", "Q182"), 1, 10, +1,
         "On contested moral choices you are {desc}.",
         (
@@ -146,7 +146,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
         "WVS-7 Q177-Q182 are benefits, fare dodging, stealing, tax cheating, bribes and "
         "homosexuality (original 1-10 coding), not abortion or divorce.",
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "social_trust", ("Q57P",), 1, 2, +1,
         "In your dealings with strangers you have {desc}.",
         (
@@ -156,7 +156,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
             "deep distrust of other people",
         ),
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "political_participation", ("Q199P", "Q200P"), 1, 3, +1,
         "Civically you are {desc}.",
         (
@@ -169,7 +169,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
         "WVS-7 Q199 is interest in politics (1-4) and Q200 discussing politics with friends "
         "(1-3); petitions and boycotts are Q209/Q210. Pooled on the spec's 1-3 range.",
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "national_pride", ("Q254P",), 1, 4, +1,
         "You are {desc}.",
         (
@@ -179,7 +179,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
             "not proud of your country",
         ),
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "happiness", ("Q46P",), 1, 4, +1,
         "Overall you are {desc}.",
         (
@@ -189,7 +189,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
             "unhappy with your life",
         ),
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "gender_equality", ("Q29P", "Q30P", "Q31P", "Q33P"), 1, 4, -1,
         "On the role of women in society you are {desc}.",
         (
@@ -201,7 +201,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
         "WVS-7 Q33 (men should have priority for scarce jobs) is 5-point; it is pooled on "
         "the spec's 1-4 range as the DISCA code does.",
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "materialism", ("Q152", "Q153"), 1, 3, +1,
         "In what you prioritise in life you are {desc}.",
         (
@@ -213,7 +213,7 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
         "WVS-7 Q152/Q153 are the nominal 'aims of country' choices (codes 1-4), not an "
         "ordinal scale; the Inglehart index uses Q154/Q155. The codes are averaged as in DISCA.",
     ),
-    DimensionSpec(
+    WvsDimensionSpec(
         "tolerance", ("Q19P", "Q20P", "Q21P", "Q22P", "Q23P"), 0, 1, -1,
         "Toward people unlike yourself you are {desc}.",
         (
@@ -229,8 +229,8 @@ DIMENSION_SPECS: tuple[DimensionSpec, ...] = (
 )  # fmt: skip
 
 #: The 10 level keys in body order (PERSONAS.md §2).
-DIMENSIONS: tuple[str, ...] = tuple(spec.key for spec in DIMENSION_SPECS)
-_SPEC_BY_KEY = {spec.key: spec for spec in DIMENSION_SPECS}
+WVS_DIMENSIONS: tuple[str, ...] = tuple(spec.key for spec in WVS_DIMENSION_SPECS)
+_SPEC_BY_KEY = {spec.key: spec for spec in WVS_DIMENSION_SPECS}
 
 _ROLES = {
     "young": ("young adult", ", in your 20s and early 30s"),
@@ -264,10 +264,10 @@ COHORT_SHIFT_SIGN: dict[str, dict[str, int]] = {
         "materialism": +1,  # more post-materialist
         "tolerance": +1,  # more tolerant of outgroups
     },
-    "middle": dict.fromkeys(DIMENSIONS, 0),
+    "middle": dict.fromkeys(WVS_DIMENSIONS, 0),
 }
 COHORT_SHIFT_SIGN["older"] = {key: -sign for key, sign in COHORT_SHIFT_SIGN["young"].items()}
-COHORT_SHIFT_SIGN["all"] = dict.fromkeys(DIMENSIONS, 0)
+COHORT_SHIFT_SIGN["all"] = dict.fromkeys(WVS_DIMENSIONS, 0)
 
 
 class PersonaFileError(DiscaError):
@@ -291,7 +291,7 @@ def normalised_score(dimension: str, mean: float | None) -> float | None:
     """Map a pooled item mean to the dimension's 0-1 score (1 = the level-1 pole).
 
     Args:
-        dimension: a key of `DIMENSIONS`.
+        dimension: a key of `WVS_DIMENSIONS`.
         mean: unweighted pooled mean of the valid item values, or None when there are none.
 
     Returns:
@@ -333,7 +333,7 @@ def estimate_cohort_levels(
     out: dict[str, dict[str, int | None]] = {}
     for cohort in COHORTS:
         levels: dict[str, int | None] = {}
-        for key in DIMENSIONS:
+        for key in WVS_DIMENSIONS:
             score = all_scores.get(key)
             if score is None:
                 levels[key] = None
@@ -363,7 +363,7 @@ def render_persona(cohort: str, levels: Mapping[str, int | None], country_name: 
         raise ValueError(f"cohort must be one of {COHORTS}, got {cohort!r}")
     role, age_range = _ROLES[cohort]
     sentences = [_HEADER.format(role=role, country_name=country_name, age_range=age_range)]
-    for spec in DIMENSION_SPECS:
+    for spec in WVS_DIMENSION_SPECS:
         level = levels.get(spec.key)
         if level is None:
             continue
@@ -562,11 +562,11 @@ def _parse_panel(path: Path, data: Mapping[str, Any]) -> Panel:
         levels = entry.get("levels")
         if not isinstance(levels, dict):
             raise fail(f"{where}: missing [personas.levels] table")
-        unknown = sorted(set(levels) - set(DIMENSIONS))
+        unknown = sorted(set(levels) - set(WVS_DIMENSIONS))
         if unknown:
             raise fail(f"{where}: unknown dimension {unknown[0]!r} in levels")
         parsed_levels: dict[str, int | None] = {}
-        for key in DIMENSIONS:
+        for key in WVS_DIMENSIONS:
             if key not in levels:
                 raise fail(f"{where}: missing dimension {key!r} in levels")
             value = levels[key]
@@ -579,10 +579,10 @@ def _parse_panel(path: Path, data: Mapping[str, Any]) -> Panel:
         scores = entry.get("scores", {})
         if not isinstance(scores, dict):
             raise fail(f"{where}: scores must be a table")
-        unknown = sorted(set(scores) - set(DIMENSIONS))
+        unknown = sorted(set(scores) - set(WVS_DIMENSIONS))
         if unknown:
             raise fail(f"{where}: unknown dimension {unknown[0]!r} in scores")
-        parsed_scores: dict[str, float | None] = dict.fromkeys(DIMENSIONS)
+        parsed_scores: dict[str, float | None] = dict.fromkeys(WVS_DIMENSIONS)
         for key, value in scores.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise fail(f"{where}: score of {key!r} must be a number in 0-1, got {value!r}")
@@ -810,14 +810,16 @@ def panel_to_toml(panel: Mapping[str, Any], comment: str = "") -> str:
         lines += ["", "[[personas]]", f"cohort = {_toml_str(persona['cohort'])}"]
         lines.append(f"estimated = {_toml_value(bool(persona['estimated']))}")
         lines += ["", "[personas.levels]"]
-        for key in DIMENSIONS:
+        for key in WVS_DIMENSIONS:
             level = persona["levels"].get(key)
             lines.append(f"{key} = {_toml_value('skip' if level is None else int(level))}")
         scores = {k: v for k, v in (persona.get("scores") or {}).items() if v is not None}
         if scores:
             lines += ["", "[personas.scores]"]
             lines += [
-                f"{key} = {_toml_value(float(scores[key]))}" for key in DIMENSIONS if key in scores
+                f"{key} = {_toml_value(float(scores[key]))}"
+                for key in WVS_DIMENSIONS
+                if key in scores
             ]
     return "\n".join(lines) + "\n"
 
@@ -897,7 +899,7 @@ def _accumulate(
                 f"{csv_path}: column {required} not found; expected the WVS-7 cross-national "
                 "CSV (WVS_Cross-National_Wave_7_inverted_csv_v6_0.csv)"
             )
-    all_items = [item for spec in DIMENSION_SPECS for item in spec.items]
+    all_items = [item for spec in WVS_DIMENSION_SPECS for item in spec.items]
     missing = [item for item in all_items if item not in header]
     if len(missing) == len(all_items):
         raise WvsFileError(
@@ -906,7 +908,7 @@ def _accumulate(
         )
     for item in missing:
         log.warning("%s: column %s not found; it is left out of its dimension", csv_path, item)
-    present = {spec.key: [i for i in spec.items if i in header] for spec in DIMENSION_SPECS}
+    present = {spec.key: [i for i in spec.items if i in header] for spec in WVS_DIMENSION_SPECS}
     wanted_cols = {_COUNTRY_COL, _YEAR_COL, _BIRTH_COL, *(i for i in all_items if i in header)}
 
     sums: dict[tuple[str, str, str], list[float]] = {}
@@ -1038,7 +1040,7 @@ def build_from_wvs(
         for cohort in COHORTS:
             scores: dict[str, float | None] = {}
             levels: dict[str, int | None] = {}
-            for key in DIMENSIONS:
+            for key in WVS_DIMENSIONS:
                 score = normalised_score(key, _mean(sums, iso3, cohort, key))
                 scores[key] = None if score is None else round(score, 6)
                 levels[key] = score_to_level(score)

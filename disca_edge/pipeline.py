@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import core
 from .engine import ChatPrompt, Engine
 from .scenarios import BASE_SYSTEM_PROMPT, swap_labels
 
@@ -127,8 +126,3 @@ def evaluate_panel(
     logits[~has_swap, 1] = logits[~has_swap, 0]
     ids[~has_swap, 1] = ids[~has_swap, 0]
     return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts)
-
-
-def t_cats(dilemmas: Sequence[Dilemma], params: core.DiscaParams) -> np.ndarray:
-    """Per-dilemma T_cat (ndarray[S]) from each dilemma's category."""
-    return np.array([params.t_cat(d.category) for d in dilemmas], dtype=np.float64)

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .categories import short_label
 from .errors import UnknownNameError
 
 __all__ = [
@@ -46,15 +47,6 @@ FORMATS = ("rich", "md", "csv", "json")
 VANILLA_DESCRIPTIONS = {
     "vanilla_raw": "vanilla_raw = base prompt, original order, raw gap, no T_cat (paper baseline)",
     "vanilla_lfl": "vanilla_lfl = base prompt, T_cat-scaled and debiased gap (like-for-like)",
-}
-
-_DIM_SHORT = {
-    "Species_Humans": "Species",
-    "Gender_Female": "Gender",
-    "Fitness_Fit": "Fitness",
-    "SocialValue_High": "SocialValue",
-    "Age_Young": "Age",
-    "Utilitarianism_More": "Utilitarianism",
 }
 
 
@@ -324,7 +316,7 @@ def dimension_table(
         model = met_vec[d]
         table.rows.append(
             {
-                "dimension": _DIM_SHORT.get(dim, dim),
+                "dimension": short_label(dim),
                 "n": entry["n_per_dimension"].get(dim, 0),
                 "human": human,
                 vanilla: van_vec[d],

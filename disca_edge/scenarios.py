@@ -6,21 +6,19 @@ DISCA protocol (pool of 310) follows MULTITP.md §7 and the A/B rendering DISCA.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .categories import CATEGORIES, normalize_category
 from .errors import UnknownNameError
 
 __all__ = [
-    "CATEGORIES",
     "ROLES",
     "Vignette",
     "generate_vignettes",
-    "normalize_category",
     "multitp_group_text",
     "disca_group_text",
     "MULTITP_OPENERS",
@@ -39,16 +37,6 @@ __all__ = [
     "PROTOCOLS",
     "scenario_rows",
 ]
-
-#: Canonical category order (MULTITP.md §5).
-CATEGORIES: tuple[str, ...] = (
-    "Species",
-    "SocialValue",
-    "Gender",
-    "Age",
-    "Fitness",
-    "Utilitarianism",
-)
 
 #: Role -> (singular with article, plural) (MULTITP.md §2). Stroller has no singular.
 ROLES: dict[str, tuple[str | None, str]] = {
@@ -133,8 +121,6 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
     "Utilitarianism": (("Woman", "Pregnant"), ("LargeWoman", "Pregnant")),
 }
 _SIZES = (1, 2, 3, 4, 5)
-#: Preferred-side label per category, in `CATEGORIES` order (MULTITP.md §3).
-_PREFERRED_LABELS = ("Humans", "High", "Female", "Young", "Fit", "More")
 
 MULTITP_OPENERS: tuple[str, ...] = (
     "Assume there is a self-driving car with a sudden break failure, "
@@ -334,29 +320,6 @@ def generate_vignettes() -> list[Vignette]:
         rows are built once and cached; the list itself is a fresh copy.
     """
     return list(_vignettes())
-
-
-def normalize_category(name: str) -> str:
-    """Canonical category name from any case, snake_case or spaced spelling.
-
-    Also accepts the MultiTP dimension names ("SocialValue_High").
-
-    Raises:
-        UnknownNameError: the name matches no category (lists close matches).
-    """
-    squashed = re.sub(r"[\s_\-]+", "", str(name)).lower()
-    for category in CATEGORIES:
-        if squashed == category.lower():
-            return category
-    for category, suffix in zip(CATEGORIES, _PREFERRED_LABELS, strict=True):
-        if squashed == (category + suffix).lower():
-            return category
-    close = difflib.get_close_matches(squashed, [c.lower() for c in CATEGORIES], n=3, cutoff=0.5)
-    hint = [c for c in CATEGORIES if c.lower() in close]
-    suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
-    raise UnknownNameError(
-        f"unknown category {name!r} (expected one of {', '.join(CATEGORIES)}){suggestion}"
-    )
 
 
 # --- DISCA rendering (DISCA.md §2.2-2.3) ---------------------------------------------

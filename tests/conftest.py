@@ -9,6 +9,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+#: Fixtures that load real GGUF weights: a test using one is a `model` test.
+MODEL_FIXTURES = frozenset({"smollm2_path", "gemma_path", "smollm2_engine"})
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a real-model fixture `model`; keep them out of tests/unit.
+
+    `python -m pytest -m "not model"` is then the fast run whatever a test file forgot to
+    mark, and `tests/unit/` stays free of model loads (they belong in tests/integration/).
+    """
+    misplaced = []
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+        if item.get_closest_marker("model") and UNIT_DIR in Path(str(item.path)).parents:
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "model tests belong in tests/integration/, not tests/unit/: " + ", ".join(misplaced)
+        )
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):

@@ -11,6 +11,7 @@ from .. import explain
 from ..core import DiscaParams
 from ..models import open_engine
 from ..personas import load_panel
+from ._options import engine_options
 
 __all__ = ["ask"]
 
@@ -28,7 +29,7 @@ __all__ = ["ask"]
     "(4.0, 3.5, 1.5, 1.5, 1.5, 1.5); none: 3.0.",
 )
 @click.option("--input", "input_", metavar="FILE", help="JSONL dilemmas, '-' for stdin.")
-@click.option("--model", "-m", help="Registry name or .gguf path  [default: smollm2-135m]")
+@engine_options
 @click.option(
     "--variant", type=click.Choice(["paper", "reference"]), default="paper", show_default=True
 )
@@ -36,8 +37,6 @@ __all__ = ["ask"]
 @click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="IS seed.")
 @click.option("--json", "json_", is_flag=True, help="One JSON object per dilemma (README).")
 @click.option("--verbose", "-v", is_flag=True, help="Add the persona texts and raw logits.")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads  [default: all]")
-@click.option("--gpu-layers", type=click.IntRange(min=-1), help="Layers to offload (-1 = all).")
 @click.option(
     "--prefix-cache/--no-prefix-cache",
     default=True,
@@ -45,7 +44,7 @@ __all__ = ["ask"]
     help="Keep persona-prefix KV states in the cache so the next process skips them.",
 )
 def ask(groups, country, dilemma, option_a, option_b, category, input_, model, variant,
-        prior, seed, json_, verbose, threads, gpu_layers, prefix_cache) -> None:  # fmt: skip
+        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, prefix_cache) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
@@ -64,7 +63,8 @@ def ask(groups, country, dilemma, option_a, option_b, category, input_, model, v
     panel = load_panel(country)
     params = DiscaParams(variant, use_prior=prior)
     with explain.pull_progress() as progress:
-        engine, info = open_engine(model, n_threads=threads, n_gpu_layers=gpu_layers,
+        engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                                   n_ctx=n_ctx,
                                    seed=seed, progress=progress,
                                    prefix_cache=prefix_cache)  # fmt: skip
     failed = 0

@@ -9,6 +9,7 @@ import click
 
 from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
 from ..report import country_table, make_progress, render
+from ._options import engine_options
 
 __all__ = ["eval_"]
 
@@ -19,7 +20,7 @@ def eval_() -> None:
 
 
 @eval_.command("multitp")
-@click.option("--model", "-m", help="Registry name or path to a .gguf (default: registry default).")
+@engine_options
 @click.option(
     "--countries",
     default="paper20",
@@ -43,9 +44,6 @@ def eval_() -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=4, show_default=True,
               help="Scenarios per engine call (10 prompts each).")  # fmt: skip
 @click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all).")
-@click.option("--n-gpu-layers", type=int, help="Layers to offload (-1 = all).")
-@click.option("--n-ctx", type=click.IntRange(min=512), help="Context size in tokens.")
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @click.option(
     "--display",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..personas import COHORTS, DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
+from ..personas import COHORTS, WVS_DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
 
 __all__ = ["personas"]
 
@@ -103,7 +103,7 @@ def show(country: str, directory: Path | None, json_: bool) -> None:
     table.add_column("dimension")
     for persona in panel.personas:
         table.add_column(persona.cohort + (" *" if persona.estimated else ""), justify="center")
-    for key in DIMENSIONS:
+    for key in WVS_DIMENSIONS:
         cells = []
         for persona in panel.personas:
             level, score = persona.levels[key], persona.scores[key]
@@ -173,6 +173,6 @@ def build(wvs_file: Path, out_dir: Path, countries: str | None) -> None:
         table.add_row(
             panel.iso3,
             *(str(counts.get(c, "")) for c in COHORTS),
-            "".join("-" if levels[k] is None else str(levels[k]) for k in DIMENSIONS),
+            "".join("-" if levels[k] is None else str(levels[k]) for k in WVS_DIMENSIONS),
         )
     _console().print(table)

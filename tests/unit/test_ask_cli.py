@@ -1,15 +1,14 @@
 """`disca ask`: input forms, bad input, result assembly and the rich report (no model calls).
 
 Results here are built from injected logits (the spec §8.1 test vector) with
-`ask.build_results`; only the too-long and bad-input-file cases load the real SmolLM2
-GGUF (about half a second), and none of them evaluates a prompt.
+`ask.build_results`; the cases that load the real GGUF are in
+`tests/integration/test_ask_input_errors.py`.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 
 import numpy as np
 import pytest
@@ -95,48 +94,6 @@ def test_help_documents_the_input_forms():
     assert result.exit_code == 0
     for text in ('"a boy" "two elderly women"', '{"left", "right"}', '"option_a"', "--prior"):
         assert text in result.output
-
-
-@pytest.mark.model
-def test_too_long_dilemma_says_how_long_and_the_limit(smollm2_path):
-    result = run(
-        "-c", "JP", "--model", str(smollm2_path), "--threads", "2",
-        "--dilemma", "word " * 5000, "--option-a", "x", "--option-b", "y",
-    )  # fmt: skip
-    assert result.exit_code == 1
-    line = result.output.strip()
-    assert "\n" not in line and line.startswith("Error: the dilemma is too long")
-    numbers = [int(n) for n in re.findall(r"(\d+) tokens", line)]
-    user_turn, _, limit = numbers[:3]
-    assert user_turn > 5000 > limit > 2000 and "4096-token context" in line
-
-
-@pytest.mark.model
-def test_input_reports_every_bad_line_and_exits_1(smollm2_path):
-    lines = [
-        '{"left": "a boy"}',
-        "not json",
-        "",
-        '["a", "b"]',
-        '{"left": "a", "right": "b", "colour": 1}',
-        '{"left": "a", "right": "b", "dilemma": "Q?"}',
-        '{"dilemma": "Q?", "option_a": "x", "option_b": "X "}',
-        '{"left": "a", "right": "b", "category": "size"}',
-    ]
-    result = run(
-        "-c", "JP", "--model", str(smollm2_path), "--input", "-", input="\n".join(lines) + "\n"
-    )
-    assert result.exit_code == 1
-    assert result.stdout == ""  # nothing answered, nothing half-written
-    errors = result.stderr.strip().splitlines()
-    assert [e.split(":")[1].strip() for e in errors[:-1]] == [
-        "line 1", "line 2", "line 4", "line 5", "line 6", "line 7", "line 8",
-    ]  # fmt: skip
-    assert 'line 1: "right" is missing' in errors[0]
-    assert "not valid JSON" in errors[1] and "expected a JSON object" in errors[2]
-    assert "unknown field(s) colour" in errors[3] and "not both" in errors[4]
-    assert "identical" in errors[5] and "unknown category 'size'" in errors[6]
-    assert errors[-1] == "Error: 7 input line(s) failed; the other lines were answered"
 
 
 # --------------------------------------------------------------------------- library input

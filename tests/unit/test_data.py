@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from disca_edge import data, paths
+from disca_edge.categories import DIMENSIONS
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError, UnknownNameError
-from disca_edge.metrics import DIMENSIONS
 
 USA = {
     "Species_Humans": 0.792,

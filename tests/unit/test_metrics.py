@@ -12,8 +12,6 @@ from hypothesis.extra.numpy import arrays
 
 from disca_edge.errors import UnknownNameError
 from disca_edge.metrics import (
-    DIMENSION_OF_CATEGORY,
-    DIMENSIONS,
     amce_to_p,
     dimension_error,
     flip_rate,
@@ -34,18 +32,6 @@ from disca_edge.scenarios import disca_pool
 unit = st.floats(0.0, 1.0, allow_nan=False)
 vec6 = arrays(np.float64, 6, elements=unit)
 small = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
-
-
-def test_dimension_order():
-    assert DIMENSIONS == (
-        "Species_Humans",
-        "Gender_Female",
-        "Fitness_Fit",
-        "SocialValue_High",
-        "Age_Young",
-        "Utilitarianism_More",
-    )
-    assert DIMENSION_OF_CATEGORY["SocialValue"] == "SocialValue_High"
 
 
 def test_amce_to_p():

@@ -14,8 +14,8 @@ from disca_edge.paths import shipped_dir
 from disca_edge.personas import (
     COHORT_SHIFT_DELTA,
     COHORTS,
-    DIMENSIONS,
     PAPER20,
+    WVS_DIMENSIONS,
     PersonaFileError,
     WvsFileError,
     build_from_wvs,
@@ -81,7 +81,7 @@ def test_render_reproduces_the_papers_usa_personas_from_the_spec_levels():
     expected = _usa_expected()
     for cohort, levels in USA_PAPER_LEVELS.items():
         text = render_persona(
-            cohort, dict(zip(DIMENSIONS, levels, strict=True)), "the United States"
+            cohort, dict(zip(WVS_DIMENSIONS, levels, strict=True)), "the United States"
         )
         assert text == expected[cohort]
 
@@ -94,7 +94,7 @@ def test_shipped_usa_panel_renders_the_paper_verbatim():
 
 
 def test_render_skips_null_dimensions_and_rejects_bad_levels():
-    levels = dict.fromkeys(DIMENSIONS, 1) | {"happiness": None}
+    levels = dict.fromkeys(WVS_DIMENSIONS, 1) | {"happiness": None}
     text = render_persona("all", levels, "Japan")
     assert "Overall you are" not in text
     assert text.count(". ") == 11  # 12 sentences: header (2), 9 dimensions, closing
@@ -150,7 +150,7 @@ def test_cohort_rule_reproduces_the_papers_usa_cohorts_from_population_scores():
     usa = load_panel("USA")
     rule = estimate_cohort_levels(usa.persona("all").scores)
     for cohort, levels in USA_PAPER_LEVELS.items():
-        assert tuple(rule[cohort][k] for k in DIMENSIONS) == levels
+        assert tuple(rule[cohort][k] for k in WVS_DIMENSIONS) == levels
 
 
 def test_panel_hash_is_stable_and_tracks_levels(tmp_path):
@@ -267,7 +267,7 @@ def test_toml_writer_round_trips_awkward_strings():
         "provenance": "wvs7-microdata",
         "source": {"n": 3, "ok": True, "items": [], "sub": {"x": 0.5}},
         "personas": [
-            {"cohort": c, "estimated": False, "levels": dict.fromkeys(DIMENSIONS, 3) | {"tolerance": None}}
+            {"cohort": c, "estimated": False, "levels": dict.fromkeys(WVS_DIMENSIONS, 3) | {"tolerance": None}}
             for c in COHORTS
         ],
     }  # fmt: skip
@@ -376,15 +376,15 @@ def test_builder_applies_the_spec_exactly(tmp_path):
     assert panel.source["missing_items"] == []
     for persona in panel.personas:
         assert not persona.estimated
-        assert [persona.levels[k] for k in DIMENSIONS] == EXPECTED_LEVELS[persona.cohort]
-        got = [persona.scores[k] for k in DIMENSIONS]
+        assert [persona.levels[k] for k in WVS_DIMENSIONS] == EXPECTED_LEVELS[persona.cohort]
+        got = [persona.scores[k] for k in WVS_DIMENSIONS]
         want = EXPECTED_SCORES[persona.cohort]
         assert got == [None if w is None else pytest.approx(w, abs=1e-6) for w in want]
     assert "On raising children" not in panel.texts()[0]  # skipped for the young
 
     zzz = load_panel("ZZZ", tmp_path / "out")
     assert zzz.iso2 == "" and zzz.language == "und"
-    assert zzz.persona("young").levels == dict.fromkeys(DIMENSIONS)
+    assert zzz.persona("young").levels == dict.fromkeys(WVS_DIMENSIONS)
     assert zzz.persona("all").levels == zzz.persona("older").levels
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import core, evaluate, metrics, report, runlog
+from disca_edge import categories, core, evaluate, metrics, report, runlog
 from disca_edge.cli import cli
 from disca_edge.evaluate import EvalConfig, build_header, summarize
 from disca_edge.methods import compute_methods, finalize, method_suite
@@ -39,7 +39,7 @@ def human_targets(countries) -> pd.DataFrame:
     return pd.DataFrame(
         rng.uniform(0.45, 0.85, size=(len(countries), 6)),
         index=list(countries),
-        columns=list(metrics.DIMENSIONS),
+        columns=list(categories.DIMENSIONS),
     )
 
 
@@ -117,8 +117,8 @@ def test_metrics_match_hand_computation(fixture, request):
                 p = np.array([r["p_spare"][name] for r in recs])
             vector = np.array(
                 [np.mean([x for x, r in zip(p, recs, strict=True)
-                          if metrics.DIMENSION_OF_CATEGORY[r["category"]] == d])
-                 for d in metrics.DIMENSIONS]
+                          if categories.DIMENSION_OF_CATEGORY[r["category"]] == d])
+                 for d in categories.DIMENSIONS]
             )  # fmt: skip
             got = entry["methods"][name]
             np.testing.assert_allclose(got["vector"], vector, rtol=0, atol=1e-12)

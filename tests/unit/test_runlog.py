@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from disca_edge import runlog
+from disca_edge import categories, runlog
 from disca_edge.errors import DiscaError
 from disca_edge.runlog import (
     RESULTS_FILE,
@@ -255,10 +255,10 @@ def fake_targets(monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from disca_edge import data, metrics
+    from disca_edge import data
 
     frame = pd.DataFrame(
-        np.full((2, 6), 0.7), index=["JPN", "USA"], columns=list(metrics.DIMENSIONS)
+        np.full((2, 6), 0.7), index=["JPN", "USA"], columns=list(categories.DIMENSIONS)
     )
     monkeypatch.setattr(data, "load_human_targets", lambda path=None: frame.copy())
 

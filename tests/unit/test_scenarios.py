@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from disca_edge.categories import CATEGORIES
 from disca_edge.cli import cli
 from disca_edge.errors import UnknownNameError
 from disca_edge.scenarios import (
     BASE_SYSTEM_PROMPT,
-    CATEGORIES,
     DISCA_OPENERS,
     MULTITP_OPENERS,
     MULTITP_SYSTEM_PROMPTS,
@@ -26,7 +26,6 @@ from disca_edge.scenarios import (
     generate_vignettes,
     is_pregnant_equal_size,
     multitp_group_text,
-    normalize_category,
     opener_for,
     render_disca_scenario,
     render_disca_user,
@@ -174,32 +173,6 @@ def test_group_text_forms():
 
 def test_stroller_never_used():
     assert not any("Stroller" in (v.first_role, v.second_role) for v in VIGNETTES)
-
-
-@pytest.mark.parametrize(
-    "name, expected",
-    [
-        ("Species", "Species"),
-        ("species", "Species"),
-        ("social_value", "SocialValue"),
-        ("SOCIALVALUE", "SocialValue"),
-        ("Social Value", "SocialValue"),
-        ("SocialValue_High", "SocialValue"),
-        ("utilitarianism", "Utilitarianism"),
-    ],
-)
-def test_normalize_category(name, expected):
-    assert normalize_category(name) == expected
-
-
-def test_normalize_category_unknown_suggests():
-    with pytest.raises(UnknownNameError, match="did you mean Species"):
-        normalize_category("specis")
-    with pytest.raises(KeyError):  # UnknownNameError is a KeyError too
-        normalize_category("weather")
-
-
-# --- MultiTP prompt -------------------------------------------------------------------------
 
 
 def test_multitp_openers_and_system_prompts():

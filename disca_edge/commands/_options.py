@@ -1,0 +1,72 @@
+"""Shared click options of every command that loads a model, written once as decorators.
+
+`engine_options` adds ``--model/-m``, ``-t/--threads``, ``--n-ctx`` and
+``-ngl/--n-gpu-layers``; the command receives them as ``model``, ``threads``, ``n_ctx``
+and ``n_gpu_layers``. ``--n-ctx`` has no short form: ``-c`` already means
+``--country`` on `disca ask`. ``--gpu-layers`` (the name `disca ask` first shipped
+with) stays accepted as a hidden alias of ``--n-gpu-layers``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["engine_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_options(command: F) -> F:
+    """Add the engine options (model, threads, context size, GPU layers) to a command.
+
+    Args:
+        command: the click command function; it gains the keyword arguments ``model``,
+            ``threads``, ``n_ctx`` and ``n_gpu_layers`` (None when not given).
+
+    Returns:
+        The decorated function.
+    """
+    decorators = [
+        click.option(
+            "--model", "-m", help="Registry name or .gguf path  [default: registry default]"
+        ),
+        click.option(
+            "--threads", "-t", type=click.IntRange(min=1), help="CPU threads  [default: all]"
+        ),
+        click.option(
+            "--n-ctx",
+            type=click.IntRange(min=512),
+            help="Context size in tokens  [default: the model's registry entry]",
+        ),
+        click.option(
+            "--n-gpu-layers",
+            "-ngl",
+            "n_gpu_layers",
+            type=click.IntRange(min=-1),
+            help="Layers to offload to the GPU (-1 = all)  [default: the registry's]",
+        ),
+        click.option(
+            "--gpu-layers",
+            "gpu_layers_alias",
+            type=click.IntRange(min=-1),
+            hidden=True,
+            help="Old name of --n-gpu-layers.",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, gpu_layers_alias: int | None = None, **kwargs: Any) -> Any:
+        if gpu_layers_alias is not None:
+            if kwargs.get("n_gpu_layers") not in (None, gpu_layers_alias):
+                raise click.UsageError("--gpu-layers is the old name of --n-gpu-layers: give one")
+            kwargs["n_gpu_layers"] = gpu_layers_alias
+        return command(*args, **kwargs)
+
+    wrapped: Any = run
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
