@@ -27,8 +27,8 @@ from disca_edge.personas import (
     render_persona,
     resolve_country,
     score_to_level,
-    tomllib,
 )
+from disca_edge.personas.files import tomllib
 
 SHIPPED = shipped_dir() / "personas"
 
@@ -276,6 +276,15 @@ def test_toml_writer_round_trips_awkward_strings():
         assert parsed[key] == data[key]
     assert parsed["source"] == {"n": 3, "ok": True, "items": [], "sub": {"x": 0.5}}
     assert parsed["personas"][0]["levels"]["tolerance"] == "skip"
+
+
+def test_toml_writer_refuses_values_toml_cannot_hold():
+    levels = dict.fromkeys(WVS_DIMENSIONS, 2)
+    base = {"iso3": "ABC", "personas": [{"cohort": "all", "estimated": False, "levels": levels}]}
+    with pytest.raises(ValueError, match="nan"):
+        panel_to_toml({**base, "source": {"x": float("nan")}})
+    with pytest.raises(TypeError, match="object"):
+        panel_to_toml({**base, "source": {"x": object()}})
 
 
 # --- builder -----------------------------------------------------------------------------
