@@ -53,6 +53,7 @@ __all__ = [
     "diagnostics_of",
     "finalize",
     "primary_method",
+    "suite_from_config",
 ]
 
 #: Every method name, in reporting order.
@@ -342,3 +343,17 @@ def finalize(
         delta_out = delta.copy()
     p_b = np.asarray(core.sigmoid(delta_out / method.params.t_dec), dtype=np.float64)
     return delta_out, np.asarray(core.p_spare(p_b, right), dtype=np.float64)
+
+
+def suite_from_config(config: Mapping[str, Any]) -> dict[str, Method]:
+    """The methods exactly as recorded in a run's config (parameters included)."""
+    suite = {}
+    for name, desc in config["methods"].items():
+        suite[name] = Method(
+            name=name,
+            label=desc["label"],
+            kind=desc["kind"],
+            params=core.DiscaParams(**desc["params"]),
+            ablation_of=desc.get("ablation_of"),
+        )
+    return suite

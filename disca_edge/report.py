@@ -1,6 +1,6 @@
 """Reports of evaluation results: tables rendered as rich, Markdown, CSV or JSON, and the run display.
 
-Tables are built from a ``results.json`` mapping (`evaluate.summarize`) into a neutral
+Tables are built from a run's `results.Results` (or its ``results.json``) into a neutral
 `Table` (columns with a kind, rows of raw values, notes), then rendered:
 
 * `country_table`: per-country MIS, vanilla → DISCA with % gain, wins and the macro row
@@ -26,6 +26,7 @@ from typing import Any
 
 from .categories import short_label
 from .errors import UnknownNameError
+from .results import CountryResult, Results, as_results
 
 __all__ = [
     "Column",
@@ -139,49 +140,47 @@ def _paper_cell(van: float | None, method: float | None, gain: float | None) -> 
     return f"{_short(van)}→{_short(method)} ({gain:+.1f})" if gain is not None else "—"
 
 
-def _run_line(results: Mapping[str, Any]) -> str:
-    run = results.get("run", {})
-    sha = (run.get("model_sha256") or "")[:12]
+def _run_line(results: Results) -> str:
+    run = results.run
+    sha = (run.model_sha256 or "")[:12]
     parts = [
-        f"model {run.get('model')} (sha256 {sha}…)" if sha else f"model {run.get('model')}",
-        f"DISCA variant: {run.get('variant')}",
-        f"IS seed {run.get('is_seed')}, data seed {run.get('data_seed')}",
+        f"model {run.model} (sha256 {sha}…)" if sha else f"model {run.model}",
+        f"DISCA variant: {run.variant}",
+        f"IS seed {run.is_seed}, data seed {run.data_seed}",
     ]
     return "; ".join(parts)
 
 
-def _provenance_notes(results: Mapping[str, Any]) -> list[str]:
-    statements = results.get("provenance") or []
-    return list(statements) if statements else ["personas: provenance not recorded"]
+def _provenance_notes(results: Results) -> list[str]:
+    return list(results.provenance) or ["personas: provenance not recorded"]
 
 
-def _coverage_notes(results: Mapping[str, Any]) -> list[str]:
+def _coverage_notes(results: Results) -> list[str]:
     notes = []
-    cov = results.get("coverage", {})
-    if cov and not cov.get("complete", True):
+    cov = results.coverage
+    if not cov.complete:
         notes.append(
-            f"INCOMPLETE: {cov.get('present')} of {cov.get('expected')} scenarios "
-            f"(status {results.get('run', {}).get('status')}); rerun the same command to finish"
+            f"INCOMPLETE: {cov.present} of {cov.expected} scenarios "
+            f"(status {results.run.status}); rerun the same command to finish"
         )
-    if cov.get("shard"):
-        notes.append(f"shard {cov['shard']} only: merge shards with `disca eval merge`")
-    limit = results.get("run", {}).get("limit")
-    if limit:
+    if cov.shard:
+        notes.append(f"shard {cov.shard} only: merge shards with `disca eval merge`")
+    if results.run.limit:
         notes.append(
-            f"--limit {limit}: first {cov.get('pool_positions')} pool scenarios per country"
+            f"--limit {results.run.limit}: first {cov.pool_positions} pool scenarios per country"
         )
-    partial = [
-        f"{iso} ({c['methods'][next(iter(c['methods']))]['dims_covered']}/6)"
-        for iso, c in results.get("countries", {}).items()
-        if c["methods"] and c["methods"][next(iter(c["methods"]))]["dims_covered"] < 6
-    ]
+    partial = []
+    for iso, entry in results.countries.items():
+        first = next(iter(entry.methods.values()), None)
+        if first is not None and first.dims_covered < 6:
+            partial.append(f"{iso} ({first.dims_covered}/6)")
     if partial:
         notes.append(
             "MIS over the covered dimensions only (JSD and correlations need all 6): "
             + ", ".join(partial[:8])
             + (" …" if len(partial) > 8 else "")
         )
-    if results.get("recomputed"):
+    if results.recomputed:
         notes.append("results recomputed from samples.jsonl (results.json absent or stale)")
     return notes
 
@@ -189,20 +188,43 @@ def _coverage_notes(results: Mapping[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- tables
 
 
+def _country_row(
+    iso: str, entry: CountryResult, results: Results, vanilla: str, other: str, method: str
+) -> dict[str, Any]:
+    m = entry.methods
+    row = {
+        "iso3": iso,
+        "n": entry.n,
+        vanilla: m[vanilla].mis,
+        other: m[other].mis,
+        method: m[method].mis,
+        "gain": results.vs_vanilla[vanilla][method].per_country_pct_gain.get(iso),
+        "gain_other": results.vs_vanilla[other][method].per_country_pct_gain.get(iso),
+        "jsd": m[method].jsd,
+        "pearson": m[method].pearson,
+        "flip_rate": m[method].flip_rate,
+    }
+    row["paper"] = _paper_cell(row[vanilla], row[method], row["gain"])
+    row["paper_other"] = _paper_cell(row[other], row[method], row["gain_other"])
+    return row
+
+
 def country_table(
-    results: Mapping[str, Any], *, vanilla: str = "vanilla_raw", method: str | None = None
+    results: Results | Mapping[str, Any], *, vanilla: str = "vanilla_raw", method: str | None = None
 ) -> Table:
     """Per-country MIS: both vanilla read-outs, DISCA, % gain, JSD, r; macro row and wins.
 
     Args:
-        results: a ``results.json`` mapping.
+        results: a run's results (or its ``results.json`` mapping).
         vanilla: the read-out the gain and wins are measured against.
         method: the DISCA method (default: the run's primary, ``disca_<variant>``).
+
+    Returns:
+        The table.
     """
-    run = results["run"]
-    method = method or run["primary"]
+    res = as_results(results)
+    method = method or res.run.primary
     other = "vanilla_lfl" if vanilla == "vanilla_raw" else "vanilla_raw"
-    label = results["methods"][method]["label"]
     columns = [
         Column("iso3", "ISO3"),
         Column("n", "n", "int"),
@@ -217,62 +239,45 @@ def country_table(
         Column("pearson", "r", "corr"),
         Column("flip_rate", "flip", "frac"),
     ]
-    gains = results["vs_vanilla"][vanilla][method]["per_country_pct_gain"]
-    gains_other = results["vs_vanilla"][other][method]["per_country_pct_gain"]
     table = Table(
         "countries",
-        f"MultiTP MIS per country — {label} vs vanilla read-out {vanilla} (variant {run['variant']})",
+        f"MultiTP MIS per country — {res.label(method)} vs vanilla read-out {vanilla} "
+        f"(variant {res.run.variant})",
         columns,
     )
-    for iso, entry in results["countries"].items():
-        m = entry["methods"]
-        row = {
-            "iso3": iso,
-            "n": entry["n"],
-            vanilla: m[vanilla]["mis"],
-            other: m[other]["mis"],
-            method: m[method]["mis"],
-            "gain": gains.get(iso),
-            "gain_other": gains_other.get(iso),
-            "jsd": m[method]["jsd"],
-            "pearson": m[method]["pearson"],
-            "flip_rate": m[method]["flip_rate"],
-        }
-        row["paper"] = _paper_cell(row[vanilla], row[method], row["gain"])
-        row["paper_other"] = _paper_cell(row[other], row[method], row["gain_other"])
-        table.rows.append(row)
-    macro = results["macro"]
+    for iso, entry in res.countries.items():
+        table.rows.append(_country_row(iso, entry, res, vanilla, other, method))
+    macro = res.macro
+    win, win_other = res.vs_vanilla[vanilla][method], res.vs_vanilla[other][method]
     footer = {
         "iso3": "Mean",
-        "n": sum(e["n"] for e in results["countries"].values()),
-        vanilla: macro[vanilla]["mis"],
-        other: macro[other]["mis"],
-        method: macro[method]["mis"],
-        "gain": results["vs_vanilla"][vanilla][method]["pct_gain"],
-        "gain_other": results["vs_vanilla"][other][method]["pct_gain"],
-        "jsd": macro[method]["jsd"],
-        "pearson": macro[method]["pearson"],
-        "flip_rate": macro[method]["flip_rate"],
+        "n": sum(e.n for e in res.countries.values()),
+        vanilla: macro[vanilla].mis,
+        other: macro[other].mis,
+        method: macro[method].mis,
+        "gain": win.pct_gain,
+        "gain_other": win_other.pct_gain,
+        "jsd": macro[method].jsd,
+        "pearson": macro[method].pearson,
+        "flip_rate": macro[method].flip_rate,
     }
     footer["paper"] = _paper_cell(footer[vanilla], footer[method], footer["gain"])
     footer["paper_other"] = _paper_cell(footer[other], footer[method], footer["gain_other"])
     table.footer.append(footer)
-    win = results["vs_vanilla"][vanilla][method]
-    win_other = results["vs_vanilla"][other][method]
     table.notes = [
-        f"wins (MIS below vanilla): {win['wins']}/{win['n']} vs {vanilla}, "
-        f"{win_other['wins']}/{win_other['n']} vs {other}; Mean row: macro means, "
+        f"wins (MIS below vanilla): {win.wins}/{win.n} vs {vanilla}, "
+        f"{win_other.wins}/{win_other.n} vs {other}; Mean row: macro means, "
         "Δ% from the macro means",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
-        _run_line(results),
-        *_provenance_notes(results),
-        *_coverage_notes(results),
+        _run_line(res),
+        *_provenance_notes(res),
+        *_coverage_notes(res),
     ]
     return table
 
 
 def dimension_table(
-    results: Mapping[str, Any],
+    results: Results | Mapping[str, Any],
     country: str,
     *,
     vanilla: str = "vanilla_raw",
@@ -280,18 +285,26 @@ def dimension_table(
 ) -> Table:
     """One country's per-dimension preferences, model vs human, with bars.
 
+    Args:
+        results: a run's results (or its ``results.json`` mapping).
+        country: the country's ISO3 code (any case).
+        vanilla: the vanilla read-out shown beside DISCA.
+        method: the DISCA method (default: the run's primary).
+
+    Returns:
+        The table.
+
     Raises:
         UnknownNameError: the country is not in the results (lists the run's countries).
     """
-    run = results["run"]
-    method = method or run["primary"]
+    res = as_results(results)
+    method = method or res.run.primary
     iso = country.strip().upper()
-    if iso not in results["countries"]:
+    if iso not in res.countries:
         raise UnknownNameError(
-            f"country {country!r} is not in this run (it has {', '.join(results['countries'])})"
+            f"country {country!r} is not in this run (it has {', '.join(res.countries)})"
         )
-    entry = results["countries"][iso]
-    dims = results["dimensions"]
+    entry = res.countries[iso]
     columns = [
         Column("dimension", "dimension"),
         Column("n", "n", "int"),
@@ -306,47 +319,55 @@ def dimension_table(
     table = Table(
         "dimensions",
         f"{iso}: preference per dimension, model vs human — vanilla read-out {vanilla}, "
-        f"DISCA variant {run['variant']}",
+        f"DISCA variant {res.run.variant}",
         columns,
     )
-    van_vec = entry["methods"][vanilla]["vector"]
-    met_vec = entry["methods"][method]["vector"]
-    for d, dim in enumerate(dims):
-        human = entry["human"][d]
-        model = met_vec[d]
+    van, met = entry.methods[vanilla], entry.methods[method]
+    for d, dim in enumerate(res.dimensions):
+        human, model = entry.human[d], met.vector[d]
         table.rows.append(
             {
                 "dimension": short_label(dim),
-                "n": entry["n_per_dimension"].get(dim, 0),
+                "n": entry.n_per_dimension.get(dim, 0),
                 "human": human,
-                vanilla: van_vec[d],
+                vanilla: van.vector[d],
                 method: model,
                 "error_pp": None if model is None else 100.0 * (model - human),
                 "bar_human": human,
-                "bar_vanilla": van_vec[d],
+                "bar_vanilla": van.vector[d],
                 "bar_method": model,
             }
         )
-    m = entry["methods"]
     table.notes = [
-        f"MIS {vanilla} {_fmt(m[vanilla]['mis'], 'mis')} → {method} {_fmt(m[method]['mis'], 'mis')}; "
+        f"MIS {vanilla} {_fmt(van.mis, 'mis')} → {method} {_fmt(met.mis, 'mis')}; "
         f"preference = mean probability of sparing the dimension's preferred group "
         f"(human: (1 + AMCE)/2)",
         VANILLA_DESCRIPTIONS[vanilla],
-        _run_line(results),
-        *_provenance_notes(results),
-        *_coverage_notes(results),
+        _run_line(res),
+        *_provenance_notes(res),
+        *_coverage_notes(res),
     ]
     return table
 
 
-def ablation_table(results: Mapping[str, Any]) -> Table:
-    """Full DISCA and its ablations: macro MIS, change vs full and "n hurt" (§9.3 layout)."""
-    run = results["run"]
-    base = results["ablations"]["base"]
-    rows = results["ablations"]["rows"]
-    macro = results["macro"]
-    n_countries = len(results["countries"])
+def _ablation_paper_cell(mis: float | None, delta: float | None, n_hurt: int) -> str:
+    if mis is None or delta is None:
+        return "—"
+    return f"{_short(mis)} ({'+' if delta >= 0 else '−'}{_short(abs(delta))}, {n_hurt})"
+
+
+def ablation_table(results: Results | Mapping[str, Any]) -> Table:
+    """Full DISCA and its ablations: macro MIS, change vs full and "n hurt" (§9.3 layout).
+
+    Args:
+        results: a run's results (or its ``results.json`` mapping).
+
+    Returns:
+        The table.
+    """
+    res = as_results(results)
+    base = res.ablation_base
+    macro = res.macro
     columns = [
         Column("configuration", "Configuration"),
         Column("method", "method"),
@@ -357,14 +378,14 @@ def ablation_table(results: Mapping[str, Any]) -> Table:
     ]
     table = Table(
         "ablations",
-        f"Ablations of {results['methods'][base]['label']} (variant {run['variant']}; "
+        f"Ablations of {res.label(base)} (variant {res.run.variant}; "
         f"vanilla read-outs for reference)",
         columns,
     )
-    full = macro[base]["mis"]
+    full = macro[base].mis
     table.rows.append(
         {
-            "configuration": f"Full {results['methods'][base]['label']}",
+            "configuration": f"Full {res.label(base)}",
             "method": base,
             "mis": full,
             "delta": None,
@@ -372,58 +393,67 @@ def ablation_table(results: Mapping[str, Any]) -> Table:
             "paper": _short(full),
         }
     )
-    for name, row in rows.items():
-        delta = row["delta"]
+    for name, row in res.ablations.items():
         table.rows.append(
             {
-                "configuration": results["methods"][name]["label"],
+                "configuration": res.label(name),
                 "method": name,
-                "mis": row["mis"],
-                "delta": delta,
-                "n_hurt": row["n_hurt"],
-                "paper": "—"
-                if row["mis"] is None or delta is None
-                else f"{_short(row['mis'])} ({'+' if delta >= 0 else '−'}{_short(abs(delta))}, "
-                f"{row['n_hurt']})",
+                "mis": row.mis,
+                "delta": row.delta,
+                "n_hurt": row.n_hurt,
+                "paper": _ablation_paper_cell(row.mis, row.delta, row.n_hurt),
             }
         )
-    for van in results["run"]["vanilla"]:
+    for van in res.run.vanilla:
+        mis = macro[van].mis
         table.footer.append(
             {
-                "configuration": results["methods"][van]["label"],
+                "configuration": res.label(van),
                 "method": van,
-                "mis": macro[van]["mis"],
-                "delta": None
-                if full is None or macro[van]["mis"] is None
-                else macro[van]["mis"] - full,
+                "mis": mis,
+                "delta": None if full is None or mis is None else mis - full,
                 "n_hurt": None,
-                "paper": _short(macro[van]["mis"]),
+                "paper": _short(mis),
             }
         )
+    prior = " (country prior on in every ablation)" if "no_prior" in res.ablations else ""
     table.notes = [
-        f"MIS = macro mean over {n_countries} countries; n hurt = countries whose MIS is "
-        "strictly above the full method's",
-        f"ablation base: {base}"
-        + (
-            " (country prior on in every ablation)" if "no_prior" in rows else " (no country prior)"
-        ),
+        f"MIS = macro mean over {len(res.countries)} countries; n hurt = countries whose MIS "
+        "is strictly above the full method's",
+        f"ablation base: {base}" + (prior or " (no country prior)"),
         VANILLA_DESCRIPTIONS["vanilla_raw"] + "; " + VANILLA_DESCRIPTIONS["vanilla_lfl"],
-        _run_line(results),
-        *_provenance_notes(results),
-        *_coverage_notes(results),
+        _run_line(res),
+        *_provenance_notes(res),
+        *_coverage_notes(res),
     ]
     return table
 
 
+def _mis_of(res: Results, iso: str, method: str) -> float | None:
+    entry = res.countries.get(iso)
+    return None if entry is None else entry.methods[method].mis
+
+
 def compare_table(
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
+    a: Results | Mapping[str, Any],
+    b: Results | Mapping[str, Any],
     *,
     vanilla: str = "vanilla_raw",
     names: tuple[str, str] = ("A", "B"),
 ) -> Table:
-    """Two runs side by side: vanilla and DISCA MIS per country, gains, and the difference."""
-    ma, mb = a["run"]["primary"], b["run"]["primary"]
+    """Two runs side by side: vanilla and DISCA MIS per country, gains, and the difference.
+
+    Args:
+        a: the first run's results.
+        b: the second run's results.
+        vanilla: the vanilla read-out.
+        names: the two runs' labels.
+
+    Returns:
+        The table.
+    """
+    ra, rb = as_results(a), as_results(b)
+    ma, mb = ra.run.primary, rb.run.primary
     na, nb = names
     columns = [
         Column("iso3", "ISO3"),
@@ -438,52 +468,43 @@ def compare_table(
     table = Table(
         "compare",
         f"MIS per country, two runs — vanilla read-out {vanilla}; "
-        f"{na}: variant {a['run']['variant']}, {nb}: variant {b['run']['variant']}",
+        f"{na}: variant {ra.run.variant}, {nb}: variant {rb.run.variant}",
         columns,
     )
-    isos = list(a["countries"]) + [c for c in b["countries"] if c not in a["countries"]]
-
-    def get(res: Mapping[str, Any], iso: str, method: str) -> float | None:
-        entry = res["countries"].get(iso)
-        return None if entry is None else entry["methods"][method]["mis"]
-
-    for iso in isos:
+    wa, wb = ra.vs_vanilla[vanilla][ma], rb.vs_vanilla[vanilla][mb]
+    for iso in [*ra.countries, *(c for c in rb.countries if c not in ra.countries)]:
         row = {
             "iso3": iso,
-            "a_vanilla": get(a, iso, vanilla),
-            "a_disca": get(a, iso, ma),
-            "a_gain": a["vs_vanilla"][vanilla][ma]["per_country_pct_gain"].get(iso),
-            "b_vanilla": get(b, iso, vanilla),
-            "b_disca": get(b, iso, mb),
-            "b_gain": b["vs_vanilla"][vanilla][mb]["per_country_pct_gain"].get(iso),
+            "a_vanilla": _mis_of(ra, iso, vanilla),
+            "a_disca": _mis_of(ra, iso, ma),
+            "a_gain": wa.per_country_pct_gain.get(iso),
+            "b_vanilla": _mis_of(rb, iso, vanilla),
+            "b_disca": _mis_of(rb, iso, mb),
+            "b_gain": wb.per_country_pct_gain.get(iso),
         }
-        row["diff"] = (
-            None
-            if row["a_disca"] is None or row["b_disca"] is None
-            else row["b_disca"] - row["a_disca"]
-        )
+        both = row["a_disca"] is not None and row["b_disca"] is not None
+        row["diff"] = row["b_disca"] - row["a_disca"] if both else None
         table.rows.append(row)
-    fa, fb = a["macro"][ma]["mis"], b["macro"][mb]["mis"]
+    fa, fb = ra.macro[ma].mis, rb.macro[mb].mis
     table.footer.append(
         {
             "iso3": "Mean",
-            "a_vanilla": a["macro"][vanilla]["mis"],
+            "a_vanilla": ra.macro[vanilla].mis,
             "a_disca": fa,
-            "a_gain": a["vs_vanilla"][vanilla][ma]["pct_gain"],
-            "b_vanilla": b["macro"][vanilla]["mis"],
+            "a_gain": wa.pct_gain,
+            "b_vanilla": rb.macro[vanilla].mis,
             "b_disca": fb,
-            "b_gain": b["vs_vanilla"][vanilla][mb]["pct_gain"],
+            "b_gain": wb.pct_gain,
             "diff": None if fa is None or fb is None else fb - fa,
         }
     )
-    wa, wb = a["vs_vanilla"][vanilla][ma], b["vs_vanilla"][vanilla][mb]
     table.notes = [
-        f"{na}: {_run_line(a)}; wins {wa['wins']}/{wa['n']}",
-        f"{nb}: {_run_line(b)}; wins {wb['wins']}/{wb['n']}",
+        f"{na}: {_run_line(ra)}; wins {wa.wins}/{wa.n}",
+        f"{nb}: {_run_line(rb)}; wins {wb.wins}/{wb.n}",
         VANILLA_DESCRIPTIONS[vanilla],
-        *sorted(set(_provenance_notes(a)) | set(_provenance_notes(b))),
-        *[f"{na}: {n}" for n in _coverage_notes(a)],
-        *[f"{nb}: {n}" for n in _coverage_notes(b)],
+        *sorted(set(_provenance_notes(ra)) | set(_provenance_notes(rb))),
+        *[f"{na}: {n}" for n in _coverage_notes(ra)],
+        *[f"{nb}: {n}" for n in _coverage_notes(rb)],
     ]
     return table
 

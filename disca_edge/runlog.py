@@ -55,6 +55,7 @@ __all__ = [
     "write_results",
     "merge_runs",
     "record_key",
+    "parse_shard",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,23 @@ def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """A run scope's shard ``"i/n"`` (0 <= i < n) -> (i, n); None or ``"0/1"`` -> None.
+
+    Raises:
+        DiscaError: not of the form i/n with 0 <= i < n.
+    """
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise DiscaError(f"--shard must look like i/n (e.g. 0/2), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise DiscaError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return None if n == 1 else (i, n)
 
 
 def read_header(directory: str | os.PathLike) -> dict[str, Any]:
@@ -439,12 +457,23 @@ class RunLog:
             self.directory / RUN_FILE, json.dumps(self.header, indent=1, ensure_ascii=False)
         )
 
-    def finish(self, status: str, *, error: str | None = None) -> None:
-        """Record the final status (success / cancelled / error) and the end time."""
+    def finish(self, status: str, *, error: str | None = None, **invocation: Any) -> None:
+        """Record the final status, the end time and this invocation's figures.
+
+        Args:
+            status: ``success``, ``cancelled`` or ``error``.
+            error: what went wrong (with ``error``).
+            **invocation: JSON-ready figures for this invocation's entry (seconds,
+                throughput, engine statistics).
+
+        Raises:
+            ValueError: an unknown status.
+        """
         if status not in ("success", "cancelled", "error"):
             raise ValueError(f"status must be success, cancelled or error, got {status!r}")
         finished = now()
         entry = self.header["invocations"][-1]
+        entry.update(invocation)
         entry.update(
             finished=finished,
             status=status,

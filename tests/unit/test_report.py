@@ -14,10 +14,12 @@ from click.testing import CliRunner
 
 from disca_edge import categories, core, evaluate, metrics, report, runlog
 from disca_edge.cli import cli
+from disca_edge.errors import DiscaError
 from disca_edge.evaluate import EvalConfig, build_header, summarize
 from disca_edge.methods import compute_methods, finalize, method_suite
 from disca_edge.personas import load_panel
 from disca_edge.pipeline import PanelLogits
+from disca_edge.results import MethodScore, Results
 from disca_edge.scenarios import disca_pool
 
 PROVENANCE = (
@@ -203,6 +205,33 @@ def test_shard_scope():
     results = summarize(header, records, targets=human_targets(("USA",)))
     assert results["coverage"]["expected"] == 4 and results["coverage"]["complete"]
     assert "shard 1/2 only" in " ".join(report.country_table(results).notes)
+
+
+def test_typed_results_round_trip_the_json(paper_run, reference_run):
+    for _, _, results in (paper_run, reference_run):
+        typed = Results.from_dict(results)
+        assert typed.to_dict() == results  # results.json keeps its format
+        assert json.loads(json.dumps(results, allow_nan=False)) == results
+        usa = typed.countries["USA"].methods[typed.run.primary]
+        assert (
+            isinstance(usa, MethodScore)
+            and usa.mis == results["countries"]["USA"]["methods"][typed.run.primary]["mis"]
+        )
+        assert typed.ablation_base == results["ablations"]["base"]
+
+
+def test_results_of_another_format_are_refused_and_recomputed(paper_run, tmp_path, monkeypatch):
+    header, records, results = paper_run
+    with pytest.raises(DiscaError, match="disca-edge-results/2"):
+        Results.from_dict({**results, "format": "disca-edge-results/2"})
+    targets = human_targets(("USA", "JPN", "DEU"))
+    monkeypatch.setattr("disca_edge.data.load_human_targets", lambda path=None: targets)
+    with runlog.RunLog.open(tmp_path, header) as run:
+        run.append(records)
+    runlog.write_results(tmp_path, {**results, "format": "disca-edge-results/2"})
+    again = evaluate.load_results(tmp_path)
+    assert again["format"] == "disca-edge-results/1" and again["recomputed"]
+    assert again["countries"] == results["countries"]
 
 
 # --------------------------------------------------------------------------- tables
