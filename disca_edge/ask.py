@@ -696,7 +696,7 @@ def answer_many(
         yield from stream
         return
     outcomes = list(stream)
-    apply_prior([o.result for o in outcomes if o.ok], params)
+    apply_prior([o.result for o in outcomes if o.result is not None], params)
     yield from outcomes
 
 
@@ -752,4 +752,5 @@ def answer(
     (outcome,) = list(answer_many(engine, model_info, panel, [item], params, seed=seed))
     if outcome.exception is not None:
         raise outcome.exception
+    assert outcome.result is not None  # no exception: answered
     return outcome.result

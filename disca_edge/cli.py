@@ -75,7 +75,7 @@ class _Group(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.ClickException as exc:
-            exc.message = printable(exc.message)
+            exc.message = printable(exc.message)  # type: ignore[misc]  # click allows it
             raise
         except KeyboardInterrupt:
             raise _interrupted() from None
@@ -87,7 +87,7 @@ class _Group(click.Group):
         except DiscaError as exc:
             raise click.ClickException(printable(str(exc))) from None
         except click.ClickException as exc:
-            exc.message = printable(exc.message)
+            exc.message = printable(exc.message)  # type: ignore[misc]  # click allows it
             raise
         except KeyboardInterrupt:
             raise _interrupted() from None

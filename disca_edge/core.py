@@ -906,8 +906,8 @@ def draws(seed: int, indices: Iterable[int] | int, k_half: int = 64) -> np.ndarr
     if _is_bool(k_half) or not isinstance(k_half, (int, np.integer)) or k_half < 1:
         raise ValueError(f"k_half must be an int >= 1, got {k_half!r}")
     if isinstance(indices, (int, np.integer)) and not _is_bool(indices):
-        indices = [indices]
-    idx = np.asarray(list(indices))
+        indices = [int(indices)]
+    idx = np.asarray(list(indices))  # type: ignore[arg-type]  # an int became a list above
     if idx.size and (idx.dtype.kind not in "iu" or idx.ndim != 1 or (idx < 0).any()):
         raise ValueError("indices must be non-negative integers")
     out = np.empty((idx.size, 2, int(k_half)))

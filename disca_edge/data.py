@@ -18,10 +18,12 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import paths
 from .categories import DIMENSIONS
@@ -161,6 +163,8 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     Raises:
         DiscaError: one line naming `source` and the first problem found.
     """
+    import pandas as pd
+
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:

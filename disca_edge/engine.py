@@ -98,6 +98,7 @@ class EngineStats:
         return self.prompt_tokens - self.tokens_evaluated
 
     def as_dict(self) -> dict:
+        """The counters as a JSON-ready mapping."""
         return {
             "prompts": self.prompts,
             "prompt_tokens": self.prompt_tokens,

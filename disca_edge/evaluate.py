@@ -78,16 +78,16 @@ class NullProgress:
     """A display that shows nothing (`--display none`, tests, non-TTY)."""
 
     def start(self, total: int, done: int) -> None:
-        pass
+        """Show nothing."""
 
     def country(self, iso3: str, total: int, done: int) -> None:
-        pass
+        """Show nothing."""
 
     def update(self, n: int) -> None:
-        pass
+        """Show nothing."""
 
     def close(self) -> None:
-        pass
+        """Show nothing."""
 
 
 @dataclass(frozen=True)

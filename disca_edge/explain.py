@@ -400,7 +400,7 @@ class _Printer:
             text, self.width, initial_indent=" " * indent, subsequent_indent=" " * indent
         )
         for piece in lines or [""]:
-            self.line(Text(piece, style=style))
+            self.line(Text(piece, style=style or ""))
 
     def labelled(self, label: str, text: str, label_style: str) -> None:
         """`label` then `text` wrapped under itself (hanging indent)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import struct
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
+from typing import Any
 
 from .errors import DiscaError, UnknownNameError
 from .paths import atomic_write_text, cache_dir, shipped_dir
@@ -106,7 +108,7 @@ def _registry_file(path: Path | None = None) -> Path:
     return Path(path) if path else shipped_dir() / "models.toml"
 
 
-def load_registry(path: Path | None = None) -> tuple[dict[str, ModelSpec], str]:
+def load_registry(path: Path | None = None) -> tuple[dict[str, ModelSpec], str]:  # noqa: C901 (users is reworking the registry; split after it lands)
     """Parse `models.toml` into specs; returns (specs by name, default name).
 
     Raises:
@@ -241,6 +243,45 @@ class _Reader:
         raise DiscaError(f"{self.path}: corrupt GGUF (unknown value type {vtype})")
 
 
+def _gguf_layout(handle: Any, path: Path) -> tuple[int, int, int, int, int]:
+    """Read a GGUF header to the tensor table's end.
+
+    Returns:
+        (version, n_tensors, n_kv, alignment, tensor data extent in bytes).
+
+    Raises:
+        DiscaError: wrong magic, unsupported version, corrupt tensor table.
+    """
+    reader = _Reader(handle, path)
+    magic = handle.read(4)
+    if magic != GGUF_MAGIC:
+        raise DiscaError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
+    version = reader.u32()
+    if version not in (2, 3):
+        raise DiscaError(f"{path}: unsupported GGUF version {version}")
+    n_tensors, n_kv = reader.u64(), reader.u64()
+    alignment = 32
+    for _ in range(n_kv):
+        key = reader.string()
+        vtype = reader.u32()
+        value = reader.value(vtype)
+        if key == b"general.alignment" and isinstance(value, bytes) and len(value) == 4:
+            alignment = struct.unpack("<I", value)[0]
+    data_extent = 0
+    for _ in range(n_tensors):
+        reader.string()
+        n_dims = reader.u32()
+        if n_dims > 8:
+            raise DiscaError(f"{path}: corrupt GGUF (tensor with {n_dims} dimensions)")
+        dims = [reader.u64() for _ in range(n_dims)]
+        ggml_type = reader.u32()
+        offset = reader.u64()
+        block, nbytes = _GGML_TYPES.get(ggml_type, (0, 0))
+        if block:
+            data_extent = max(data_extent, offset + math.prod(dims) // block * nbytes)
+    return version, n_tensors, n_kv, alignment, data_extent
+
+
 def check_gguf(path: str | os.PathLike, expected_size: int | None = None) -> GgufInfo:
     """Validate a GGUF before llama.cpp touches it: magic, version, header, size.
 
@@ -262,36 +303,7 @@ def check_gguf(path: str | os.PathLike, expected_size: int | None = None) -> Ggu
             "pull it again with `disca models pull NAME --force`)"
         )
     with path.open("rb") as handle:
-        reader = _Reader(handle, path)
-        magic = handle.read(4)
-        if magic != GGUF_MAGIC:
-            raise DiscaError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
-        version = reader.u32()
-        if version not in (2, 3):
-            raise DiscaError(f"{path}: unsupported GGUF version {version}")
-        n_tensors, n_kv = reader.u64(), reader.u64()
-        alignment = 32
-        for _ in range(n_kv):
-            key = reader.string()
-            vtype = reader.u32()
-            value = reader.value(vtype)
-            if key == b"general.alignment" and isinstance(value, bytes) and len(value) == 4:
-                alignment = struct.unpack("<I", value)[0]
-        data_extent = 0
-        for _ in range(n_tensors):
-            reader.string()
-            n_dims = reader.u32()
-            if n_dims > 8:
-                raise DiscaError(f"{path}: corrupt GGUF (tensor with {n_dims} dimensions)")
-            dims = [reader.u64() for _ in range(n_dims)]
-            ggml_type = reader.u32()
-            offset = reader.u64()
-            block, nbytes = _GGML_TYPES.get(ggml_type, (0, 0))
-            if block:
-                count = 1
-                for d in dims:
-                    count *= d
-                data_extent = max(data_extent, offset + count // block * nbytes)
+        version, n_tensors, n_kv, alignment, data_extent = _gguf_layout(handle, path)
         header_end = handle.tell()
     data_start = (header_end + alignment - 1) // alignment * alignment
     data_end = data_start + data_extent
@@ -419,6 +431,7 @@ def _hf_download(spec: ModelSpec, dest: Path) -> Path:
             "pulling from the Hugging Face hub needs huggingface_hub: pip install 'disca-edge[hub]'"
         ) from None
     try:
+        assert spec.repo and spec.file  # hub specs have both (load_registry checks)
         return Path(hf_hub_download(repo_id=spec.repo, filename=spec.file, local_dir=dest))
     except Exception as exc:  # network, auth, missing file: all end here
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -566,6 +579,7 @@ class ModelInfo:
     settings: dict
 
     def as_dict(self) -> dict:
+        """JSON-ready: name, path, sha256, engine settings and the llama-cpp-python version."""
         from .engine import llama_cpp_version
 
         return {

@@ -192,7 +192,7 @@ def _country_row(
     iso: str, entry: CountryResult, results: Results, vanilla: str, other: str, method: str
 ) -> dict[str, Any]:
     m = entry.methods
-    row = {
+    row: dict[str, Any] = {
         "iso3": iso,
         "n": entry.n,
         vanilla: m[vanilla].mis,
@@ -249,7 +249,7 @@ def country_table(
         table.rows.append(_country_row(iso, entry, res, vanilla, other, method))
     macro = res.macro
     win, win_other = res.vs_vanilla[vanilla][method], res.vs_vanilla[other][method]
-    footer = {
+    footer: dict[str, Any] = {
         "iso3": "Mean",
         "n": sum(e.n for e in res.countries.values()),
         vanilla: macro[vanilla].mis,
@@ -473,7 +473,7 @@ def compare_table(
     )
     wa, wb = ra.vs_vanilla[vanilla][ma], rb.vs_vanilla[vanilla][mb]
     for iso in [*ra.countries, *(c for c in rb.countries if c not in ra.countries)]:
-        row = {
+        row: dict[str, Any] = {
             "iso3": iso,
             "a_vanilla": _mis_of(ra, iso, vanilla),
             "a_disca": _mis_of(ra, iso, ma),
@@ -614,6 +614,7 @@ class RichProgress:
         self._country = ("", 0, 0)
 
     def start(self, total: int, done: int) -> None:
+        """Draw the bar: ``total`` scenarios, ``done`` already on disk."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -645,11 +646,13 @@ class RichProgress:
         )
 
     def country(self, iso3: str, total: int, done: int) -> None:
+        """Name the country now running and its own done/total."""
         self._country = (iso3, total, done)
         if self._progress is not None:
             self._progress.update(self._task, country=iso3, in_country=f"{done}/{total}")
 
     def update(self, n: int) -> None:
+        """Advance by ``n`` scenarios."""
         iso3, total, done = self._country
         done += n
         self._country = (iso3, total, done)
@@ -657,6 +660,7 @@ class RichProgress:
             self._progress.update(self._task, advance=n, in_country=f"{done}/{total}")
 
     def close(self) -> None:
+        """Stop the bar (it stays on screen)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -686,14 +690,17 @@ class PlainProgress:
         )
 
     def start(self, total: int, done: int) -> None:
+        """Remember the totals and start the clock."""
         self._total, self._done = total, done
         self._t0 = self._last = time.monotonic()
 
     def country(self, iso3: str, total: int, done: int) -> None:
+        """Print one line as a country begins."""
         self._country = (iso3, total, done)
         self._line()
 
     def update(self, n: int) -> None:
+        """Count ``n`` scenarios; print a line when ``every`` seconds have passed."""
         iso3, total, done = self._country
         self._country = (iso3, total, done + n)
         self._done += n
@@ -703,6 +710,7 @@ class PlainProgress:
             self._line()
 
     def close(self) -> None:
+        """Print the final line."""
         if self._total:
             self._line()
 

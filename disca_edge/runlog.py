@@ -379,21 +379,7 @@ class RunLog:
             raise ValueError("header must have a 'config' mapping")
         header["format"] = FORMAT
         header["fingerprint"] = fingerprint(config)
-        run_file, samples = path / RUN_FILE, path / SAMPLES_FILE
-        old: dict[str, Any] | None = None
-        problem = None
-        if run_file.exists():
-            try:
-                old = read_header(path)
-            except RunLogError as exc:
-                problem = str(exc)
-            else:
-                diffs = config_differences(old.get("config", {}), config)
-                if diffs:
-                    shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
-                    problem = f"{path} holds a run with a different config ({shown})"
-        elif samples.exists() and samples.stat().st_size > 0:
-            problem = f"{path} has {SAMPLES_FILE} but no {RUN_FILE}"
+        old, problem = _existing_run(path, config)
         if problem:
             if not force:
                 raise RunLogError(
@@ -406,23 +392,7 @@ class RunLog:
             header["created"] = now()
             header["invocations"] = []
             return header
-        # resume: keep history, take the new metadata and scope, union the open mappings
-        merged = dict(old)
-        merged.update({k: v for k, v in header.items() if k not in ("created", "invocations")})
-        merged["config"] = dict(config)
-        for key in _OPEN_MAPPINGS:
-            if key in old["config"] or key in config:
-                merged["config"][key] = {**old["config"].get(key, {}), **config.get(key, {})}
-        for key, value in header.items():  # metadata mappings keyed by country: union too
-            if isinstance(value, Mapping) and key in _OPEN_MAPPINGS:
-                merged[key] = {**old.get(key, {}), **value}
-        merged["created"] = old.get("created", now())
-        merged["invocations"] = [dict(e) for e in old.get("invocations", [])]
-        for entry in merged["invocations"]:  # we hold the lock: a "started" one is dead
-            if entry.get("status") == "started":
-                entry["status"] = "error"
-                entry["error"] = "ended without recording a status (killed or crashed)"
-        return merged
+        return _resumed_header(old, header, config)
 
     # ---------------------------------------------------------------- writing
     def append(self, records: Sequence[Mapping[str, Any]]) -> int:
@@ -512,6 +482,126 @@ def _supersede(path: Path) -> Path:
 # --------------------------------------------------------------------------- merging
 
 
+def _existing_run(
+    path: Path, config: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the header already in ``path``, or None; why the new run cannot join it, or None)."""
+    run_file, samples = path / RUN_FILE, path / SAMPLES_FILE
+    if run_file.exists():
+        try:
+            old = read_header(path)
+        except RunLogError as exc:
+            return None, str(exc)
+        diffs = config_differences(old.get("config", {}), config)
+        if diffs:
+            shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+            return old, f"{path} holds a run with a different config ({shown})"
+        return old, None
+    if samples.exists() and samples.stat().st_size > 0:
+        return None, f"{path} has {SAMPLES_FILE} but no {RUN_FILE}"
+    return None, None
+
+
+def _resumed_header(
+    old: Mapping[str, Any], header: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Resume: keep history, take the new metadata and scope, union the open mappings."""
+    merged = dict(old)
+    merged.update({k: v for k, v in header.items() if k not in ("created", "invocations")})
+    merged["config"] = dict(config)
+    for key in _OPEN_MAPPINGS:
+        if key in old["config"] or key in config:
+            merged["config"][key] = {**old["config"].get(key, {}), **config.get(key, {})}
+    for key, value in header.items():  # metadata mappings keyed by country: union too
+        if isinstance(value, Mapping) and key in _OPEN_MAPPINGS:
+            merged[key] = {**old.get(key, {}), **value}
+    merged["created"] = old.get("created", now())
+    merged["invocations"] = [dict(e) for e in old.get("invocations", [])]
+    for entry in merged["invocations"]:  # we hold the lock: a "started" one is dead
+        if entry.get("status") == "started":
+            entry["status"] = "error"
+            entry["error"] = "ended without recording a status (killed or crashed)"
+    return merged
+
+
+def _check_mergeable(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse sources whose configs or scopes (shard aside) differ."""
+    first = headers[0]
+    for d, h in zip(dirs[1:], headers[1:], strict=True):
+        diffs = config_differences(first["config"], h["config"])
+        if diffs:
+            raise RunLogError(
+                f"cannot merge {dirs[0]} and {d}: configs differ ({'; '.join(diffs[:4])})"
+            )
+    scopes = {
+        _canonical({k: v for k, v in (h.get("scope") or {}).items() if k != "shard"})
+        for h in headers
+    }
+    if len(scopes) > 1:
+        raise RunLogError(
+            "cannot merge runs with different scopes (countries or --limit); "
+            "shards of one run must use the same countries and limit"
+        )
+
+
+def _merged_records(dirs: Sequence[Path], order: Mapping[str, int] | None) -> list[dict[str, Any]]:
+    """Every source's records once, sorted by (country rank, pool position, scenario id)."""
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    canon: dict[tuple[str, str], str] = {}
+    countries: dict[str, int] = dict(order or {})
+    for d in dirs:
+        for record in read_samples(d):
+            key = record_key(record)
+            text = _canonical(record)
+            if key in by_key:
+                if canon[key] != text:
+                    raise RunLogError(
+                        f"{d}: record {key[0]}/{key[1]} differs from another source's copy"
+                    )
+                continue
+            by_key[key] = record
+            canon[key] = text
+            countries.setdefault(key[0], len(countries))
+    return sorted(
+        by_key.values(),
+        key=lambda r: (countries[r["country"]], r.get("pool_position", 0), r["scenario_id"]),
+    )
+
+
+def _merged_header(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The first source's header with the open mappings joined, no shard, the sources listed."""
+    first = headers[0]
+    config = dict(first["config"])
+    for key in _OPEN_MAPPINGS:
+        if key in config:
+            joined: dict[str, Any] = {}
+            for h in headers:
+                joined.update(h["config"].get(key, {}))
+            config[key] = joined
+    header = {k: v for k, v in first.items() if k not in ("invocations", "fingerprint")}
+    header["config"] = config
+    header["scope"] = {k: v for k, v in (first.get("scope") or {}).items() if k != "shard"}
+    header["scope"]["shard"] = None
+    for key in _OPEN_MAPPINGS:
+        if isinstance(first.get(key), Mapping):
+            joined = {}
+            for h in headers:
+                joined.update(h.get(key) or {})
+            header[key] = joined
+    header["merged_from"] = [
+        {
+            "path": str(d.resolve()),
+            "fingerprint": h.get("fingerprint"),
+            "shard": (h.get("scope") or {}).get("shard"),
+            "status": h.get("status"),
+            "created": h.get("created"),
+            "finished": h.get("finished"),
+        }
+        for d, h in zip(dirs, headers, strict=True)
+    ]
+    return header
+
+
 def merge_runs(
     sources: Iterable[str | os.PathLike],
     out: str | os.PathLike,
@@ -547,70 +637,9 @@ def merge_runs(
     if any(d.resolve() == out_path.resolve() for d in dirs):
         raise RunLogError(f"{out_path}: the merged run must go to a new directory")
     headers = [read_header(d) for d in dirs]
-    first = headers[0]
-    for d, h in zip(dirs[1:], headers[1:], strict=True):
-        diffs = config_differences(first["config"], h["config"])
-        if diffs:
-            raise RunLogError(
-                f"cannot merge {dirs[0]} and {d}: configs differ ({'; '.join(diffs[:4])})"
-            )
-    scopes = {
-        _canonical({k: v for k, v in (h.get("scope") or {}).items() if k != "shard"})
-        for h in headers
-    }
-    if len(scopes) > 1:
-        raise RunLogError(
-            "cannot merge runs with different scopes (countries or --limit); "
-            "shards of one run must use the same countries and limit"
-        )
-    by_key: dict[tuple[str, str], dict[str, Any]] = {}
-    canon: dict[tuple[str, str], str] = {}
-    countries: dict[str, int] = dict(order or {})
-    for d in dirs:
-        for record in read_samples(d):
-            key = record_key(record)
-            text = _canonical(record)
-            if key in by_key:
-                if canon[key] != text:
-                    raise RunLogError(
-                        f"{d}: record {key[0]}/{key[1]} differs from another source's copy"
-                    )
-                continue
-            by_key[key] = record
-            canon[key] = text
-            countries.setdefault(key[0], len(countries))
-    records = sorted(
-        by_key.values(),
-        key=lambda r: (countries[r["country"]], r.get("pool_position", 0), r["scenario_id"]),
-    )
-    config = dict(first["config"])
-    for key in _OPEN_MAPPINGS:
-        if key in config:
-            joined: dict[str, Any] = {}
-            for h in headers:
-                joined.update(h["config"].get(key, {}))
-            config[key] = joined
-    header = {k: v for k, v in first.items() if k not in ("invocations", "fingerprint")}
-    header["config"] = config
-    header["scope"] = {k: v for k, v in (first.get("scope") or {}).items() if k != "shard"}
-    header["scope"]["shard"] = None
-    for key in _OPEN_MAPPINGS:
-        if isinstance(first.get(key), Mapping):
-            joined = {}
-            for h in headers:
-                joined.update(h.get(key) or {})
-            header[key] = joined
-    header["merged_from"] = [
-        {
-            "path": str(d.resolve()),
-            "fingerprint": h.get("fingerprint"),
-            "shard": (h.get("scope") or {}).get("shard"),
-            "status": h.get("status"),
-            "created": h.get("created"),
-            "finished": h.get("finished"),
-        }
-        for d, h in zip(dirs, headers, strict=True)
-    ]
+    _check_mergeable(dirs, headers)
+    records = _merged_records(dirs, order)
+    header = _merged_header(dirs, headers)
     if (out_path / RUN_FILE).exists() or (out_path / SAMPLES_FILE).exists():
         if not force:
             raise RunLogError(

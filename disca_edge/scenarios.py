@@ -267,7 +267,7 @@ def render_multitp_prompt(first: str, second: str, paraphrase: int = 0) -> str:
 
 def _pair_list() -> list[tuple[str, str, str, tuple[tuple[int, int], ...]]]:
     """(category, non-preferred role, preferred role, ((n_nonpref, n_pref), ...)) in order."""
-    pairs = []
+    pairs: list[tuple[str, str, str, tuple[tuple[int, int], ...]]] = []
     for category in CATEGORIES:
         if category == "Utilitarianism":
             for n_less in _SIZES:

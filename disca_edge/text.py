@@ -1,9 +1,9 @@
-"""Text hygiene at the edge: user text must be valid Unicode without control characters.
+r"""Text hygiene at the edge: user text must be valid Unicode without control characters.
 
 Command-line values, dilemma texts and JSONL fields are checked once, where they enter,
 so no later step (tokenizer, JSON writer, terminal) sees a lone surrogate or an escape
 sequence. On POSIX, Python decodes command-line bytes that are not UTF-8 into the
-surrogates U+DC80-U+DCFF (PEP 383); a JSON ``"\\ud800"`` escape gives a lone surrogate
+surrogates U+DC80-U+DCFF (PEP 383); a JSON ``"\ud800"`` escape gives a lone surrogate
 too. Tab and newline are the only control characters allowed in text; everything
 printed from user text goes through `printable`, which escapes the others.
 """
@@ -33,7 +33,7 @@ def _describe(char: str) -> str:
 
 
 def check_text(value: str, name: str) -> str:
-    """Return `value` if it is clean text, else raise naming `name` and the position.
+    r"""Return `value` if it is clean text, else raise naming `name` and the position.
 
     Args:
         value: the text as received.
@@ -41,7 +41,7 @@ def check_text(value: str, name: str) -> str:
             such as ``"option_a"``).
 
     Raises:
-        TextError: a lone surrogate (text that was not UTF-8, or a JSON ``\\ud800``
+        TextError: a lone surrogate (text that was not UTF-8, or a JSON ``\ud800``
             escape) or a control character other than tab and newline.
     """
     bad = _SURROGATE.search(value)

@@ -77,7 +77,7 @@ def ask(groups, country, dilemma, option_a, option_b, category, input_, model, v
                 click.echo(f"Error: {outcome.error}", err=True)
             elif json_ or input_ is not None:
                 click.echo(json.dumps(outcome.result, ensure_ascii=False))
-            else:
+            elif outcome.result is not None:
                 explain.render(outcome.result, verbose=verbose, persona_texts=panel.texts(),
                                elapsed_s=outcome.elapsed_s)  # fmt: skip
     if failed:

@@ -71,7 +71,8 @@ def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk
         click.echo(f"Interrupted; finished records are saved in {out}. "
                    "Run the same command again to resume.", err=True)  # fmt: skip
         raise click.exceptions.Exit(130) from None
-    render([country_table(outcome.results)])
+    if outcome.results is not None:
+        render([country_table(outcome.results)])
     click.echo(
         f"{outcome.n_new} new, {outcome.n_present} records in {out} "
         f"({outcome.seconds:.1f} s); `disca report {out}` for the ablation table"

@@ -28,8 +28,11 @@ __all__ = ["report"]
 @click.option("--recompute", is_flag=True, help="Recompute results from samples.jsonl.")
 def report(run_dir: Path, country: str | None, other: Path | None, vanilla: str,
            format_: str, recompute: bool) -> None:  # fmt: skip
-    """Tables of a `disca eval multitp` run: MIS per country (vanilla -> DISCA, % gain,
-    wins, macro row) and the ablation table; --country for one country's dimensions."""
+    """Tables of a `disca eval multitp` run.
+
+    MIS per country (vanilla -> DISCA, % gain, wins, macro row) and the ablation table;
+    --country for one country's dimensions.
+    """
     results = load_results(run_dir, recompute=recompute)
     van = f"vanilla_{vanilla}"
     if other is not None:

@@ -161,117 +161,130 @@ def _default_dir(directory: Path | None) -> Path:
     return Path(directory) if directory is not None else shipped_dir() / "personas"
 
 
-def _parse_panel(path: Path, data: Mapping[str, Any]) -> Panel:
-    """Validate a parsed panel file; every problem is reported as 'path: what is wrong'."""
+class _Invalid(Exception):
+    """A problem in a panel file, without the path (`_parse_panel` adds it)."""
 
-    def fail(message: str) -> PersonaFileError:
-        return PersonaFileError(f"{path}: {message}")
 
+def _text_field(
+    data: Mapping[str, Any], key: str, pattern: str | None = None, allow_empty: bool = False
+) -> str:
+    value = data.get(key)
+    if value is None:
+        raise _Invalid(f"missing field {key!r}")
+    if not isinstance(value, str) or (not value.strip() and not allow_empty):
+        raise _Invalid(f"field {key!r} must be a non-empty string, got {value!r}")
+    if pattern and value and not re.fullmatch(pattern, value):
+        raise _Invalid(f"field {key!r} has a bad value {value!r}")
+    return value
+
+
+def _header(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked header fields of a panel file, as `Panel` keyword arguments."""
     schema = data.get("schema")
     if schema != SCHEMA:
-        raise fail(f"schema must be {SCHEMA!r}, got {schema!r}")
-
-    def text_field(key: str, pattern: str | None = None, allow_empty: bool = False) -> str:
-        value = data.get(key)
-        if value is None:
-            raise fail(f"missing field {key!r}")
-        if not isinstance(value, str) or (not value.strip() and not allow_empty):
-            raise fail(f"field {key!r} must be a non-empty string, got {value!r}")
-        if pattern and value and not re.fullmatch(pattern, value):
-            raise fail(f"field {key!r} has a bad value {value!r}")
-        return value
-
-    iso3 = text_field("iso3", r"[A-Z]{3}")
+        raise _Invalid(f"schema must be {SCHEMA!r}, got {schema!r}")
+    iso3 = _text_field(data, "iso3", r"[A-Z]{3}")
     if path.stem != iso3:
-        raise fail(f"iso3 {iso3!r} does not match the file name (expected {iso3}.toml)")
-    iso2 = text_field("iso2", r"[A-Z]{2}", allow_empty=True)
-    name = text_field("name")
-    native_name = text_field("native_name")
-    country_name = text_field("country_name")
-    language = text_field("language", r"[a-z]{2,3}(-[A-Za-z0-9]+)*")
-    provenance = text_field("provenance")
-    if provenance not in PROVENANCES:
-        raise fail(f"provenance must be one of {sorted(PROVENANCES)}, got {provenance!r}")
+        raise _Invalid(f"iso3 {iso3!r} does not match the file name (expected {iso3}.toml)")
+    header = {
+        "iso3": iso3,
+        "iso2": _text_field(data, "iso2", r"[A-Z]{2}", allow_empty=True),
+        "name": _text_field(data, "name"),
+        "native_name": _text_field(data, "native_name"),
+        "country_name": _text_field(data, "country_name"),
+        "language": _text_field(data, "language", r"[a-z]{2,3}(-[A-Za-z0-9]+)*"),
+        "provenance": _text_field(data, "provenance"),
+    }
+    if header["provenance"] not in PROVENANCES:
+        raise _Invalid(
+            f"provenance must be one of {sorted(PROVENANCES)}, got {header['provenance']!r}"
+        )
     note = data.get("provenance_note", "")
     if not isinstance(note, str):
-        raise fail("provenance_note must be a string")
+        raise _Invalid("provenance_note must be a string")
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise fail("aliases must be a list of strings")
+        raise _Invalid("aliases must be a list of strings")
     source = data.get("source", {})
     if not isinstance(source, dict):
-        raise fail("[source] must be a table")
+        raise _Invalid("[source] must be a table")
+    return header | {"provenance_note": note, "aliases": tuple(aliases), "source": source}
 
-    entries = data.get("personas")
+
+def _levels(where: str, levels: Any) -> dict[str, int | None]:
+    if not isinstance(levels, dict):
+        raise _Invalid(f"{where}: missing [personas.levels] table")
+    unknown = sorted(set(levels) - set(WVS_DIMENSIONS))
+    if unknown:
+        raise _Invalid(f"{where}: unknown dimension {unknown[0]!r} in levels")
+    parsed: dict[str, int | None] = {}
+    for key in WVS_DIMENSIONS:
+        if key not in levels:
+            raise _Invalid(f"{where}: missing dimension {key!r} in levels")
+        value = levels[key]
+        if value == "skip":
+            parsed[key] = None
+        elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
+            parsed[key] = value
+        else:
+            raise _Invalid(f'{where}: level of {key!r} must be 1-4 or "skip", got {value!r}')
+    return parsed
+
+
+def _scores(where: str, scores: Any) -> dict[str, float | None]:
+    if not isinstance(scores, dict):
+        raise _Invalid(f"{where}: scores must be a table")
+    unknown = sorted(set(scores) - set(WVS_DIMENSIONS))
+    if unknown:
+        raise _Invalid(f"{where}: unknown dimension {unknown[0]!r} in scores")
+    parsed: dict[str, float | None] = dict.fromkeys(WVS_DIMENSIONS)
+    for key, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise _Invalid(f"{where}: score of {key!r} must be a number in 0-1, got {value!r}")
+        parsed[key] = float(value)
+    return parsed
+
+
+def _personas(entries: Any, country_name: str) -> tuple[Persona, ...]:
+    """The four checked personas, in `COHORTS` order."""
     if not isinstance(entries, list) or not entries:
-        raise fail("no [[personas]] tables")
+        raise _Invalid("no [[personas]] tables")
     by_cohort: dict[str, Persona] = {}
     for index, entry in enumerate(entries):
         where = f"personas[{index}]"
         if not isinstance(entry, dict):
-            raise fail(f"{where} must be a table")
+            raise _Invalid(f"{where} must be a table")
         cohort = entry.get("cohort")
         if cohort not in COHORTS:
-            raise fail(f"{where}: cohort must be one of {', '.join(COHORTS)}, got {cohort!r}")
+            raise _Invalid(f"{where}: cohort must be one of {', '.join(COHORTS)}, got {cohort!r}")
         where = f"{where} ({cohort})"
         if cohort in by_cohort:
-            raise fail(f"{where}: cohort {cohort!r} appears twice")
+            raise _Invalid(f"{where}: cohort {cohort!r} appears twice")
         estimated = entry.get("estimated")
         if not isinstance(estimated, bool):
-            raise fail(f"{where}: 'estimated' must be true or false")
-        levels = entry.get("levels")
-        if not isinstance(levels, dict):
-            raise fail(f"{where}: missing [personas.levels] table")
-        unknown = sorted(set(levels) - set(WVS_DIMENSIONS))
-        if unknown:
-            raise fail(f"{where}: unknown dimension {unknown[0]!r} in levels")
-        parsed_levels: dict[str, int | None] = {}
-        for key in WVS_DIMENSIONS:
-            if key not in levels:
-                raise fail(f"{where}: missing dimension {key!r} in levels")
-            value = levels[key]
-            if value == "skip":
-                parsed_levels[key] = None
-            elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
-                parsed_levels[key] = value
-            else:
-                raise fail(f'{where}: level of {key!r} must be 1-4 or "skip", got {value!r}')
-        scores = entry.get("scores", {})
-        if not isinstance(scores, dict):
-            raise fail(f"{where}: scores must be a table")
-        unknown = sorted(set(scores) - set(WVS_DIMENSIONS))
-        if unknown:
-            raise fail(f"{where}: unknown dimension {unknown[0]!r} in scores")
-        parsed_scores: dict[str, float | None] = dict.fromkeys(WVS_DIMENSIONS)
-        for key, value in scores.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise fail(f"{where}: score of {key!r} must be a number in 0-1, got {value!r}")
-            parsed_scores[key] = float(value)
+            raise _Invalid(f"{where}: 'estimated' must be true or false")
+        levels = _levels(where, entry.get("levels"))
         by_cohort[cohort] = Persona(
             cohort=cohort,
-            levels=parsed_levels,
-            scores=parsed_scores,
+            levels=levels,
+            scores=_scores(where, entry.get("scores", {})),
             estimated=estimated,
-            text=render_persona(cohort, parsed_levels, country_name),
+            text=render_persona(cohort, levels, country_name),
         )
     missing = [c for c in COHORTS if c not in by_cohort]
     if missing:
-        raise fail(f"missing persona for cohort {missing[0]!r} (need {', '.join(COHORTS)})")
+        raise _Invalid(f"missing persona for cohort {missing[0]!r} (need {', '.join(COHORTS)})")
+    return tuple(by_cohort[c] for c in COHORTS)
 
-    return Panel(
-        iso3=iso3,
-        iso2=iso2,
-        name=name,
-        native_name=native_name,
-        country_name=country_name,
-        language=language,
-        provenance=provenance,
-        personas=tuple(by_cohort[c] for c in COHORTS),
-        path=path,
-        provenance_note=note,
-        aliases=tuple(aliases),
-        source=source,
-    )
+
+def _parse_panel(path: Path, data: Mapping[str, Any]) -> Panel:
+    """Validate a parsed panel file; every problem is reported as 'path: what is wrong'."""
+    try:
+        header = _header(path, data)
+        personas = _personas(data.get("personas"), header["country_name"])
+    except _Invalid as exc:
+        raise PersonaFileError(f"{path}: {exc}") from None
+    return Panel(personas=personas, path=path, **header)
 
 
 def load_file(path: Path) -> Panel:

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .. import __version__
 from ..errors import DiscaError
@@ -39,7 +39,8 @@ class WvsFileError(DiscaError):
 class Progress(Protocol):
     """Receives progress while a WVS file is read: `update(n)` with n bytes just consumed."""
 
-    def update(self, n: int) -> None: ...
+    def update(self, n: int) -> None:
+        """``n`` more bytes of the file were consumed."""
 
 
 # --- builder: WVS-7 microdata -> panels (PERSONAS.md §3-§4) ------------------------------
@@ -100,17 +101,8 @@ def _resolve_build_countries(countries: Iterable[str] | None) -> set[str] | None
     return wanted
 
 
-def _accumulate(
-    csv_path: Path,
-    wanted: set[str] | None,
-    progress: Progress | None,
-    chunksize: int,
-) -> tuple[dict, dict, list[str], str]:
-    """One streaming pass: sums and counts of valid values per (country, cohort, dimension)."""
-    import numpy as np
-    import pandas as pd
-
-    sep, header = _sniff_header(csv_path)
+def _check_columns(csv_path: Path, header: list[str]) -> dict[str, list[str]]:
+    """The item columns present per dimension; refuses a file without the needed columns."""
     for required in (_COUNTRY_COL, _YEAR_COL, _BIRTH_COL):
         if required not in header:
             raise WvsFileError(
@@ -126,7 +118,66 @@ def _accumulate(
         )
     for item in missing:
         log.warning("%s: column %s not found; it is left out of its dimension", csv_path, item)
-    present = {spec.key: [i for i in spec.items if i in header] for spec in WVS_DIMENSION_SPECS}
+    return {spec.key: [i for i in spec.items if i in header] for spec in WVS_DIMENSION_SPECS}
+
+
+def _add_chunk(
+    chunk: Any,
+    wanted: set[str] | None,
+    present: Mapping[str, list[str]],
+    sums: dict[tuple[str, str, str], list[float]],
+    respondents: dict[tuple[str, str], int],
+) -> None:
+    """Add one chunk's kept respondents and valid item values to the running sums."""
+    import numpy as np
+    import pandas as pd
+
+    chunk.columns = [_column_key(c) for c in chunk.columns]
+    country = chunk[_COUNTRY_COL].fillna("").str.strip().str.upper()
+    year = pd.to_numeric(chunk[_YEAR_COL], errors="coerce")
+    birth = pd.to_numeric(chunk[_BIRTH_COL], errors="coerce")
+    keep = (birth >= 1900) & (birth <= 2010) & (year >= 2015)
+    keep &= country.str.fullmatch(r"[A-Z]{3}")
+    if wanted is not None:
+        keep &= country.isin(wanted)
+    if not keep.any():
+        return
+    age = (year - birth)[keep]
+    cohort = np.where(age < 36, "young", np.where(age <= 55, "middle", "older"))
+    keys = pd.MultiIndex.from_arrays([country[keep].to_numpy(), cohort], names=["iso3", "cohort"])
+    for (iso3, coh), n in pd.Series(1, index=keys).groupby(level=[0, 1]).sum().items():
+        respondents[(iso3, coh)] = respondents.get((iso3, coh), 0) + int(n)
+    for key, items in present.items():
+        if not items:
+            continue
+        values = chunk.loc[keep, items].apply(pd.to_numeric, errors="coerce")
+        valid = values >= 0  # drops the negative missing codes; NaN is False
+        frame = pd.DataFrame(
+            {
+                "sum": values.where(valid, 0.0).sum(axis=1).to_numpy(),
+                "count": valid.sum(axis=1).to_numpy(),
+            },
+            index=keys,
+        )
+        for (iso3, coh), row in frame.groupby(level=[0, 1]).sum().iterrows():
+            acc = sums.setdefault((iso3, coh, key), [0.0, 0])
+            acc[0] += float(row["sum"])
+            acc[1] += int(row["count"])
+
+
+def _accumulate(
+    csv_path: Path,
+    wanted: set[str] | None,
+    progress: Progress | None,
+    chunksize: int,
+) -> tuple[dict, dict, list[str], str]:
+    """One streaming pass: sums and counts of valid values per (country, cohort, dimension)."""
+    import pandas as pd
+
+    sep, header = _sniff_header(csv_path)
+    present = _check_columns(csv_path, header)
+    all_items = [item for spec in WVS_DIMENSION_SPECS for item in spec.items]
+    missing = [item for item in all_items if item not in header]
     wanted_cols = {_COUNTRY_COL, _YEAR_COL, _BIRTH_COL, *(i for i in all_items if i in header)}
 
     sums: dict[tuple[str, str, str], list[float]] = {}
@@ -146,40 +197,7 @@ def _accumulate(
                 encoding_errors="replace",
             )
             for chunk in reader:
-                chunk.columns = [_column_key(c) for c in chunk.columns]
-                country = chunk[_COUNTRY_COL].fillna("").str.strip().str.upper()
-                year = pd.to_numeric(chunk[_YEAR_COL], errors="coerce")
-                birth = pd.to_numeric(chunk[_BIRTH_COL], errors="coerce")
-                keep = (birth >= 1900) & (birth <= 2010) & (year >= 2015)
-                keep &= country.str.fullmatch(r"[A-Z]{3}")
-                if wanted is not None:
-                    keep &= country.isin(wanted)
-                if keep.any():
-                    age = (year - birth)[keep]
-                    cohort = np.where(age < 36, "young", np.where(age <= 55, "middle", "older"))
-                    keys = pd.MultiIndex.from_arrays(
-                        [country[keep].to_numpy(), cohort], names=["iso3", "cohort"]
-                    )
-                    for (iso3, coh), n in (
-                        pd.Series(1, index=keys).groupby(level=[0, 1]).sum().items()
-                    ):
-                        respondents[(iso3, coh)] = respondents.get((iso3, coh), 0) + int(n)
-                    for key, items in present.items():
-                        if not items:
-                            continue
-                        values = chunk.loc[keep, items].apply(pd.to_numeric, errors="coerce")
-                        valid = values >= 0  # drops the negative missing codes; NaN is False
-                        frame = pd.DataFrame(
-                            {
-                                "sum": values.where(valid, 0.0).sum(axis=1).to_numpy(),
-                                "count": valid.sum(axis=1).to_numpy(),
-                            },
-                            index=keys,
-                        )
-                        for (iso3, coh), row in frame.groupby(level=[0, 1]).sum().iterrows():
-                            acc = sums.setdefault((iso3, coh, key), [0.0, 0])
-                            acc[0] += float(row["sum"])
-                            acc[1] += int(row["count"])
+                _add_chunk(chunk, wanted, present, sums, respondents)
                 if progress is not None:
                     progress.update(raw.bytes_read - reported)
                     reported = raw.bytes_read
