@@ -43,7 +43,7 @@ from disca_edge.methods import compute_methods, method_suite  # noqa: E402
 from disca_edge.models import open_engine  # noqa: E402
 from disca_edge.personas import load_panel  # noqa: E402
 from disca_edge.pipeline import Dilemma, evaluate_panel, panel_system_prompts  # noqa: E402
-from disca_edge.scenarios import disca_pool, disca_user_prompts  # noqa: E402
+from disca_edge.scenarios import disca_pool  # noqa: E402
 
 __all__ = ["main"]
 
@@ -54,10 +54,7 @@ def _work(countries, limit):
     pool = disca_pool()[:limit]
     for iso in countries:
         systems = panel_system_prompts(load_panel(iso).texts())
-        dilemmas = [
-            Dilemma(*disca_user_prompts(v), category=v.category, index=v.vignette_index)
-            for v in pool
-        ]
+        dilemmas = [Dilemma.from_vignette(v) for v in pool]
         yield iso, systems, pool, dilemmas
 
 

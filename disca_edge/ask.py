@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, categories, core, pipeline, scenarios
+from . import __version__, categories, core, methods, pipeline, scenarios
 from .engine import ChatPrompt, Engine, llama_cpp_version
 from .errors import DiscaError
 from .models import ModelInfo
@@ -492,8 +492,9 @@ def build_results(
 ) -> list[dict]:
     """Result objects of S dilemmas from their panel logits (post-processing only, no model).
 
-    Debiasing, T_cat, `core.correct` with ``core.draws(seed, item.index)`` and the three
-    read-outs. The country prior is not applied here (see `apply_prior`).
+    The numbers come from `methods.read_panel` (the post-processing `disca eval` uses
+    too): debiasing, T_cat, `core.correct` with ``core.draws(seed, item.index)`` and the
+    three read-outs. The country prior is not applied here (see `apply_prior`).
 
     Args:
         items: the S inputs, in the order of `panel_logits`.
@@ -509,18 +510,23 @@ def build_results(
         list of S ``ask-result/1`` objects.
     """
     header = _header(model_info, panel, params, seed)
-    t_cat = np.array([params.t_cat(item.category) for item in items], dtype=np.float64)
     logits = panel_logits.logits
-    base, persona_gaps = core.scenario_gaps(logits, t_cat, params, has_swap=panel_logits.has_swap)
-    z = core.draws(seed, [item.index for item in items], params.k_half)
-    corr = core.correct(base, persona_gaps, z, params)
-    delta_out = np.asarray(corr.delta_final, dtype=np.float64)
-    raw_gap = (logits[..., 1] - logits[..., 0]) / t_cat[:, None, None]  # (S, 2, J)
-    bias = np.where(panel_logits.has_swap[:, None], 0.5 * (raw_gap[:, 0] + raw_gap[:, 1]), np.nan)
-    p_raw = np.atleast_1d(
-        core.vanilla_raw_p_b(logits[:, 0, 0, 0], logits[:, 0, 0, 1], params.t_dec)
+    readout = methods.read_panel(
+        logits,
+        panel_logits.has_swap,
+        [item.category for item in items],
+        core.draws(seed, [item.index for item in items], params.k_half),
+        params,
     )
-    p_lfl = np.atleast_1d(core.vanilla_lfl_p_b(base, params.t_dec))
+    t_cat, base, persona_gaps, bias = (
+        readout.t_cat,
+        readout.delta_base,
+        readout.delta_personas,
+        readout.bias,
+    )
+    corr = readout.correction
+    delta_out = np.asarray(corr.delta_final, dtype=np.float64)
+    p_raw, p_lfl = readout.p_b_vanilla_raw, readout.p_b_vanilla_lfl
     versions = {
         "disca_edge": __version__,
         "llama_cpp_python": llama_cpp_version(),

@@ -396,14 +396,9 @@ def _evaluate_chunk(
     plan: _Plan,
 ) -> list[dict[str, Any]]:
     """One engine call for a chunk of (pool position, vignette); its records."""
-    from . import pipeline, scenarios
+    from . import pipeline
 
-    dilemmas = []
-    for _, v in chunk:
-        user_orig, user_swap = scenarios.disca_user_prompts(v, cfg.data_seed)
-        dilemmas.append(
-            pipeline.Dilemma(user_orig, user_swap, category=v.category, index=v.vignette_index)
-        )
+    dilemmas = [pipeline.Dilemma.from_vignette(v, cfg.data_seed) for _, v in chunk]
     logits = pipeline.evaluate_panel(engine, system_prompts, dilemmas)
     outputs = compute_methods(
         logits.logits,

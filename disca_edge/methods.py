@@ -49,7 +49,10 @@ __all__ = [
     "ABLATIONS",
     "Method",
     "method_suite",
+    "PanelReadout",
     "compute_methods",
+    "panel_gaps",
+    "read_panel",
     "diagnostics_of",
     "finalize",
     "primary_method",
@@ -214,6 +217,92 @@ def _check(
     return arr, swap, right, zz
 
 
+@dataclass(frozen=True)
+class PanelReadout:
+    """What one batch of panel logits says before any country prior (DISCA.md §3-§7).
+
+    The one post-processing path: `compute_methods` (``disca eval``) and
+    `ask.build_results` (``disca ask``) both read their numbers from here.
+
+    Attributes:
+        t_cat (ndarray[S]): logit temperature per dilemma (T_cat of its category).
+        delta_base (ndarray[S]): debiased, T_cat-scaled base gap δ_base.
+        delta_personas (ndarray[S, N]): the same for each persona.
+        bias (ndarray[S, J]): position bias b_j = ½(δ_j^orig + δ_j^swap) per agent,
+            NaN without a swap.
+        correction: `core.correct` of the gaps (δ_micro, diagnostics).
+        p_b_vanilla_raw (ndarray[S]): the paper's vanilla p_B (base prompt, original order,
+            raw gap, no T_cat).
+        p_b_vanilla_lfl (ndarray[S]): like-for-like vanilla p_B = sigmoid(δ_base / T_dec).
+    """
+
+    t_cat: np.ndarray
+    delta_base: np.ndarray
+    delta_personas: np.ndarray
+    bias: np.ndarray
+    correction: core.Correction
+    p_b_vanilla_raw: np.ndarray
+    p_b_vanilla_lfl: np.ndarray
+
+
+def panel_gaps(
+    logits: np.ndarray,
+    has_swap: np.ndarray,
+    categories: Sequence[str | None],
+    params: core.DiscaParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaps of a batch: δ_base [S], δ_personas [S, N] and the position bias [S, J].
+
+    Args:
+        logits (ndarray[S, 2, J, 2]): raw logits (order, agent, token A/B).
+        has_swap (ndarray[S] of bool): whether the swapped order was evaluated.
+        categories (Sequence[str | None] of length S): category per dilemma (T_cat).
+        params: DISCA parameters (T_cat, debiasing).
+
+    Returns:
+        (delta_base, delta_personas, bias).
+    """
+    base, personas = core.scenario_gaps(logits, list(categories), params, has_swap=has_swap)
+    return np.asarray(base), np.asarray(personas), _bias(logits, has_swap, categories, params)
+
+
+def read_panel(
+    logits: Any,
+    has_swap: Any,
+    categories: Sequence[str | None],
+    z: Any,
+    params: core.DiscaParams,
+) -> PanelReadout:
+    """Gaps, position bias, DISCA correction and both vanilla read-outs of a batch.
+
+    Args:
+        logits (ndarray[S, 2, J, 2]): raw logits, as `pipeline.PanelLogits.logits`.
+        has_swap (ndarray[S] of bool): whether the swapped order was evaluated.
+        categories (Sequence[str | None] of length S): category per dilemma (T_cat).
+        z (ndarray[S, 2, K_half]): IS draws (`core.draws`).
+        params: DISCA parameters.
+
+    Returns:
+        The readout (no country prior).
+
+    Raises:
+        ValueError: a wrong shape or non-finite logits.
+    """
+    arr, swap, _, zz = _check(logits, has_swap, categories, np.ones(len(categories), bool), z)
+    base, personas, bias = panel_gaps(arr, swap, categories, params)
+    return PanelReadout(
+        t_cat=np.array([params.t_cat(c) for c in categories], dtype=np.float64),
+        delta_base=base,
+        delta_personas=personas,
+        bias=bias,
+        correction=core.correct(base, personas, zz, params),
+        p_b_vanilla_raw=np.atleast_1d(
+            core.vanilla_raw_p_b(arr[:, 0, 0, 0], arr[:, 0, 0, 1], params.t_dec)
+        ),
+        p_b_vanilla_lfl=np.atleast_1d(core.vanilla_lfl_p_b(base, params.t_dec)),
+    )
+
+
 def compute_methods(
     logits: Any,
     has_swap: Any,
@@ -257,34 +346,37 @@ def compute_methods(
             delta = arr[:, 0, 0, 1] - arr[:, 0, 0, 0]
             fields: dict[str, np.ndarray] = {"delta_micro": delta}
         elif method.kind == "vanilla_lfl":
-            base, _ = core.scenario_gaps(arr, list(categories), prm, has_swap=swap)
+            base, _, _ = panel_gaps(arr, swap, categories, prm)
             fields = {"delta_micro": base}
         elif method.kind == "disca":
-            base, personas = core.scenario_gaps(arr, list(categories), prm, has_swap=swap)
-            corr = core.correct(base, personas, zz, prm)
-            fields = {
-                "delta_micro": np.array(corr.delta_micro),
-                "delta_bar": np.array(corr.delta_bar),
-            }
-            if method.ablation_of is None:
-                fields.update(
-                    delta_base=np.array(corr.delta_base),
-                    delta_personas=personas,
-                    bias=_bias(arr, swap, categories, prm),
-                    disagreement=np.array(corr.disagreement),
-                    sigma=np.array(corr.sigma),
-                    ess_ratio=np.array(corr.ess_ratio),
-                    delta_star_passes=np.array(corr.delta_star_passes),
-                    reliability=np.array(corr.reliability),
-                    delta_star=np.array(corr.delta_star),
-                    alpha_ess=np.array(corr.alpha_ess),
-                )
+            readout = read_panel(arr, swap, categories, zz, prm)
+            fields = _disca_fields(readout, full=method.ablation_of is None)
         else:
             raise ValueError(f"unknown method kind {method.kind!r}")
         p_b = np.asarray(core.sigmoid(fields["delta_micro"] / prm.t_dec), dtype=np.float64)
         fields["p_spare_micro"] = np.asarray(core.p_spare(p_b, right), dtype=np.float64)
         out[name] = fields
     return out
+
+
+def _disca_fields(readout: PanelReadout, *, full: bool) -> dict[str, np.ndarray]:
+    """A DISCA method's outputs: δ_micro and δ̄; with ``full`` the diagnostics too."""
+    corr = readout.correction
+    fields = {"delta_micro": np.array(corr.delta_micro), "delta_bar": np.array(corr.delta_bar)}
+    if full:
+        fields.update(
+            delta_base=np.array(corr.delta_base),
+            delta_personas=readout.delta_personas,
+            bias=readout.bias,
+            disagreement=np.array(corr.disagreement),
+            sigma=np.array(corr.sigma),
+            ess_ratio=np.array(corr.ess_ratio),
+            delta_star_passes=np.array(corr.delta_star_passes),
+            reliability=np.array(corr.reliability),
+            delta_star=np.array(corr.delta_star),
+            alpha_ess=np.array(corr.alpha_ess),
+        )
+    return fields
 
 
 def _bias(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .engine import ChatPrompt, Engine
-from .scenarios import BASE_SYSTEM_PROMPT, swap_labels
+from .scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
 
 __all__ = [
     "AGENTS",
@@ -51,15 +52,14 @@ class Dilemma:
         cls, scenario: str, *, category: str | None = None, index: int = 0
     ) -> Dilemma:
         """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap)."""
-        from .scenarios import render_disca_user
+        user_orig, user_swap = user_turns(scenario)
+        return cls(user_orig, user_swap, category=category, index=index)
 
-        swapped = swap_labels(scenario)
-        return cls(
-            user_orig=render_disca_user(scenario),
-            user_swap=render_disca_user(swapped) if swapped != scenario else None,
-            category=category,
-            index=index,
-        )
+    @classmethod
+    def from_vignette(cls, vignette: Any, data_seed: int = 42) -> Dilemma:
+        """A MultiTP vignette in the DISCA frame (`scenarios.disca_user_prompts`)."""
+        user_orig, user_swap = disca_user_prompts(vignette, data_seed)
+        return cls(user_orig, user_swap, category=vignette.category, index=vignette.vignette_index)
 
 
 def render_custom_scenario(dilemma: str, option_a: str, option_b: str) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "render_disca_user",
     "swap_labels",
     "disca_user_prompts",
+    "user_turns",
     "is_pregnant_equal_size",
     "disca_pool",
     "PROTOCOLS",
@@ -371,6 +372,19 @@ def disca_user_prompts(vignette: Vignette, data_seed: int = 42) -> tuple[str, st
         disca_group_text(vignette.first_role, vignette.first_count),
         disca_group_text(vignette.second_role, vignette.second_count),
     )
+    return user_turns(scenario)
+
+
+def user_turns(scenario: str) -> tuple[str, str | None]:
+    """The user turns of a scenario text in both label orders (DISCA.md §2.2-§2.3).
+
+    The one place a scenario becomes (orig, swap) user turns: MultiTP vignettes
+    (`disca_user_prompts`) and ask's dilemmas (`pipeline.Dilemma.from_scenario`) both
+    come through here.
+
+    Returns:
+        (orig, swap); swap is None when swapping the labels changes nothing.
+    """
     swapped = swap_labels(scenario)
     orig = render_disca_user(scenario)
     return orig, (None if swapped == scenario else render_disca_user(swapped))
