@@ -24,11 +24,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from . import __version__, core, runlog
+from .display import NullProgress, Progress
 from .errors import DiscaError
 from .machine import machine_info
 from .methods import Method, compute_methods, suite_from_config
@@ -56,38 +57,6 @@ log = logging.getLogger(__name__)
 #: Engine settings that can change logits (recorded in the fingerprinted config). The
 #: thread count, context size and sequence slots only change speed and are not compared.
 LOGIT_SETTINGS = ("n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified")
-
-
-class Progress(Protocol):
-    """What the run loop reports to a display (rich bar, plain lines, or nothing)."""
-
-    def start(self, total: int, done: int) -> None:
-        """All work of this invocation: ``total`` scenarios, ``done`` already on disk."""
-
-    def country(self, iso3: str, total: int, done: int) -> None:
-        """A country begins: its scenario count and how many were already on disk."""
-
-    def update(self, n: int) -> None:
-        """``n`` more scenarios finished (and flushed)."""
-
-    def close(self) -> None:
-        """The run ended (normally or not)."""
-
-
-class NullProgress:
-    """A display that shows nothing (`--display none`, tests, non-TTY)."""
-
-    def start(self, total: int, done: int) -> None:
-        """Show nothing."""
-
-    def country(self, iso3: str, total: int, done: int) -> None:
-        """Show nothing."""
-
-    def update(self, n: int) -> None:
-        """Show nothing."""
-
-    def close(self) -> None:
-        """Show nothing."""
 
 
 @dataclass(frozen=True)
@@ -425,7 +394,7 @@ def _run_countries(
     n_new = 0
     for iso in cfg.countries:
         items = todo[iso]
-        progress.country(iso, len(plan.positions), len(plan.positions) - len(items))
+        progress.stage(iso, len(plan.positions), len(plan.positions) - len(items))
         if not items:
             continue
         # The engine keeps the base prefix pinned for the whole run and this country's

@@ -4,20 +4,19 @@
 and DISCA answers, one diverging bar per persona with the base gap and the consensus
 marked, the panel statistics with a plain-language gloss each, and a "why" paragraph.
 Everything is drawn with characters, so the report reads the same without colour
-(``NO_COLOR``, pipes). `pull_progress` is the rich progress bar for a first model pull.
+(``NO_COLOR``, pipes).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["render", "bar", "pull_progress", "strength"]
+__all__ = ["render", "bar", "strength"]
 
 _WIDTH = 80
 _LABEL = 11  # persona label column
@@ -424,39 +423,3 @@ class _Printer:
             self.line(first)
             for piece in pieces[1:]:
                 self.line(Text(" " * left + piece, style="dim"))
-
-
-@contextlib.contextmanager
-def pull_progress(description: str = "pulling model") -> Iterator:
-    """A ``progress(done, total)`` callback that draws a download bar on stderr.
-
-    The bar appears on the first callback only (a model already in the cache shows
-    nothing), on a terminal only, and is removed when the block ends.
-    """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    err = Console(stderr=True)
-    state: dict = {}
-
-    def update(done: int, total: int) -> None:
-        if not err.is_terminal:
-            return
-        if "progress" not in state:
-            progress = Progress(
-                description,
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            )
-            progress.start()
-            state["progress"] = progress
-            state["task"] = progress.add_task(description, total=total)
-        state["progress"].update(state["task"], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if "progress" in state:
-            state["progress"].stop()

@@ -10,7 +10,7 @@ Tables are built from a run's `results.Results` (or its ``results.json``) into a
 * `compare_table`: two runs side by side.
 
 Every table names the vanilla read-out and the DISCA variant, and carries the persona
-provenance line. `RichProgress` and `PlainProgress` implement `evaluate.Progress`.
+provenance line. The progress displays live in `display` (re-exported here).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import csv
 import io
 import json
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .categories import short_label
+from .display import PlainProgress, RichProgress, make_progress  # moved; names kept
 from .errors import UnknownNameError
 from .results import CountryResult, Results, as_results
 
@@ -597,134 +597,3 @@ def _csv(t: Table) -> str:
     for note in t.notes:
         buffer.write(f"# {note}\n")
     return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------- progress
-
-
-class RichProgress:
-    """A rich progress bar on stderr: country, done/total, scenarios/s, ETA."""
-
-    def __init__(self, console: Any = None) -> None:
-        from rich.console import Console
-
-        self._console = console or Console(stderr=True)
-        self._progress: Any = None
-        self._task: Any = None
-        self._country = ("", 0, 0)
-
-    def start(self, total: int, done: int) -> None:
-        """Draw the bar: ``total`` scenarios, ``done`` already on disk."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
-
-        class _Rate(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.speed
-                return Text("…  scen/s" if speed is None else f"{speed:5.2f} scen/s")
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.fields[country]}[/] {task.fields[in_country]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _Rate(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self._console,
-            transient=False,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(
-            "eval", total=total, completed=done, country="", in_country=""
-        )
-
-    def country(self, iso3: str, total: int, done: int) -> None:
-        """Name the country now running and its own done/total."""
-        self._country = (iso3, total, done)
-        if self._progress is not None:
-            self._progress.update(self._task, country=iso3, in_country=f"{done}/{total}")
-
-    def update(self, n: int) -> None:
-        """Advance by ``n`` scenarios."""
-        iso3, total, done = self._country
-        done += n
-        self._country = (iso3, total, done)
-        if self._progress is not None:
-            self._progress.update(self._task, advance=n, in_country=f"{done}/{total}")
-
-    def close(self) -> None:
-        """Stop the bar (it stays on screen)."""
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-class PlainProgress:
-    """One line per country and at most one line every ``every`` seconds, on stderr."""
-
-    def __init__(self, stream: Any = None, every: float = 10.0) -> None:
-        self._stream = stream or sys.stderr
-        self._every = every
-        self._total = self._done = self._new = 0
-        self._t0 = self._last = 0.0
-        self._country = ("", 0, 0)
-
-    def _line(self) -> None:
-        iso3, total, done = self._country
-        elapsed = time.monotonic() - self._t0
-        rate = self._new / elapsed if elapsed > 0 and self._new else 0.0
-        left = self._total - self._done
-        eta = f"{left / rate:.0f}s" if rate > 0 else "?"
-        print(
-            f"{iso3} {done}/{total} | all {self._done}/{self._total} | "
-            f"{rate:.2f} scen/s | ETA {eta}",
-            file=self._stream,
-            flush=True,
-        )
-
-    def start(self, total: int, done: int) -> None:
-        """Remember the totals and start the clock."""
-        self._total, self._done = total, done
-        self._t0 = self._last = time.monotonic()
-
-    def country(self, iso3: str, total: int, done: int) -> None:
-        """Print one line as a country begins."""
-        self._country = (iso3, total, done)
-        self._line()
-
-    def update(self, n: int) -> None:
-        """Count ``n`` scenarios; print a line when ``every`` seconds have passed."""
-        iso3, total, done = self._country
-        self._country = (iso3, total, done + n)
-        self._done += n
-        self._new += n
-        if time.monotonic() - self._last >= self._every:
-            self._last = time.monotonic()
-            self._line()
-
-    def close(self) -> None:
-        """Print the final line."""
-        if self._total:
-            self._line()
-
-
-def make_progress(display: str = "auto") -> Any:
-    """A progress display: ``auto`` (rich on a TTY, else none), ``rich``, ``plain``, ``none``."""
-    from .evaluate import NullProgress
-
-    if display == "auto":
-        display = "rich" if sys.stderr.isatty() else "none"
-    if display == "rich":
-        return RichProgress()
-    if display == "plain":
-        return PlainProgress()
-    if display == "none":
-        return NullProgress()
-    raise ValueError(f"display must be auto, rich, plain or none, got {display!r}")

@@ -15,9 +15,29 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["engine_options"]
+__all__ = ["engine_options", "display_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def display_option(command: F) -> F:
+    """Add ``--display auto|rich|plain|none`` (progress on stderr; `display.make_progress`).
+
+    Args:
+        command: the click command function; it gains the keyword argument ``display``.
+
+    Returns:
+        The decorated function.
+    """
+    from ..display import DISPLAYS
+
+    return click.option(
+        "--display",
+        type=click.Choice(DISPLAYS),
+        default="auto",
+        show_default=True,
+        help="Progress on stderr (auto: rich on a terminal, else none; plain: log lines).",
+    )(command)
 
 
 def engine_options(command: F) -> F:

@@ -9,9 +9,10 @@ import click
 from .. import ask as ask_lib
 from .. import explain
 from ..core import DiscaParams
+from ..display import download_bar
 from ..models import open_engine
 from ..personas import load_panel
-from ._options import engine_options
+from ._options import display_option, engine_options
 
 __all__ = ["ask"]
 
@@ -30,6 +31,7 @@ __all__ = ["ask"]
 )
 @click.option("--input", "input_", metavar="FILE", help="JSONL dilemmas, '-' for stdin.")
 @engine_options
+@display_option
 @click.option(
     "--variant", type=click.Choice(["paper", "reference"]), default="paper", show_default=True
 )
@@ -44,7 +46,7 @@ __all__ = ["ask"]
     help="Keep persona-prefix KV states in the cache so the next process skips them.",
 )
 def ask(groups, country, dilemma, option_a, option_b, category, input_, model, variant,
-        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, prefix_cache) -> None:  # fmt: skip
+        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, display, prefix_cache) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
@@ -62,7 +64,7 @@ def ask(groups, country, dilemma, option_a, option_b, category, input_, model, v
                                     option_b=option_b, category=category, input_path=input_)  # fmt: skip
     panel = load_panel(country)
     params = DiscaParams(variant, use_prior=prior)
-    with explain.pull_progress() as progress:
+    with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
                                    n_ctx=n_ctx,
                                    seed=seed, progress=progress,

@@ -9,6 +9,8 @@ import click
 
 from .. import paths
 from ..data import DATASETS, MORAL_MACHINE, dataset_info, list_datasets, pull_moral_machine
+from ..display import make_progress
+from ._options import display_option
 
 __all__ = ["data"]
 
@@ -28,9 +30,15 @@ def data() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Use this local copy instead of downloading.",
 )
-def pull(name: str, from_file: Path | None) -> None:
+@display_option
+def pull(name: str, from_file: Path | None, display: str) -> None:
     """Download (or copy --from FILE), validate and store a dataset."""
-    path = _PULLERS[name](from_file)
+    progress = make_progress(display, unit="bytes", description=f"downloading {name}")
+    progress.start(None)
+    try:
+        path = _PULLERS[name](from_file, progress=progress)
+    finally:
+        progress.close()
     info = dataset_info(name)
     click.echo(f"Stored {path} ({info['rows']} rows, {info['countries']} countries)")
     click.echo(f"sha256 {info['sha256']}")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from ..display import make_progress
 from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
-from ..report import country_table, make_progress, render
-from ._options import engine_options
+from ..report import country_table, render
+from ._options import display_option, engine_options
 
 __all__ = ["eval_"]
 
@@ -45,13 +46,7 @@ def eval_() -> None:
               help="Scenarios per engine call (10 prompts each).")  # fmt: skip
 @click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
-@click.option(
-    "--display",
-    type=click.Choice(["auto", "rich", "plain", "none"]),
-    default="auto",
-    show_default=True,
-    help="Progress on stderr (auto: rich on a terminal, else none).",
-)
+@display_option
 def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk, params,
             threads, n_gpu_layers, n_ctx, force, display) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.

@@ -6,32 +6,13 @@ import json
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from .. import models as registry
+from ..display import download_bar
+from ._options import display_option
 
-__all__ = ["models", "byte_progress"]
-
-
-def byte_progress(description: str):
-    """A rich byte-progress bar on stderr; yields a (done, total) callback."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = progress.add_task(description, total=None)
-
-    def update(done: int, total: int) -> None:
-        if not progress.live.is_started:
-            progress.start()
-        progress.update(task, completed=done, total=total)
-
-    return progress, update
+__all__ = ["models"]
 
 
 def _size(spec: registry.ModelSpec) -> str:
@@ -93,14 +74,12 @@ def list_models(json_: bool) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Install a GGUF you downloaded yourself (checked against the registry hash).",
 )
-def pull_model(name: str, force: bool, from_file: str | None) -> None:
+@display_option
+def pull_model(name: str, force: bool, from_file: str | None, display: str) -> None:
     """Download NAME into the cache (atomic, size and sha256 verified)."""
     spec = registry.get_model(name)
-    progress, update = byte_progress(f"pulling {spec.name}")
-    try:
+    with download_bar(display, f"pulling {spec.name}") as update:
         path = registry.pull(spec, force=force, from_file=from_file, progress=update)
-    finally:
-        progress.stop()
     click.echo(path)
 
 

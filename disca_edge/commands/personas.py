@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from ..display import make_progress
 from ..personas import COHORTS, WVS_DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
+from ._options import display_option
 
 __all__ = ["personas"]
 
@@ -117,16 +119,6 @@ def show(country: str, directory: Path | None, json_: bool) -> None:
     console.print(f"\nsha256 {panel.sha256()}  {panel.path}", highlight=False)
 
 
-class _RichBytes:
-    """Adapts a rich progress task to the library's `update(n)` protocol."""
-
-    def __init__(self, progress, task):
-        self._progress, self._task = progress, task
-
-    def update(self, n: int) -> None:
-        self._progress.advance(self._task, n)
-
-
 @personas.command("build")
 @click.option(
     "--wvs",
@@ -143,23 +135,16 @@ class _RichBytes:
     help="Folder for the ISO3.toml panel files.",
 )
 @click.option("--countries", help="Comma-separated countries (default: all in the file).")
-def build(wvs_file: Path, out_dir: Path, countries: str | None) -> None:
+@display_option
+def build(wvs_file: Path, out_dir: Path, countries: str | None, display: str) -> None:
     """Build panels from WVS-7 microdata (PERSONAS.md §3-§4); the file is never copied."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
     wanted = [c for c in countries.split(",") if c.strip()] if countries else None
-    err = _console(stderr=True)
-    with Progress(
-        "reading WVS",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("wvs", total=os.path.getsize(wvs_file))
-        paths = build_from_wvs(wvs_file, out_dir, wanted, progress=_RichBytes(progress, task))
+    progress = make_progress(display, unit="bytes", description="reading WVS")
+    progress.start(os.path.getsize(wvs_file))
+    try:
+        paths = build_from_wvs(wvs_file, out_dir, wanted, progress=progress)
+    finally:
+        progress.close()
     from rich.table import Table
 
     table = Table(title=f"{len(paths)} panels written to {out_dir}")

@@ -439,28 +439,3 @@ def test_parsers():
     assert evaluate.parse_countries("jp, Japan,USA") == ("JPN", "USA")
     assert evaluate.parse_shard("1/3") == (1, 3) and evaluate.parse_shard("0/1") is None
     assert evaluate.parse_params(["eta=0.4", "use_gate=false"]) == {"eta": 0.4, "use_gate": False}
-
-
-def test_progress_displays(capsys):
-    assert isinstance(report.make_progress("auto"), evaluate.NullProgress)  # not a TTY
-    assert isinstance(report.make_progress("plain"), report.PlainProgress)
-    with pytest.raises(ValueError):
-        report.make_progress("fancy")
-    stream = io.StringIO()
-    plain = report.PlainProgress(stream=stream, every=0.0)
-    plain.start(total=6, done=2)
-    plain.country("USA", 3, 1)
-    plain.update(2)
-    plain.close()
-    lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("USA 1/3 | all 2/6")
-    assert lines[-1].startswith("USA 3/3 | all 4/6") and "scen/s" in lines[-1]
-    from rich.console import Console
-
-    console = Console(file=io.StringIO(), force_terminal=True, width=120)
-    bar = report.RichProgress(console=console)
-    bar.start(total=6, done=2)
-    bar.country("JPN", 3, 0)
-    bar.update(3)
-    bar.close()
-    assert "JPN" in console.file.getvalue() and "scen/s" in console.file.getvalue()

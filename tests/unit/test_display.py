@@ -1,0 +1,102 @@
+"""The display layer: one progress protocol (rich, plain, none) and `--display` everywhere."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from disca_edge import display, evaluate, report
+from disca_edge.cli import cli
+
+
+def test_make_progress_picks_the_display():
+    assert isinstance(display.make_progress("auto"), display.NullProgress)  # not a TTY
+    assert isinstance(display.make_progress("none"), display.NullProgress)
+    assert isinstance(display.make_progress("plain"), display.PlainProgress)
+    assert isinstance(display.make_progress("rich", unit="bytes"), display.RichProgress)
+    with pytest.raises(ValueError, match="display"):
+        display.make_progress("fancy")
+    with pytest.raises(ValueError, match="unit"):
+        display.make_progress("plain", unit="apples")
+    # the old homes still name the same classes
+    assert report.PlainProgress is display.PlainProgress
+    assert evaluate.NullProgress is display.NullProgress
+
+
+def test_plain_scenarios_lines():
+    stream = io.StringIO()
+    plain = display.PlainProgress(stream=stream, every=0.0)
+    plain.start(total=6, done=2)
+    plain.stage("USA", 3, 1)
+    plain.update(2)
+    plain.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("USA 1/3 | all 2/6")
+    assert lines[-1].startswith("USA 3/3 | all 4/6") and "scen/s" in lines[-1]
+
+
+def test_plain_bytes_lines():
+    stream = io.StringIO()
+    plain = display.PlainProgress("reading WVS", "bytes", stream=stream, every=0.0)
+    plain.start(total=3_000_000)
+    plain.update(1_500_000)
+    plain.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith("reading WVS 1.5/3.0 MB") and "MB/s" in lines[-1]
+
+
+def test_rich_scenarios_bar():
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    bar = display.RichProgress(console=console)
+    bar.start(total=6, done=2)
+    bar.country("JPN", 3, 0)  # the name eval's protocol had still works
+    bar.update(3)
+    bar.close()
+    assert "JPN" in console.file.getvalue() and "scen/s" in console.file.getvalue()
+
+
+def test_download_bar_starts_on_the_first_callback_only(monkeypatch):
+    stream = io.StringIO()
+    made = []
+
+    def plain(display_name, *, unit, description):
+        made.append((display_name, unit, description))
+        return display.PlainProgress(description, unit, stream=stream, every=0.0)
+
+    monkeypatch.setattr(display, "make_progress", plain)
+    with display.download_bar("plain", "pulling x"):
+        pass  # cached: no callback, nothing drawn
+    assert stream.getvalue() == ""
+    with display.download_bar("plain", "pulling x") as update:
+        update(1_000_000, 4_000_000)
+        update(4_000_000, 4_000_000)
+    assert made == [("plain", "bytes", "pulling x")] * 2
+    assert stream.getvalue().splitlines()[-1].startswith("pulling x 4.0/4.0 MB")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask"],
+        ["eval", "multitp"],
+        ["models", "pull"],
+        ["data", "pull"],
+        ["personas", "build"],
+    ],
+)
+def test_every_long_running_command_takes_display(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--display [auto|rich|plain|none]" in result.output
+
+
+def test_data_pull_reports_bytes_with_plain_display(tmp_path, shared_data):
+    acme = shared_data / "multitp" / "country_specific_ACME.csv"
+    result = CliRunner().invoke(
+        cli, ["data", "pull", "moral-machine", "--from", str(acme), "--display", "plain"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Stored" in result.stdout
