@@ -356,12 +356,10 @@ def _method_score(
 
 def _expected_positions(config: Mapping[str, Any], scope: Mapping[str, Any]) -> tuple[int, int]:
     """(pool positions in scope, positions this shard covers)."""
-    from .evaluate import parse_shard
-
     pool_size = int(config["pool_size"])
     limit = scope.get("limit")
     n_positions = pool_size if limit is None else min(int(limit), pool_size)
-    shard_i, shard_n = parse_shard(scope.get("shard")) or (0, 1)
+    shard_i, shard_n = runlog.parse_shard(scope.get("shard")) or (0, 1)
     return n_positions, len(range(shard_i, n_positions, shard_n))
 
 
