@@ -633,13 +633,34 @@ def _is_passes(ctx: dict[str, Any], k_half: int, params: DiscaParams) -> tuple[n
         np.subtract(u, u.max(axis=1, keepdims=True), out=u)
         np.multiply(u, scale, out=u)
         np.exp(u, out=u)
-        tot = u.sum(axis=1)
-        tot2 = np.einsum("mkc,mkc->mc", u, u)
-        tot_eps = np.einsum("mkc,mkc->mc", u, work[0].reshape(2, k_half, c))
+        tot = _sum_samples(u)
+        prod = work[2].reshape(2, k_half, c)
+        tot2 = _sum_samples(np.multiply(u, u, out=prod))
+        tot_eps = _sum_samples(np.multiply(u, work[0].reshape(2, k_half, c), out=prod))
         ratio = tot * tot / tot2 / k_half  # (1 / Σ w²) / K_half
         ess[:, lo:hi] = ratio
         dstar[:, lo:hi] = np.where(ratio >= params.rho_eff, tot_eps / tot, 0.0)
     return np.ascontiguousarray(ess.T), np.ascontiguousarray(dstar.T)
+
+
+def _sum_samples(x: np.ndarray) -> np.ndarray:
+    """Σ_k x[m, k, c] in a fixed order (k = 0, 1, ...), the same for any chunk width c.
+
+    NumPy's own reductions pick their summation order by memory layout (pairwise when
+    the summed axis is contiguous, as it is for c = 1), so a scenario's ESS and δ*
+    would change in the last bits with the number of scenarios evaluated together.
+    This keeps them identical in a chunk of 1 or 256 (resume, ``--jobs``, rescoring).
+
+    Args:
+        x (ndarray[2, K_half, c]): per-pass samples.
+
+    Returns:
+        ndarray[2, c]: the sums.
+    """
+    acc = x[:, 0].copy()
+    for k in range(1, x.shape[1]):
+        np.add(acc, x[:, k], out=acc)
+    return acc
 
 
 def _pt_value(u: np.ndarray, a: float, b: float, kappa: float) -> np.ndarray:

@@ -235,11 +235,6 @@ def build_header(
 # --------------------------------------------------------------------------- records
 
 
-def _num(x: Any) -> float | None:
-    value = float(x)
-    return value if np.isfinite(value) else None
-
-
 def _records(
     iso3: str,
     items: Sequence[tuple[int, Any]],
@@ -248,7 +243,7 @@ def _records(
     suite: Mapping[str, Method],
 ) -> list[dict[str, Any]]:
     """One JSON-ready record per scenario of a chunk."""
-    from .methods import diagnostics_of
+    from .methods import record_fields
 
     out = []
     for s, (position, vignette) in enumerate(items):
@@ -265,22 +260,7 @@ def _records(
             "logits": panel_logits.logits[s].tolist(),
             "token_ids": panel_logits.token_ids[s].tolist(),
             "prompt_sha256": [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts],
-            "p_spare": {
-                name: _num(outputs[name]["p_spare_micro"][s])
-                for name, m in suite.items()
-                if not m.sequential
-            },
-            "delta_micro": {name: _num(outputs[name]["delta_micro"][s]) for name in suite},
-            "delta_bar": {
-                name: _num(outputs[name]["delta_bar"][s])
-                for name in suite
-                if "delta_bar" in outputs[name]
-            },
-            "diagnostics": {
-                name: diagnostics_of(outputs[name], s)
-                for name, m in suite.items()
-                if m.kind == "disca" and m.ablation_of is None
-            },
+            **record_fields(outputs, suite, s),
         }
         out.append(record)
     return out

@@ -54,6 +54,7 @@ __all__ = [
     "panel_gaps",
     "read_panel",
     "diagnostics_of",
+    "record_fields",
     "finalize",
     "primary_method",
     "suite_from_config",
@@ -398,6 +399,43 @@ def diagnostics_of(fields: Mapping[str, np.ndarray], row: int) -> dict[str, Any]
             value = np.asarray(fields[key][row])
             out[key] = _plain(value)
     return out
+
+
+def record_fields(
+    outputs: Mapping[str, Mapping[str, np.ndarray]], suite: Mapping[str, Method], row: int
+) -> dict[str, Any]:
+    """One scenario's method outputs as the JSON-ready fields of its run record.
+
+    Args:
+        outputs: `compute_methods` output for a batch of scenarios.
+        suite: the methods it was computed for.
+        row: the scenario's row in the batch.
+
+    Returns:
+        ``p_spare`` (non-sequential methods), ``delta_micro`` (every method),
+        ``delta_bar`` (DISCA methods) and ``diagnostics`` (the full DISCA variants),
+        each keyed by method name; non-finite values become None.
+    """
+    return {
+        "p_spare": {
+            name: _plain(np.asarray(outputs[name]["p_spare_micro"][row]))
+            for name, m in suite.items()
+            if not m.sequential
+        },
+        "delta_micro": {
+            name: _plain(np.asarray(outputs[name]["delta_micro"][row])) for name in suite
+        },
+        "delta_bar": {
+            name: _plain(np.asarray(outputs[name]["delta_bar"][row]))
+            for name in suite
+            if "delta_bar" in outputs[name]
+        },
+        "diagnostics": {
+            name: diagnostics_of(outputs[name], row)
+            for name, m in suite.items()
+            if m.kind == "disca" and m.ablation_of is None
+        },
+    }
 
 
 def _plain(value: np.ndarray) -> Any:

@@ -7,7 +7,8 @@ Tables are built from a run's `results.Results` (or its ``results.json``) into a
   (DISCA.md §9.4 layout);
 * `dimension_table`: one country's six dimensions, model vs human, with bars;
 * `ablation_table`: full DISCA and each ablation, "MIS (+Δ, n hurt)" (DISCA.md §9.3);
-* `compare_table`: two runs side by side.
+* `compare_table`: two runs side by side;
+* `sweep_table`, `seed_table`: a rescoring sweep (`rescore`), mean ± sd over seeds.
 
 Every table names the vanilla read-out and the DISCA variant, and carries the persona
 provenance line. The progress displays live in `display` (re-exported here).
@@ -37,6 +38,8 @@ __all__ = [
     "dimension_table",
     "ablation_table",
     "compare_table",
+    "sweep_table",
+    "seed_table",
     "render",
     "make_progress",
     "RichProgress",
@@ -505,6 +508,157 @@ def compare_table(
         *sorted(set(_provenance_notes(ra)) | set(_provenance_notes(rb))),
         *[f"{na}: {n}" for n in _coverage_notes(ra)],
         *[f"{nb}: {n}" for n in _coverage_notes(rb)],
+    ]
+    return table
+
+
+def _spread(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n − 1; None for one value) of the known values."""
+    kept = [float(v) for v in values if v is not None]
+    if not kept:
+        return None, None
+    mean = sum(kept) / len(kept)
+    if len(kept) < 2:
+        return mean, None
+    return mean, (sum((v - mean) ** 2 for v in kept) / (len(kept) - 1)) ** 0.5
+
+
+def _pm(mean: float | None, sd: float | None, kind: str = "mis") -> str:
+    if mean is None:
+        return "—"
+    return _fmt(mean, kind) if sd is None else f"{_fmt(mean, kind)} ± {sd:.3f}"
+
+
+def _point_label(overrides: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "(source parameters)"
+
+
+def sweep_table(
+    sweep: Mapping[str, Any],
+    results: Sequence[Results | Mapping[str, Any]],
+    *,
+    vanilla: str = "vanilla_raw",
+) -> Table:
+    """One row per parameter point: macro MIS and % gain, mean ± sd over the seeds.
+
+    Args:
+        sweep: the ``sweep.json`` mapping (`rescore.rescore`).
+        results: each point's results, in ``sweep["points"]`` order.
+        vanilla: the read-out the gain and wins are measured against.
+    """
+    runs_all = [as_results(r) for r in results]
+    groups: dict[str, list[Results]] = {}
+    for point, res in zip(sweep["points"], runs_all, strict=True):
+        groups.setdefault(_point_label(point["overrides"]), []).append(res)
+    first = runs_all[0]
+    method = first.run.primary
+    columns = [
+        Column("point", "parameters"),
+        Column("n_seeds", "seeds", "int"),
+        Column("vanilla", f"MIS {vanilla}", "mis"),
+        Column("mis_view", f"MIS {method} (mean ± sd)", show="view"),
+        Column("mis", f"MIS {method}", "mis", show="data"),
+        Column("mis_sd", f"MIS {method} sd", "frac", show="data"),
+        Column("gain_view", f"gain % vs {vanilla} (mean ± sd)", show="view"),
+        Column("gain", f"gain % vs {vanilla}", "pct", show="data"),
+        Column("gain_sd", "gain % sd", "frac", show="data"),
+        Column("wins", "wins (mean)", "frac"),
+        Column("n", "countries", "int"),
+    ]
+    table = Table(
+        "sweep",
+        f"Rescoring sweep — {first.label(method)} vs vanilla read-out {vanilla}, macro over "
+        "countries, mean ± sd over IS seeds",
+        columns,
+    )
+    for label, runs in groups.items():
+        mis, mis_sd = _spread([r.macro[method].mis for r in runs])
+        gain, gain_sd = _spread([r.vs_vanilla[vanilla][method].pct_gain for r in runs])
+        wins, _ = _spread([r.vs_vanilla[vanilla][method].wins for r in runs])
+        table.rows.append(
+            {
+                "point": label,
+                "n_seeds": len(runs),
+                "vanilla": _spread([r.macro[vanilla].mis for r in runs])[0],
+                "mis_view": _pm(mis, mis_sd),
+                "mis": mis,
+                "mis_sd": mis_sd,
+                "gain_view": _pm(gain, gain_sd, "pct"),
+                "gain": gain,
+                "gain_sd": gain_sd,
+                "wins": wins,
+                "n": runs[0].vs_vanilla[vanilla][method].n,
+            }
+        )
+    source = sweep.get("source", {})
+    table.notes = [
+        f"source run {source.get('path')} (fingerprint {str(source.get('fingerprint'))[:12]}…); "
+        f"seeds {', '.join(str(s) for s in sweep.get('seeds', []))}; sd = sample standard "
+        "deviation over seeds (n − 1)",
+        VANILLA_DESCRIPTIONS[vanilla],
+        _run_line(first),
+        *_provenance_notes(first),
+        *_coverage_notes(first),
+    ]
+    return table
+
+
+def seed_table(
+    results: Sequence[Results | Mapping[str, Any]], *, vanilla: str = "vanilla_raw"
+) -> Table:
+    """Per-country MIS, vanilla and DISCA, mean ± sd over runs that differ only in seed."""
+    runs = [as_results(r) for r in results]
+    first = runs[0]
+    method = first.run.primary
+    columns = [
+        Column("iso3", "ISO3"),
+        Column("vanilla", f"MIS {vanilla}", "mis"),
+        Column("mis_view", f"MIS {method} (mean ± sd)", show="view"),
+        Column("mis", f"MIS {method}", "mis", show="data"),
+        Column("mis_sd", f"MIS {method} sd", "frac", show="data"),
+        Column("gain_view", "gain % (mean ± sd)", show="view"),
+        Column("gain", "gain %", "pct", show="data"),
+        Column("gain_sd", "gain % sd", "frac", show="data"),
+    ]
+    seeds = ", ".join(str(r.run.is_seed) for r in runs)
+    table = Table(
+        "seeds",
+        f"MultiTP MIS per country over IS seeds {seeds} — {first.label(method)} vs vanilla "
+        f"read-out {vanilla}",
+        columns,
+    )
+
+    def row(iso: str | None) -> dict[str, Any]:
+        if iso is None:
+            mis = [r.macro[method].mis for r in runs]
+            gains = [r.vs_vanilla[vanilla][method].pct_gain for r in runs]
+            vans = [r.macro[vanilla].mis for r in runs]
+        else:
+            mis = [r.countries[iso].methods[method].mis for r in runs]
+            gains = [r.vs_vanilla[vanilla][method].per_country_pct_gain.get(iso) for r in runs]
+            vans = [r.countries[iso].methods[vanilla].mis for r in runs]
+        m, sd = _spread(mis)
+        g, gsd = _spread(gains)
+        return {
+            "iso3": iso or "Mean",
+            "vanilla": _spread(vans)[0],
+            "mis_view": _pm(m, sd),
+            "mis": m,
+            "mis_sd": sd,
+            "gain_view": _pm(g, gsd, "pct"),
+            "gain": g,
+            "gain_sd": gsd,
+        }
+
+    table.rows = [row(iso) for iso in first.countries]
+    table.footer = [row(None)]
+    table.notes = [
+        "sd = sample standard deviation over seeds (n − 1); the Mean row is over the "
+        "per-seed macro means; vanilla read-outs do not use the IS seed",
+        VANILLA_DESCRIPTIONS[vanilla],
+        _run_line(first),
+        *_provenance_notes(first),
+        *_coverage_notes(first),
     ]
     return table
 

@@ -1,4 +1,4 @@
-"""`disca eval`: run MultiTP evaluations (resumable, shardable) and merge shards."""
+"""`disca eval`: run MultiTP evaluations (resumable, shardable), merge shards, rescore runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from ..display import make_progress
 from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
 from ..report import country_table, render
+from ..rescore import parse_grid, parse_seeds, rescore
 from ._options import display_option, engine_options
 
 __all__ = ["eval_"]
@@ -89,3 +90,38 @@ def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
     coverage = results["coverage"]
     click.echo(f"merged {len(runs)} runs into {out}: {coverage['present']} of "
                f"{coverage['expected']} scenarios")  # fmt: skip
+
+
+@eval_.command("rescore")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="New run folder (a sweep folder when there are several points).",
+)  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), help="IS seed (default: the run's).")
+@click.option("--seeds", help="Several IS seeds, e.g. 42,101,2026 (the paper's ± spread).")
+@click.option("--param", "params", multiple=True,
+              help="DISCA override NAME=VALUE or a grid NAME=V1,V2,... (repeatable).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace different runs already in --out.")
+def rescore_(run: Path, out: Path, seed: int | None, seeds: str | None,
+             params: tuple[str, ...], force: bool) -> None:  # fmt: skip
+    """Recompute every method of RUN from its stored logits: no model, seconds.
+
+    One point writes a run folder; several (--seeds, or a --param with several values)
+    write one run folder per point plus sweep.json, which `disca report` renders. RUN is
+    only read; each new run records where it came from.
+    """
+    if seed is not None and seeds is not None:
+        raise click.UsageError("give --seed or --seeds, not both")
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    if seed is not None:
+        seed_list = [seed]
+    outcome = rescore(run, out, seeds=seed_list, grid=parse_grid(params), force=force,
+                      argv=sys.argv)  # fmt: skip
+    if outcome["kind"] == "run":
+        render([country_table(outcome["results"])])
+        click.echo(f"rescored {run} into {out} in {outcome['seconds']:.2f} s")
+    else:
+        n = len(outcome["sweep"]["points"])
+        click.echo(f"rescored {run} into {n} runs under {out} in {outcome['seconds']:.2f} s; "
+                   f"`disca report {out}` for the sweep table")  # fmt: skip

@@ -7,7 +7,17 @@ from pathlib import Path
 import click
 
 from ..evaluate import load_results
-from ..report import FORMATS, ablation_table, compare_table, country_table, dimension_table, render
+from ..report import (
+    FORMATS,
+    ablation_table,
+    compare_table,
+    country_table,
+    dimension_table,
+    render,
+    seed_table,
+    sweep_table,
+)
+from ..rescore import SWEEP_FILE, read_sweep
 
 __all__ = ["report"]
 
@@ -28,13 +38,23 @@ __all__ = ["report"]
 @click.option("--recompute", is_flag=True, help="Recompute results from samples.jsonl.")
 def report(run_dir: Path, country: str | None, other: Path | None, vanilla: str,
            format_: str, recompute: bool) -> None:  # fmt: skip
-    """Tables of a `disca eval multitp` run.
+    """Tables of a `disca eval multitp` run, or of a `disca eval rescore` sweep.
 
     MIS per country (vanilla -> DISCA, % gain, wins, macro row) and the ablation table;
-    --country for one country's dimensions.
+    --country for one country's dimensions. A sweep folder: macro MIS per parameter
+    point as mean ± sd over the seeds (and per country for a seeds-only sweep).
     """
-    results = load_results(run_dir, recompute=recompute)
     van = f"vanilla_{vanilla}"
+    if (run_dir / SWEEP_FILE).exists():  # a rescoring sweep: `disca eval rescore`
+        sweep, runs = read_sweep(run_dir)
+        tables = [sweep_table(sweep, runs, vanilla=van)]
+        if len(sweep["points"]) == len(sweep["seeds"]) > 1:  # seeds only: per country too
+            tables.append(seed_table(runs, vanilla=van))
+        text = render(tables, format_)
+        if text is not None:
+            click.echo(text)
+        return
+    results = load_results(run_dir, recompute=recompute)
     if other is not None:
         names = (str(run_dir), str(other))
         tables = [compare_table(results, load_results(other), vanilla=van, names=names)]

@@ -336,6 +336,22 @@ def test_chunk_boundaries(monkeypatch):
         np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name), err_msg=name)
 
 
+@pytest.mark.parametrize("variant", ["paper", "reference"])
+@pytest.mark.parametrize("overrides", [{}, {"utility_floor": 0.5}, {"pt_alpha": 0.8}])
+def test_batch_invariance(variant, overrides):
+    """A scenario gets the same bits alone, in any slice, or in the whole batch
+    (resume, --jobs and rescoring regroup scenarios)."""
+    base, personas, z = random_inputs(11, n_s=40)
+    params = DiscaParams(variant, **overrides)
+    whole = correct(base, personas, z, params)
+    for lo, hi in [(0, 1), (7, 8), (3, 5), (10, 17), (0, 39)]:
+        part = correct(base[lo:hi], personas[lo:hi], z[lo:hi], params)
+        for name in FIELDS:
+            np.testing.assert_array_equal(
+                getattr(part, name), getattr(whole, name)[lo:hi], err_msg=f"{name} {lo}:{hi}"
+            )
+
+
 def test_empty_batch():
     res = correct(np.zeros(0), np.zeros((0, 4)), np.zeros((0, 2, 8)), DiscaParams())
     assert res.delta_final.shape == (0,) and res.ess_ratio.shape == (0, 2)
