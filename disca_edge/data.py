@@ -261,7 +261,9 @@ def pull_moral_machine(from_file: Path | None = None, progress: _Progress | None
 
     Raises:
         DiscaError: the download failed, the file is missing, or it does not validate.
+        PlaceError: the data folder cannot be written (checked before downloading).
     """
+    paths.check_writable_dir(dataset_path(MORAL_MACHINE).parent)
     if from_file is None:
         source = MORAL_MACHINE_URL
         data = _download(source, progress)

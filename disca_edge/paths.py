@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import platformdirs
+
+from .errors import DiscaError
 
 __all__ = [
     "home",
@@ -15,7 +19,13 @@ __all__ = [
     "shipped_dir",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_writable_dir",
+    "PlaceError",
+    "MIN_FREE_BYTES",
 ]
+
+#: Below this much free space a folder counts as full (a results.json, a KV state fit).
+MIN_FREE_BYTES = 16 << 20
 
 _APP = "disca-edge"
 
@@ -26,19 +36,69 @@ def home() -> Path | None:
     return Path(value) if value else None
 
 
+class PlaceError(DiscaError):
+    """A place the tool has to write to is unusable: read-only, not a folder, or full."""
+
+
 def cache_dir() -> Path:
-    """Re-creatable files: pulled models, persona KV states."""
+    """Re-creatable files: pulled models, persona KV states (created when first written).
+
+    Not created here, so a broken `DISCA_HOME` fails only the commands that write.
+    """
     root = home()
-    path = root / "cache" if root else Path(platformdirs.user_cache_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return root / "cache" if root else Path(platformdirs.user_cache_dir(_APP))
 
 
 def data_dir() -> Path:
-    """Downloaded third-party data (Moral Machine targets)."""
+    """Downloaded third-party data (Moral Machine targets); created when first written."""
     root = home()
-    path = root / "data" if root else Path(platformdirs.user_data_dir(_APP))
-    path.mkdir(parents=True, exist_ok=True)
+    return root / "data" if root else Path(platformdirs.user_data_dir(_APP))
+
+
+_REASONS = {
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "read-only (permission denied)",
+    errno.EPERM: "read-only (operation not permitted)",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is full",
+    errno.ENOTDIR: "not a directory",
+    errno.ENOENT: "no files can be created there",
+}
+
+
+def check_writable_dir(path: str | os.PathLike, *, min_free: int = MIN_FREE_BYTES) -> Path:
+    """Check, without creating anything, that `path` is or can become a writable folder.
+
+    Walks up to the nearest existing folder, writes and removes an empty probe file in
+    it, and checks its free space. Call it before a model loads or a file is read, so
+    a bad ``--out`` costs nothing.
+
+    Raises:
+        PlaceError: one line naming `path` and why: a file is in the way (not a
+            directory), read-only, or full (less than `min_free` bytes free).
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists() and not probe.is_symlink():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "it is a file" if probe == path else f"{probe} is a file"
+        raise PlaceError(f"{path}: cannot write there: not a directory ({where})")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".disca-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+        free = shutil.disk_usage(probe).free
+    except OSError as exc:
+        reason = _REASONS.get(exc.errno, exc.strerror or str(exc))
+        where = "" if probe == path else f" ({probe})"
+        raise PlaceError(f"{path}: cannot write there: {reason}{where}") from None
+    if free < min_free:
+        raise PlaceError(
+            f"{path}: cannot write there: the disk is full ({free / 2**20:.1f} MiB free)"
+        )
     return path
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiscaError
-from .paths import atomic_write_text
+from .paths import atomic_write_text, check_writable_dir
 
 __all__ = [
     "FORMAT",
@@ -344,6 +344,7 @@ class RunLog:
                 lists the differences), is locked by another process, or is corrupt.
         """
         path = Path(directory)
+        check_writable_dir(path)
         path.mkdir(parents=True, exist_ok=True)
         lock = _Lock(path)
         lock.acquire()

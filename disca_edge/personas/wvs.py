@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .. import __version__
 from ..errors import DiscaError
-from ..paths import atomic_write_text, shipped_dir
+from ..paths import atomic_write_text, check_writable_dir, shipped_dir
 from .files import PersonaFileError, panel_to_toml
 from .panel import Panel, load_file, resolve_country
 from .render import (
@@ -245,6 +245,7 @@ def build_from_wvs(
     out_dir = Path(out_dir)
     if not csv_path.is_file():
         raise WvsFileError(f"{csv_path}: file not found")
+    check_writable_dir(out_dir)  # before reading a 1 GB CSV
     wanted = _resolve_build_countries(countries)
     sums, respondents, missing, digest = _accumulate(csv_path, wanted, progress, chunksize)
     found = sorted({iso3 for iso3, _ in respondents})

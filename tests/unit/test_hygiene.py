@@ -103,3 +103,43 @@ def test_empty_or_blank_input_fails_before_anything_loads(tmp_path):
 def test_json_error_column_is_the_real_column():
     with pytest.raises(ask.AskInputError, match="line 3: not valid JSON .* at column 19"):
         ask.parse_line('{"left": "a boy", \n', 3)
+
+
+# --------------------------------------------------------------------------- places
+
+
+def test_check_writable_dir_names_the_path_and_the_reason(tmp_path, monkeypatch):
+    from disca_edge import paths
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(paths.PlaceError, match=f"^{a_file}/run: .*not a directory"):
+        paths.check_writable_dir(a_file / "run")
+    with pytest.raises(paths.PlaceError, match="not a directory .it is a file"):
+        paths.check_writable_dir(a_file)
+    assert paths.check_writable_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # the probe is gone
+
+    class Usage:
+        free = 1 << 20
+
+    monkeypatch.setattr(paths.shutil, "disk_usage", lambda _: Usage)
+    with pytest.raises(paths.PlaceError, match=r"the disk is full \(1.0 MiB free\)"):
+        paths.check_writable_dir(tmp_path / "run")
+
+
+def test_a_broken_disca_home_fails_only_commands_that_write(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from disca_edge.cli import cli
+
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    monkeypatch.setenv("DISCA_HOME", str(home))
+    runner = CliRunner()
+    for args in (["models", "list"], ["models", "path", "smollm2-135m"], ["personas", "list"]):
+        assert runner.invoke(cli, args).exit_code == 0, args
+    pulled = runner.invoke(cli, ["models", "pull", "smollm2-135m"])
+    assert pulled.exit_code == 1 and pulled.output.count("\n") == 1
+    assert pulled.output.startswith(f"Error: {home}/cache/models/smollm2-135m: cannot write")
