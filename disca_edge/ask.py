@@ -51,6 +51,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -75,11 +76,13 @@ __all__ = [
     "AskInput",
     "AskInputError",
     "DilemmaTooLongError",
+    "LONG_DILEMMA_TOKENS",
     "Outcome",
     "answer",
     "answer_many",
     "apply_prior",
     "build_results",
+    "chunk_for",
     "inputs_from_cli",
     "make_input",
     "parse_line",
@@ -94,6 +97,12 @@ TROLLEY_CONTEXT = scenarios.DISCA_OPENERS[0]
 
 _LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id"}
 _CHUNK = 8  # dilemmas per engine call: the trie shares the frame across them
+
+#: User turns (frame included) longer than this get a warning: the ask slows down
+#: super-linearly (measured in benchmarks/ask_length.py; README, "Long dilemmas").
+LONG_DILEMMA_TOKENS = 300
+
+log = logging.getLogger(__name__)
 
 
 class AskInputError(DiscaError):
@@ -339,6 +348,23 @@ def inputs_from_cli(
     return [make_input(option_a, option_b, dilemma=dilemma, category=category)]
 
 
+def chunk_for(source: str | os.PathLike | None) -> int:
+    """Dilemmas per engine call for an input: 1 on a pipe or terminal, else `_CHUNK`.
+
+    A pipe or terminal may be a person or program waiting for each answer before it
+    writes the next line, so each line is answered (and written) as soon as it arrives.
+    """
+    if source is not None and str(source) == "-":
+        import stat
+
+        try:
+            if not stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+                return 1
+        except (OSError, ValueError):  # no real stdin (a test runner's buffer)
+            return _CHUNK
+    return _CHUNK
+
+
 def _nonempty(items: Iterator, source: str) -> Iterator:
     """Read up to the first non-blank line now: an empty input fails before a model loads."""
     first = next(items, None)
@@ -430,8 +456,10 @@ class _Run:
             self.prefix_tokens[system] = n
         return self.prefix_tokens[system]
 
-    def check_length(self, dilemma: pipeline.Dilemma) -> None:
+    def check_length(self, dilemma: pipeline.Dilemma) -> int:
         """Raise `DilemmaTooLongError` when the dilemma cannot fit beside the system prompts.
+
+        Returns the longest user turn in tokens (frame and template tail included).
 
         The engine keeps the five system-prompt prefixes resident while it decodes a
         prompt's remainder, so the user turn (frame + scenario + the template's tail) may
@@ -456,6 +484,7 @@ class _Run:
                 f"tokens (the model's {engine.n_ctx}-token context minus {resident + 16} for "
                 "the base and persona system prompts held in the cache)"
             )
+        return longest_user
 
 
 def _dilemma(item: AskInput) -> pipeline.Dilemma:
@@ -717,7 +746,14 @@ def _answer_stream(run: _Run, items: Iterable, chunk: int) -> Iterator[Outcome]:
             continue
         try:
             dilemma = _dilemma(item)
-            run.check_length(dilemma)
+            n_user = run.check_length(dilemma)
+            if n_user > LONG_DILEMMA_TOKENS:
+                where = "" if item.line is None else f"line {item.line}: "
+                log.warning(
+                    "%sthe dilemma is long (a %d-token user turn, over %d): its 10 evaluations "
+                    "each decode it and time grows about 4x per doubling (README: long dilemmas)",
+                    where, n_user, LONG_DILEMMA_TOKENS,
+                )  # fmt: skip
         except Exception as exc:  # reported on its line; the batch goes on
             pending.append(_failure(item, exc))
             continue

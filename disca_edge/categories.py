@@ -130,10 +130,11 @@ def normalize_category(name: str) -> str:
         return found
     squashed = _squash(str(name))
     close = difflib.get_close_matches(squashed, list(_BY_SQUASHED), n=3, cutoff=0.5)
-    hint = [c for c in CATEGORIES if c.lower() in close]
+    snake = {c: re.sub(r"(?<!^)(?=[A-Z])", "_", c).lower() for c in CATEGORIES}  # as --help
+    hint = [snake[c] for c in CATEGORIES if c.lower() in close]
     suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
     raise UnknownNameError(
-        f"unknown category {name!r} (expected one of {', '.join(CATEGORIES)}){suggestion}"
+        f"unknown category {name!r} (expected one of {', '.join(snake.values())}){suggestion}"
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "PlainProgress",
     "make_progress",
     "download_bar",
+    "working",
 ]
 
 #: Values of ``--display``.
@@ -282,3 +283,57 @@ def download_bar(
     finally:
         if state["started"]:
             progress.close()
+
+
+@contextlib.contextmanager
+def working(display: str = "auto", description: str = "working", after_s: float = 2.0) -> Iterator:
+    """Show that a step of unknown length is running, once it has taken `after_s` seconds.
+
+    For a step that reports nothing (one engine call on a long dilemma): ``rich`` draws a
+    spinner with the elapsed time (removed at the end), ``plain`` writes one line, ``none``
+    nothing. A step that ends sooner shows nothing.
+
+    Args:
+        display: as for `make_progress`.
+        description: what is running.
+        after_s: seconds before anything is shown.
+
+    Yields:
+        Nothing; the display ends with the block.
+    """
+    import threading
+
+    if display == "auto":
+        display = "rich" if sys.stderr.isatty() else "none"
+    if display not in DISPLAYS:
+        raise ValueError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}")
+    if display == "none":
+        yield
+        return
+    if display == "plain":
+        shown: Any = None
+
+        def show() -> None:
+            print(f"{description} ...", file=sys.stderr, flush=True)
+
+    else:
+        from rich.console import Console
+        from rich.progress import Progress as Bar
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        shown = Bar(
+            SpinnerColumn(), TextColumn(description), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )  # fmt: skip
+        shown.add_task(description, total=None)
+        show = shown.start
+    timer = threading.Timer(after_s, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        if shown is not None and shown.live.is_started:
+            shown.stop()

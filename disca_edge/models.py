@@ -556,6 +556,11 @@ def resolve_model(
     if name_or_path is None:
         name_or_path = default_model_name()
     text = str(name_or_path)
+    if Path(os.path.expanduser(text)).is_dir():
+        raise DiscaError(
+            f"{text}: is a directory; --model takes a registry name (`disca models list`) "
+            "or the path of a .gguf file"
+        )
     if text.endswith(".gguf") or os.sep in text or Path(text).is_file():
         path = Path(os.path.expanduser(text))
         check_gguf(path)

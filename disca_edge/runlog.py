@@ -235,7 +235,10 @@ def read_results(directory: str | os.PathLike) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RunLogError(f"{path}: unreadable ({exc})") from None
+        raise RunLogError(
+            f"{path}: unreadable ({exc}); rebuild it from samples.jsonl with "
+            f"`disca report {Path(directory)} --recompute`"
+        ) from None
 
 
 def write_results(directory: str | os.PathLike, results: Mapping[str, Any]) -> Path:

@@ -9,7 +9,7 @@ import click
 from .. import ask as ask_lib
 from .. import explain
 from ..core import DiscaParams
-from ..display import download_bar
+from ..display import download_bar, working
 from ..models import open_engine
 from ..personas import load_panel
 from ._options import display_option, engine_options
@@ -71,7 +71,13 @@ def ask(groups, country, dilemma, option_a, option_b, category, input_, model, v
                                    prefix_cache=prefix_cache)  # fmt: skip
     failed = 0
     with engine:
-        for outcome in ask_lib.answer_many(engine, info, panel, items, params, seed=seed):
+        outcomes = ask_lib.answer_many(engine, info, panel, items, params, seed=seed,
+                                       chunk=ask_lib.chunk_for(input_))  # fmt: skip
+        while True:
+            with working(display, "asking the panel (10 evaluations per dilemma)"):
+                outcome = next(outcomes, None)  # shown on stderr once it takes > 2 s
+            if outcome is None:
+                break
             if outcome.error is not None and input_ is None:
                 raise click.ClickException(outcome.error)
             if outcome.error is not None:

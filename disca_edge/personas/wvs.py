@@ -27,7 +27,7 @@ from .render import (
     score_to_level,
 )
 
-__all__ = ["Progress", "WvsFileError", "build_from_wvs"]
+__all__ = ["Progress", "WVS_ITEM_RANGES", "WvsFileError", "build_from_wvs"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,17 @@ class Progress(Protocol):
 
 
 # --- builder: WVS-7 microdata -> panels (PERSONAS.md §3-§4) ------------------------------
+
+#: Valid codes of each item in the inverted WVS-7 CSV (WVS-7 codebook; LEVELS.md §3).
+#: Anything outside counts as missing, like the negative survey codes.
+WVS_ITEM_RANGES: dict[str, tuple[float, float]] = {
+    "Q6P": (1, 4), "Q17P": (0, 1),
+    **{f"Q{n}": (1, 10) for n in range(177, 183)},
+    "Q57P": (1, 2), "Q199P": (1, 4), "Q200P": (1, 3), "Q254P": (1, 4), "Q46P": (1, 4),
+    "Q29P": (1, 4), "Q30P": (1, 4), "Q31P": (1, 4), "Q33P": (1, 5),
+    "Q152": (1, 4), "Q153": (1, 4),
+    **{f"Q{n}P": (0, 1) for n in range(19, 24)},
+}  # fmt: skip
 
 _COUNTRY_COL = "B_COUNTRY_ALPHA"
 _YEAR_COL = "A_YEAR"
@@ -127,8 +138,14 @@ def _add_chunk(
     present: Mapping[str, list[str]],
     sums: dict[tuple[str, str, str], list[float]],
     respondents: dict[tuple[str, str], int],
+    out_of_range: dict[str, int],
+    csv_path: Path,
 ) -> None:
-    """Add one chunk's kept respondents and valid item values to the running sums."""
+    """Add one chunk's kept respondents and valid item values to the running sums.
+
+    Valid: within the item's `WVS_ITEM_RANGES`; values outside it (other than the
+    negative survey codes) are counted into `out_of_range`; inf is an error.
+    """
     import numpy as np
     import pandas as pd
 
@@ -151,7 +168,13 @@ def _add_chunk(
         if not items:
             continue
         values = chunk.loc[keep, items].apply(pd.to_numeric, errors="coerce")
-        valid = values >= 0  # drops the negative missing codes; NaN is False
+        _check_finite(values, csv_path)
+        lo = pd.Series({i: WVS_ITEM_RANGES[i][0] for i in items})
+        hi = pd.Series({i: WVS_ITEM_RANGES[i][1] for i in items})
+        valid = values.ge(lo, axis=1) & values.le(hi, axis=1)  # NaN is False
+        outside = (values >= 0) & ~valid  # negatives are survey codes
+        for item, n in outside.sum().items():
+            out_of_range[item] += int(n)
         frame = pd.DataFrame(
             {
                 "sum": values.where(valid, 0.0).sum(axis=1).to_numpy(),
@@ -170,7 +193,7 @@ def _accumulate(
     wanted: set[str] | None,
     progress: Progress | None,
     chunksize: int,
-) -> tuple[dict, dict, list[str], str]:
+) -> tuple[dict, dict, list[str], str, dict[str, int]]:
     """One streaming pass: sums and counts of valid values per (country, cohort, dimension)."""
     import pandas as pd
 
@@ -182,6 +205,7 @@ def _accumulate(
 
     sums: dict[tuple[str, str, str], list[float]] = {}
     respondents: dict[tuple[str, str], int] = {}
+    out_of_range = {item: 0 for items in present.values() for item in items}
     with open(csv_path, "rb") as handle:
         raw = _CountingReader(handle)
         stream = io.BufferedReader(raw, buffer_size=1 << 20)
@@ -197,7 +221,7 @@ def _accumulate(
                 encoding_errors="replace",
             )
             for chunk in reader:
-                _add_chunk(chunk, wanted, present, sums, respondents)
+                _add_chunk(chunk, wanted, present, sums, respondents, out_of_range, csv_path)
                 if progress is not None:
                     progress.update(raw.bytes_read - reported)
                     reported = raw.bytes_read
@@ -207,7 +231,29 @@ def _accumulate(
                 progress.update(raw.bytes_read - reported)
         except (pd.errors.ParserError, UnicodeError, ValueError) as exc:
             raise WvsFileError(f"{csv_path}: cannot parse as CSV: {exc}") from None
-    return sums, respondents, missing, raw.sha256.hexdigest()
+    for item, n in out_of_range.items():
+        if n:
+            lo, hi = WVS_ITEM_RANGES[item]
+            log.warning(
+                "%s: %d value(s) of %s outside its range %g-%g counted as missing",
+                csv_path, n, item, lo, hi,
+            )  # fmt: skip
+    counts = {item: n for item, n in out_of_range.items() if n}
+    return sums, respondents, missing, raw.sha256.hexdigest(), counts
+
+
+def _check_finite(values: Any, csv_path: Path) -> None:
+    """Refuse inf/-inf (NaN is a blank or a word: missing), naming column and data row."""
+    import numpy as np
+
+    bad = np.isinf(values.to_numpy(dtype=float))
+    if bad.any():
+        row, col = (int(x[0]) for x in np.nonzero(bad))
+        raise WvsFileError(
+            f"{csv_path}: column {values.columns[col]} holds a non-finite value "
+            f"({values.iat[row, col]}) in data row {int(values.index[row]) + 1}; "
+            "WVS item values are small integer codes"
+        )
 
 
 def build_from_wvs(
@@ -222,7 +268,9 @@ def build_from_wvs(
 
     Reads the file once in chunks (only the needed columns), keeps respondents with birth
     year Q261 in 1900-2010 and survey year A_YEAR >= 2015, splits them by age = A_YEAR - Q261
-    into young (< 36), middle (36-55) and older (> 55), pools all valid (>= 0) item values
+    into young (< 36), middle (36-55) and older (> 55), pools all valid item values (within
+    `WVS_ITEM_RANGES`; negative survey codes and out-of-range values count as missing, the
+    latter counted per column in a warning and in ``source.out_of_range_values``)
     per dimension without weights, scores the mean and cuts it into a level. Every cohort is
     measured, so `estimated` is false. Country names and language are taken from the
     shipped panel of the same ISO3 when there is one.
@@ -238,8 +286,8 @@ def build_from_wvs(
         The written files, in ISO3 order.
 
     Raises:
-        WvsFileError: the file lacks the needed columns, or a requested country has no
-            valid respondents.
+        WvsFileError: the file lacks the needed columns, a used item value is infinite,
+            or a requested country has no valid respondents.
     """
     csv_path = Path(csv_path)
     out_dir = Path(out_dir)
@@ -247,7 +295,9 @@ def build_from_wvs(
         raise WvsFileError(f"{csv_path}: file not found")
     check_writable_dir(out_dir)  # before reading a 1 GB CSV
     wanted = _resolve_build_countries(countries)
-    sums, respondents, missing, digest = _accumulate(csv_path, wanted, progress, chunksize)
+    sums, respondents, missing, digest, out_of_range = _accumulate(
+        csv_path, wanted, progress, chunksize
+    )
     found = sorted({iso3 for iso3, _ in respondents})
     if wanted is not None:
         absent = sorted(wanted - set(found))
@@ -300,6 +350,7 @@ def build_from_wvs(
             "built_with": f"disca-edge {__version__} (disca personas build)",
             "method": "PERSONAS.md §3-§4: unweighted pooled item means, quartile cut",
             "missing_items": missing,
+            **({"out_of_range_values": out_of_range} if out_of_range else {}),
             "n_respondents": n_by_cohort,
         }
         comment = f"DISCA persona panel for {header['name']}, built from WVS-7 microdata."

@@ -124,7 +124,7 @@ def test_read_inputs_keeps_line_numbers_and_skips_blank_lines():
 def test_make_input_rejects_non_text_and_unknown_category():
     with pytest.raises(ask.AskInputError, match="group A must be text, got int"):
         ask.make_input(1, "b")
-    with pytest.raises(UnknownNameError, match="did you mean Species"):
+    with pytest.raises(UnknownNameError, match="did you mean species"):
         ask.make_input("a", "b", category="specie")
 
 

@@ -64,7 +64,7 @@ def test_normalize_category(name, expected):
 
 
 def test_normalize_category_unknown_suggests():
-    with pytest.raises(UnknownNameError, match="did you mean Species"):
+    with pytest.raises(UnknownNameError, match="did you mean species"):
         normalize_category("specis")
     with pytest.raises(KeyError):  # UnknownNameError is a KeyError too
         normalize_category("weather")

@@ -143,3 +143,50 @@ def test_a_broken_disca_home_fails_only_commands_that_write(tmp_path, monkeypatc
     pulled = runner.invoke(cli, ["models", "pull", "smollm2-135m"])
     assert pulled.exit_code == 1 and pulled.output.count("\n") == 1
     assert pulled.output.startswith(f"Error: {home}/cache/models/smollm2-135m: cannot write")
+
+
+# --------------------------------------------------------------------------- WVS builder
+
+
+def _wvs(path, rows):
+    """A WVS-7-shaped CSV: every DISCA item, one row per (iso3, birth year, item value)."""
+    from disca_edge.personas.wvs import WVS_ITEM_RANGES
+
+    items = list(WVS_ITEM_RANGES)
+    lines = [",".join(["B_COUNTRY_ALPHA", "A_YEAR", "Q261", *items])]
+    for iso3, birth, values in rows:
+        cells = [values.get(i, WVS_ITEM_RANGES[i][0]) for i in items]
+        lines.append(",".join([iso3, "2019", str(birth), *map(str, cells)]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_wvs_values_outside_an_items_range_count_as_missing(tmp_path, caplog):
+    import warnings
+
+    from disca_edge.personas import build_from_wvs, load_panel
+
+    clean = [("JPN", 1990, {"Q6P": 4}), ("JPN", 1960, {"Q6P": 2})]
+    garbage = [
+        ("JPN", 1970, {"Q6P": 999, "Q57P": "1e308", "Q46P": 7}),
+        ("JPN", 1980, {"Q6P": -2, "Q57P": 3}),  # -2: a survey code, not counted
+    ]
+    build_from_wvs(_wvs(tmp_path / "clean.csv", clean), tmp_path / "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow RuntimeWarning from 1e308
+        build_from_wvs(_wvs(tmp_path / "dirty.csv", clean + garbage), tmp_path / "b")
+    a, b = load_panel("JPN", tmp_path / "a"), load_panel("JPN", tmp_path / "b")
+    assert a.persona("all").scores["religiosity"] == b.persona("all").scores["religiosity"]
+    assert b.source["out_of_range_values"] == {"Q6P": 1, "Q57P": 2, "Q46P": 1}
+    assert "1 value(s) of Q6P outside its range 1-4 counted as missing" in caplog.text
+
+
+def test_wvs_non_finite_values_are_errors(tmp_path):
+    from disca_edge.personas import WvsFileError, build_from_wvs
+
+    rows = [("JPN", 1990, {}), ("JPN", 1960, {"Q46P": "inf"})]
+    with pytest.raises(
+        WvsFileError, match=r"column Q46P holds a non-finite value \(inf\) in data row 2"
+    ):
+        build_from_wvs(_wvs(tmp_path / "inf.csv", rows), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -330,7 +330,7 @@ def test_cli_list_table_and_errors():
     assert "Species" in result.output and "a person" in result.output
     bad = runner.invoke(cli, ["scenarios", "list", "--category", "specis"])
     assert bad.exit_code == 1
-    assert bad.output.strip().count("\n") == 0 and "did you mean Species" in bad.output
+    assert bad.output.strip().count("\n") == 0 and "did you mean species" in bad.output
     assert runner.invoke(cli, ["scenarios", "list", "--protocol", "x"]).exit_code == 2
 
 
