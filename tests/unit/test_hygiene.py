@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 
@@ -87,6 +90,24 @@ def test_a_failing_dilemma_is_reported_on_its_line_and_the_batch_goes_on(monkeyp
     assert outcomes[1].error.startswith('line 2: "left" is not valid UTF-8 text')
     assert outcomes[2].error == "line 3: RuntimeError: llama_decode returned -3"
     assert outcomes[3].error.startswith('line 4: "left" contains the control character U+001B')
+
+
+def test_a_long_dilemma_is_answered_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(ask.pipeline, "evaluate_panel", _fake_evaluate)
+    long_text = "word " * (ask.LONG_DILEMMA_TOKENS + 10)
+    line = {"dilemma": long_text.strip(), "option_a": "x", "option_b": "y"}
+    item = ask.parse_line(json.dumps(line), 4)
+    info = ModelInfo("fake", "/fake.gguf", "0" * 64, {})
+    (outcome,) = ask.answer_many(
+        _FakeEngine(), info, load_panel("JP"), [item], core.DiscaParams("paper")
+    )
+    assert outcome.ok
+    n = int(re.search(r"line 4: the dilemma is long \(a (\d+)-token user turn", caplog.text)[1])
+    assert n > ask.LONG_DILEMMA_TOKENS + 10  # the words, plus the frame around them
+    caplog.clear()
+    short = ask.make_input("a boy", "a girl")
+    list(ask.answer_many(_FakeEngine(), info, load_panel("JP"), [short], core.DiscaParams("paper")))
+    assert "long" not in caplog.text
 
 
 def test_empty_or_blank_input_fails_before_anything_loads(tmp_path):
