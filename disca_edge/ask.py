@@ -661,21 +661,21 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     t0 = time.perf_counter()
     try:
         logits = pipeline.evaluate_panel(run.engine, run.systems, [d for _, d in chunk])
+        n_tokens = [[len(run.engine.tokenize(text)) for text in texts] for texts in logits.texts]
+        results = build_results(
+            [item for item, _ in chunk],
+            logits,
+            model_info=run.model_info,
+            panel=run.panel,
+            params=run.params,
+            seed=run.seed,
+            n_tokens=n_tokens,
+        )
     except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
             item = chunk[0][0]
             return [_failure(item, exc)]
         return [o for pair in chunk for o in _evaluate(run, [pair])]
-    n_tokens = [[len(run.engine.tokenize(text)) for text in texts] for texts in logits.texts]
-    results = build_results(
-        [item for item, _ in chunk],
-        logits,
-        model_info=run.model_info,
-        panel=run.panel,
-        params=run.params,
-        seed=run.seed,
-        n_tokens=n_tokens,
-    )
     per = (time.perf_counter() - t0) / len(chunk)
     return [
         Outcome(item.index, item.line, result=r, elapsed_s=per)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engine import ChatPrompt, Engine
+from .errors import DiscaError
 from .scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
 
 __all__ = [
@@ -103,6 +104,9 @@ def evaluate_panel(
 
     Returns:
         PanelLogits with S rows.
+
+    Raises:
+        DiscaError: the model returned a non-finite logit (a damaged or incompatible GGUF).
     """
     n_agents = len(system_prompts)
     prompts: list[ChatPrompt] = []
@@ -114,6 +118,12 @@ def evaluate_panel(
                 prompts.append(ChatPrompt(system=system, user=user))
                 slots.append((s, o, j))
     result = engine.logits_ab(prompts)
+    if not (np.isfinite(result.logit_a).all() and np.isfinite(result.logit_b).all()):
+        raise DiscaError(
+            f"{getattr(engine, 'model_path', 'the model')}: the model returned non-finite "
+            "logits (a damaged or incompatible GGUF; for a registry model run "
+            "`disca models pull NAME --force`)"
+        )
     n = len(dilemmas)
     logits = np.full((n, 2, n_agents, 2), np.nan)
     ids = np.zeros((n, 2, n_agents, 2), dtype=np.int64)

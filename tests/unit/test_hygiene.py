@@ -211,3 +211,24 @@ def test_wvs_non_finite_values_are_errors(tmp_path):
     ):
         build_from_wvs(_wvs(tmp_path / "inf.csv", rows), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_non_finite_logits_are_one_clear_error_not_a_crash_in_core():
+    """A damaged GGUF outside the registry (no sha256 to check) can return NaN logits."""
+    from types import SimpleNamespace
+
+    from disca_edge.errors import DiscaError
+
+    class NanEngine:
+        model_path = "/models/damaged.gguf"
+
+        def logits_ab(self, prompts):
+            n = len(prompts)
+            nan = np.full(n, np.nan)
+            return SimpleNamespace(
+                logit_a=nan, logit_b=nan, token_a=[1] * n, token_b=[2] * n, texts=["p"] * n
+            )
+
+    dilemma = pipeline.Dilemma.from_scenario("A or B?", index=0)
+    with pytest.raises(DiscaError, match="damaged.gguf: the model returned non-finite logits"):
+        pipeline.evaluate_panel(NanEngine(), ["s0", "s1"], [dilemma])
