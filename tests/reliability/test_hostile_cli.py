@@ -220,7 +220,7 @@ def _batch_lines(stdout: str, stderr: str, env: Env) -> None:
         "line 2", "line 3", "line 4", "line 5", "line 6",
     ]  # fmt: skip
     assert 'line 2: "left" is not valid UTF-8 text (a lone surrogate U+D800' in errors[0]
-    assert "line 3: not valid JSON" in errors[1] and "at column 19" in errors[1]
+    assert "line 3: not valid JSON" in errors[1] and "at column 38" in errors[1]  # not "column 1"
     assert "line 4: not valid UTF-8 text" in errors[2]
     assert 'line 5: "right" contains the control character U+001B' in errors[3]
     assert "line 6: the dilemma text is empty" in errors[4]
@@ -377,10 +377,11 @@ CASES: list[Case] = [
     Case("report-corrupt-results", ("report", "{run}"), 1,
          r"results.json: unreadable .*`disca report {run} --recompute`", run=True,
          setup=_corrupt_results),
-    Case("report-corrupt-sample-line", ("report", "{run}"), 1, "line 2", run=True,
+    Case("report-corrupt-sample-line", ("report", "{run}"), 1,
+         r"samples.jsonl:2: not a sample record", run=True,
          setup=_corrupt_sample_line),
     Case("report-unknown-country", ("report", "{run}", "--country", "Narnia"), 1,
-         "unknown country 'Narnia'", run=True),
+         r"country 'Narnia' is not in this run \(it has USA\)", run=True),
     Case("merge-not-a-run", ("eval", "merge", "{tmp}", "--out", "{tmp}/m"), 1,
          "not a run directory"),
     # --- personas
