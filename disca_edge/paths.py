@@ -92,7 +92,7 @@ def check_writable_dir(path: str | os.PathLike, *, min_free: int = MIN_FREE_BYTE
         os.unlink(tmp)
         free = shutil.disk_usage(probe).free
     except OSError as exc:
-        reason = _REASONS.get(exc.errno, exc.strerror or str(exc))
+        reason = _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
         where = "" if probe == path else f" ({probe})"
         raise PlaceError(f"{path}: cannot write there: {reason}{where}") from None
     if free < min_free:
