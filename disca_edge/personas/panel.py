@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import DiscaError, UnknownNameError
 from ..paths import shipped_dir
+from ..text import TextError, check_text
 from .files import SCHEMA, PersonaFileError, read_toml
 from .render import COHORTS, WVS_DIMENSIONS, render_persona
 
@@ -175,6 +176,10 @@ def _text_field(
         raise _Invalid(f"field {key!r} must be a non-empty string, got {value!r}")
     if pattern and value and not re.fullmatch(pattern, value):
         raise _Invalid(f"field {key!r} has a bad value {value!r}")
+    try:  # the text reaches prompts and terminals: no escape sequences, no surrogates
+        check_text(value, f"field {key!r}")
+    except TextError as exc:
+        raise _Invalid(str(exc)) from None
     return value
 
 
@@ -202,6 +207,7 @@ def _header(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
     note = data.get("provenance_note", "")
     if not isinstance(note, str):
         raise _Invalid("provenance_note must be a string")
+    _text_field({"provenance_note": note}, "provenance_note", allow_empty=True)
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise _Invalid("aliases must be a list of strings")

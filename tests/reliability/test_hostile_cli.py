@@ -204,6 +204,13 @@ def _torn_last_record(env: Env) -> None:
     env.extra["n_records"] = data.count(b"\n")
 
 
+def _escaped_panel(env: Env) -> None:
+    """The shipped JPN panel with an OSC title sequence (a TOML escape) in its name."""
+    text = (REPO / "personas" / "JPN.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "Japan"', 'name = "Ja\\u001b]0;pwned\\u0007pan"', 1)
+    _write("p/JPN.toml", text)(env)
+
+
 def _no_escape(stdout: str, stderr: str, env: Env) -> None:
     assert "\x1b" not in stdout + stderr and "\x07" not in stdout + stderr
 
@@ -389,6 +396,9 @@ CASES: list[Case] = [
          "unknown country 'Narnia'"),
     Case("personas-dir-bad-toml", ("personas", "show", "JPN", "--dir", "{tmp}/p"), 1, "JPN",
          setup=_write("p/JPN.toml", "schema = [unclosed\n")),
+    Case("personas-escape-sequence-in-panel", ("personas", "show", "JPN", "--dir", "{tmp}/p"),
+         1, r"field 'name' contains the control character U\+001B",
+         setup=_escaped_panel, check=_no_escape),
     Case("build-wvs-missing", ("personas", "build", "--wvs", "{tmp}/nope.csv", "--out",
                                "{tmp}/out"), 2, "does not exist", lines="last"),
     Case("build-not-a-wvs-file", ("personas", "build", "--wvs", "{tmp}/x.csv", "--out",
