@@ -519,13 +519,18 @@ def test_hostile_case(case: Case, tmp_path, _isolated_home, request):
 
 def test_every_survey_group_is_in_the_table():
     """Issue 10's survey had 50 groups; the table keeps at least that many, all distinct."""
-    groups = [c.group for c in CASES] + [t for t in _PROCESS_GROUPS]
+    groups = [c.group for c in CASES] + list(_OTHER_GROUPS)
     assert len(groups) == len(set(groups)) and len(groups) >= 50, len(groups)
 
 
 # --------------------------------------------------------------------------- signals and pipes
 
-_PROCESS_GROUPS = ("ctrl-c-at-any-moment", "ctrl-c-after-an-answer", "broken-pipe")
+_OTHER_GROUPS = (
+    "ctrl-c-at-any-moment",
+    "ctrl-c-after-an-answer",
+    "broken-pipe",
+    "ctrl-c-in-every-command",
+)
 
 
 # The console script `disca`, with one line added: "ready" on stderr just before it imports
@@ -588,3 +593,56 @@ def test_broken_pipe_is_quiet(tmp_path):
     stderr = proc.stderr.read()
     proc.wait(timeout=60)
     assert b"Traceback" not in stderr and proc.returncode in (0, 1, 120, -signal.SIGPIPE)
+
+
+# Minimal valid arguments of every command ({tmp}: a folder holding an empty file "f").
+_EVERY_COMMAND = {
+    "scenarios list": [],
+    "data pull": ["moral-machine"],
+    "data list": [],
+    "data path": [],
+    "personas list": [],
+    "personas show": ["JPN"],
+    "personas build": ["--wvs", "{tmp}/f", "--out", "{tmp}/out"],
+    "models list": [],
+    "models pull": [SMOL],
+    "models path": [SMOL],
+    "eval multitp": ["--out", "{tmp}/run"],
+    "eval merge": ["{tmp}", "--out", "{tmp}/merged"],
+    "eval rescore": ["{tmp}", "--out", "{tmp}/rescored"],
+    "report": ["{tmp}"],
+    "ask": ["-c", "JP", "a boy", "a girl"],
+}
+
+
+def _leaf_commands(command, path=()):
+    import click
+
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _leaf_commands(sub, (*path, name))
+    else:
+        yield " ".join(path), command
+
+
+def test_ctrl_c_in_any_command_body_exits_130(tmp_path, monkeypatch):
+    """Whatever a command is doing when Ctrl-C lands: "Interrupted." and exit 130.
+
+    Every command of the tree must be in `_EVERY_COMMAND`, so a new one is covered too.
+    """
+    from disca_edge.cli import _check_values
+
+    _check_values(cli)  # wrap first, so undoing the patches restores the value checks
+    (tmp_path / "f").write_text("")
+    leaves = dict(_leaf_commands(cli))
+    assert set(leaves) == set(_EVERY_COMMAND), "add the new command to _EVERY_COMMAND"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    for name, command in leaves.items():
+        monkeypatch.setattr(command, "callback", interrupted)
+        args = [a.format(tmp=tmp_path) for a in _EVERY_COMMAND[name]]
+        result = CliRunner().invoke(cli, [*name.split(), *args])
+        assert result.exit_code == 130, (name, result.output)
+        assert result.stderr == "Interrupted.\n", (name, result.stderr)
