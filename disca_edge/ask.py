@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, categories, core, methods, pipeline, scenarios
-from .engine import ChatPrompt, Engine, llama_cpp_version
+from .engine import CONTEXT_RESERVE, ChatPrompt, Engine, llama_cpp_version
 from .errors import DiscaError
 from .models import ModelInfo
 from .personas import Panel
@@ -441,20 +441,10 @@ class _Run:
     params: core.DiscaParams
     seed: int
     systems: list[str] = field(default_factory=list)
-    prefix_tokens: dict[str, int] = field(default_factory=dict)
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix (before the user content)."""
-        if system not in self.prefix_tokens:
-            one = self.engine.tokenize(self.engine.render(ChatPrompt(system, "\x02")))
-            two = self.engine.tokenize(self.engine.render(ChatPrompt(system, "\x03")))
-            n = 0
-            for x, y in zip(one, two, strict=False):
-                if x != y:
-                    break
-                n += 1
-            self.prefix_tokens[system] = n
-        return self.prefix_tokens[system]
+        return self.engine.prefix_len(system)
 
     def check_length(self, dilemma: pipeline.Dilemma) -> int:
         """Raise `DilemmaTooLongError` when the dilemma cannot fit beside the system prompts.
@@ -476,12 +466,12 @@ class _Run:
                 n = len(engine.tokenize(engine.render(ChatPrompt(system, user))))
                 longest_prompt = max(longest_prompt, n)
                 longest_user = max(longest_user, n - self.prefix_len(system))
-        limit = engine.n_ctx - 16 - resident
+        limit = engine.n_ctx - CONTEXT_RESERVE - resident
         if longest_user > limit:
             raise DilemmaTooLongError(
                 f"the dilemma is too long: its user turn is {longest_user} tokens (frame "
                 f"included; longest prompt {longest_prompt} tokens) and the limit is {limit} "
-                f"tokens (the model's {engine.n_ctx}-token context minus {resident + 16} for "
+                f"tokens (the model's {engine.n_ctx}-token context minus {resident + CONTEXT_RESERVE} for "
                 "the base and persona system prompts held in the cache)"
             )
         return longest_user

@@ -131,3 +131,6 @@ cli.add_command(report)
 from .commands.ask import ask  # noqa: E402
 
 cli.add_command(ask)
+from .commands.doctor import doctor  # noqa: E402
+
+cli.add_command(doctor)

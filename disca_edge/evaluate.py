@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 #: Engine settings that can change logits (recorded in the fingerprinted config). The
 #: thread count, context size and sequence slots only change speed and are not compared.
-LOGIT_SETTINGS = ("n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified")
+LOGIT_SETTINGS = (
+    "n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified", "kv_type", "use_extra_bufts",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class EvalConfig:
         shard: (i, n): this process does the pool positions p with p % n == i.
         chunk: scenarios per engine call (10 prompts each).
         overrides: DISCA parameter overrides for every method.
-        n_threads, n_gpu_layers, n_ctx: engine settings (None: defaults).
+        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings (None: defaults).
         force: replace a run with a different config in ``out``.
     """
 
@@ -91,6 +93,7 @@ class EvalConfig:
     n_threads: int | None = None
     n_gpu_layers: int | None = None
     n_ctx: int | None = None
+    extra_buffers: str | None = None
     force: bool = False
 
 
@@ -395,6 +398,7 @@ def _open_engine(cfg: EvalConfig) -> tuple[Any, dict[str, Any]]:
         n_threads=cfg.n_threads,
         n_gpu_layers=cfg.n_gpu_layers,
         n_ctx=cfg.n_ctx,
+        extra_buffers=cfg.extra_buffers,
         prefix_cache=True,  # persona prefixes restored (bit-identical) on resume/shards
     )
     return engine, info.as_dict()

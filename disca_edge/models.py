@@ -609,12 +609,15 @@ def open_engine(
     seed: int = 0,
     progress: ProgressFn | None = None,
     prefix_cache: bool = False,
+    extra_buffers: str | None = None,
 ):
     """Resolve `--model`, pull it if needed, and load it; returns (Engine, ModelInfo).
 
     Registry settings (context size, chat template, suggested GPU layers) apply unless
     overridden here. With `prefix_cache`, system-prompt KV states are kept on disk under
     the cache dir (one folder per model sha256) so later processes skip re-evaluating them.
+    `extra_buffers` (auto, on, off; None: ``$DISCA_EXTRA_BUFFERS`` or auto) is the engine's
+    weight-repacking setting.
     """
     from .engine import Engine
 
@@ -634,6 +637,7 @@ def open_engine(
         n_gpu_layers=(spec.n_gpu_layers if spec else 0) if n_gpu_layers is None else n_gpu_layers,
         chat_template=spec.chat_template if spec else None,
         seed=seed,
+        extra_buffers=extra_buffers,
         prefix_cache_dir=kv_dir if prefix_cache else None,
     )
     name = spec.name if spec else path.name

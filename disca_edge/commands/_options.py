@@ -1,9 +1,9 @@
 """Shared click options of every command that loads a model, written once as decorators.
 
-`engine_options` adds ``--model/-m``, ``-t/--threads``, ``--n-ctx`` and
-``-ngl/--n-gpu-layers``; the command receives them as ``model``, ``threads``, ``n_ctx``
-and ``n_gpu_layers``. ``--n-ctx`` has no short form: ``-c`` already means
-``--country`` on `disca ask`. ``--gpu-layers`` (the name `disca ask` first shipped
+`engine_options` adds ``--model/-m``, ``-t/--threads``, ``--n-ctx``,
+``-ngl/--n-gpu-layers`` and ``--extra-buffers``; the command receives them as ``model``,
+``threads``, ``n_ctx``, ``n_gpu_layers`` and ``extra_buffers``. ``--n-ctx`` has no short
+form: ``-c`` already means ``--country`` on `disca ask`. ``--gpu-layers`` (the name `disca ask` first shipped
 with) stays accepted as a hidden alias of ``--n-gpu-layers``.
 """
 
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
+from ..engine.hardware import EXTRA_BUFFERS, EXTRA_BUFFERS_ENV
 
 __all__ = ["engine_options", "display_option"]
 
@@ -41,11 +43,12 @@ def display_option(command: F) -> F:
 
 
 def engine_options(command: F) -> F:
-    """Add the engine options (model, threads, context size, GPU layers) to a command.
+    """Add the engine options (model, threads, context, GPU layers, extra buffers) to a command.
 
     Args:
         command: the click command function; it gains the keyword arguments ``model``,
-            ``threads``, ``n_ctx`` and ``n_gpu_layers`` (None when not given).
+            ``threads``, ``n_ctx``, ``n_gpu_layers`` and ``extra_buffers`` (None when not
+            given).
 
     Returns:
         The decorated function.
@@ -68,6 +71,13 @@ def engine_options(command: F) -> F:
             "n_gpu_layers",
             type=click.IntRange(min=-1),
             help="Layers to offload to the GPU (-1 = all)  [default: the registry's]",
+        ),
+        click.option(
+            "--extra-buffers",
+            type=click.Choice(EXTRA_BUFFERS, case_sensitive=False),
+            envvar=EXTRA_BUFFERS_ENV,
+            help="llama.cpp weight repacking: auto (off on AMX CPUs, where it crashes), on, "
+            f"off  [env {EXTRA_BUFFERS_ENV}; default: auto]",
         ),
         click.option(
             "--gpu-layers",

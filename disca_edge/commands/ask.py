@@ -46,7 +46,8 @@ __all__ = ["ask"]
     help="Keep persona-prefix KV states in the cache so the next process skips them.",
 )
 def ask(groups, country, dilemma, option_a, option_b, category, input_, model, variant,
-        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, display, prefix_cache) -> None:  # fmt: skip
+        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, extra_buffers, display,
+        prefix_cache) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
@@ -67,7 +68,7 @@ def ask(groups, country, dilemma, option_a, option_b, category, input_, model, v
     with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
                                    n_ctx=n_ctx,
-                                   seed=seed, progress=progress,
+                                   seed=seed, progress=progress, extra_buffers=extra_buffers,
                                    prefix_cache=prefix_cache)  # fmt: skip
     failed = 0
     with engine:

@@ -49,7 +49,7 @@ def eval_() -> None:
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @display_option
 def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk, params,
-            threads, n_gpu_layers, n_ctx, force, display) -> None:  # fmt: skip
+            threads, n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
@@ -59,7 +59,7 @@ def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk
         out=out, countries=parse_countries(countries), model=model, limit=limit,
         variant=variant, seed=seed, data_seed=data_seed, shard=parse_shard(shard),
         chunk=chunk, overrides=parse_params(params), n_threads=threads,
-        n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, force=force,
+        n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)

@@ -33,11 +33,39 @@ def test_shared_prefix_logits_equal_isolated_evaluation(smollm2_engine):
     shared = engine.logits_ab(prompts)
     evaluated = engine.stats.tokens_evaluated - before
     isolated = engine.logits_ab_isolated(prompts)
-    assert np.max(np.abs(shared.logit_a - isolated.logit_a)) <= 1e-3
-    assert np.max(np.abs(shared.logit_b - isolated.logit_b)) <= 1e-3
+    np.testing.assert_array_equal(shared.logit_a, isolated.logit_a)
+    np.testing.assert_array_equal(shared.logit_b, isolated.logit_b)
     assert shared.texts == isolated.texts
     # sharing really happened: far fewer tokens decoded than the prompts hold
     assert evaluated < 0.5 * int(shared.n_tokens.sum())
+
+
+# Issue 9: two different system prompts whose rendered prefixes are 22 tokens each on SmolLM2.
+_KIND = "You are a very kind and gentle person from Japan who values harmony."
+_HARSH = "You are a very harsh and selfish person from Norway who values money."
+
+
+def test_different_prefixes_of_equal_length_never_share_suffix_tokens(smollm2_engine):
+    """Regression: tries keyed by (position, token) let these prompts share nodes (1.2 logits off)."""
+    engine = smollm2_engine
+    assert engine.prefix_len(_KIND) == engine.prefix_len(_HARSH) == 22
+    orig, swap = scenarios.disca_user_prompts(scenarios.disca_pool()[0])
+    prompts = [ChatPrompt(system, user) for system in (_KIND, _HARSH) for user in (orig, swap)]
+    engine.clear()
+    shared = engine.logits_ab(prompts)
+    isolated = engine.logits_ab_isolated(prompts)
+    np.testing.assert_array_equal(shared.logit_a, isolated.logit_a)
+    np.testing.assert_array_equal(shared.logit_b, isolated.logit_b)
+
+
+def test_results_do_not_depend_on_prompt_order(smollm2_engine):
+    engine = smollm2_engine
+    prompts = _panel_prompts(2)
+    order = np.random.default_rng(0).permutation(len(prompts))
+    first = engine.logits_ab(prompts)
+    shuffled = engine.logits_ab([prompts[k] for k in order])
+    np.testing.assert_array_equal(shuffled.logit_a, first.logit_a[order])
+    np.testing.assert_array_equal(shuffled.logit_b, first.logit_b[order])
 
 
 def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_path):
@@ -52,7 +80,7 @@ def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_pa
         np.testing.assert_array_equal(first.logit_a, again.logit_a)
         engine.logits_ab(jpn)  # new personas: USA prefixes get evicted as needed
         third = engine.logits_ab(usa)
-        np.testing.assert_allclose(third.logit_b, first.logit_b, atol=1e-3)
+        np.testing.assert_array_equal(third.logit_b, first.logit_b)
     finally:
         engine.close()
 

@@ -1,0 +1,477 @@
+"""The GGUF engine: chat prompts in, decision-token logits out, with shared KV-cache prefixes.
+
+DISCA reads only two logits (tokens ``A`` and ``B``) at the last position of
+10 prompts per scenario. Those prompts overlap heavily: five system prompts
+(base + four personas) recur in every scenario, and the two option orders of a
+scenario agree up to the first swapped label. The engine therefore
+
+* keeps each system-prompt prefix resident in the KV cache as a *pinned*
+  sequence (evaluated once, reused for every later prompt that starts with it;
+  `kvcache`);
+* lays the remaining suffixes out as a token trie rooted at their pinned prefix,
+  so a token two prompts share *in the same context* is decoded once and belongs
+  to every sequence below it (`plan`, pure and tested without a model);
+* attaches the pinned prefix to each prompt's sequence with ``llama_memory_seq_cp``
+  (no compute in a unified cache), decodes the trie in as few ``llama_decode``
+  calls as ``n_batch`` allows, reads one logits row per prompt and drops the suffix
+  cells again with ``llama_memory_seq_rm``.
+
+Chat templates and tokens live in `chat`, hardware decisions in `hardware`. This
+package is the only one that imports ``llama_cpp`` (lazily).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DiscaError
+from . import hardware
+from .chat import ChatPrompt, ChatTokens
+from .kvcache import PINNED_SLOTS, PinnedPrefixes
+from .plan import plan
+
+__all__ = [
+    "CONTEXT_RESERVE",
+    "KV_TYPES",
+    "ChatPrompt",
+    "Engine",
+    "EngineStats",
+    "LogitsAB",
+    "PromptTooLongError",
+    "llama_cpp_version",
+]
+
+log = logging.getLogger(__name__)
+
+#: KV cells every group leaves free, and the margin by which a prompt must fit the context.
+CONTEXT_RESERVE = 16
+
+#: KV-cache element types the engine accepts (``type_k`` and ``type_v``).
+KV_TYPES = ("f16", "q8_0", "bf16", "f32")
+_GGML_TYPE = {"f32": 0, "f16": 1, "q8_0": 8, "bf16": 30}
+
+
+class PromptTooLongError(DiscaError):
+    """A prompt does not fit in the context window."""
+
+
+@dataclass(frozen=True)
+class LogitsAB:
+    """Decision-token logits for P prompts.
+
+    Attributes:
+        logit_a (ndarray[P]): raw logit of the ``A`` token at the last prompt position.
+        logit_b (ndarray[P]): raw logit of the ``B`` token.
+        token_a (ndarray[P]): resolved id of ``A`` for each prompt (spec §2.4).
+        token_b (ndarray[P]): resolved id of ``B``.
+        texts (list[str]): the exact rendered text that was tokenised, chat template included.
+        n_tokens (ndarray[P]): prompt length in tokens.
+    """
+
+    logit_a: np.ndarray
+    logit_b: np.ndarray
+    token_a: np.ndarray
+    token_b: np.ndarray
+    texts: list[str]
+    n_tokens: np.ndarray
+
+
+@dataclass
+class EngineStats:
+    """Counters for benchmarks: how much work the shared-prefix layout saved."""
+
+    prompts: int = 0
+    prompt_tokens: int = 0  # sum of full prompt lengths
+    tokens_evaluated: int = 0  # tokens actually decoded
+    decode_calls: int = 0
+    prefixes_loaded: int = 0  # pinned prefixes restored from a state file
+    prefixes_decoded: int = 0  # pinned prefixes computed
+    visible_cells: int = 0  # sum over decode calls of the KV cells in use after the call
+
+    @property
+    def tokens_reused(self) -> int:
+        """Prompt tokens served from the cache or from a shared trie node."""
+        return self.prompt_tokens - self.tokens_evaluated
+
+    def as_dict(self) -> dict:
+        return {
+            "prompts": self.prompts,
+            "prompt_tokens": self.prompt_tokens,
+            "tokens_evaluated": self.tokens_evaluated,
+            "tokens_reused": self.tokens_reused,
+            "decode_calls": self.decode_calls,
+            "prefixes_loaded": self.prefixes_loaded,
+            "prefixes_decoded": self.prefixes_decoded,
+            "visible_cells": self.visible_cells,
+        }
+
+
+def llama_cpp_version() -> str:
+    """Installed llama-cpp-python version (without importing the native library)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _import_llama():
+    try:
+        import llama_cpp
+        import llama_cpp._internals as internals
+        from llama_cpp._logger import set_verbose
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise DiscaError(
+            f"llama-cpp-python is not importable ({exc}); install it with "
+            "`pip install 'llama-cpp-python>=0.3.30,<0.4'`"
+        ) from None
+    set_verbose(False)
+    hardware.warn_if_untested(llama_cpp_version())
+    return llama_cpp, internals
+
+
+class Engine:
+    """A GGUF model with a shared-prefix KV cache that returns A/B logits for chat prompts.
+
+    Args:
+        model_path: path to a ``.gguf`` file.
+        n_ctx: context size in tokens (KV cells shared by all sequences).
+        n_threads: CPU threads (default: all cores).
+        n_batch: most tokens per ``llama_decode`` call.
+        n_ubatch: micro-batch. The CPU default is 63: with an f16 KV cache, ggml's CPU
+            flash attention switches to a tiled kernel at 64 queries, whose rounding
+            depends on where a sequence's cells sit among other sequences' cells. Small
+            quantised models amplify that into logit shifts of up to ~0.5, so
+            shared-prefix results would no longer equal isolated evaluation. Below 64
+            every query row takes the per-row kernel and the engine is bit-identical to
+            evaluating each prompt alone. With GPU offload the default is `n_batch`.
+        n_gpu_layers: layers to offload (-1 = all, on Metal/CUDA builds; 0 = CPU). On a
+            build without GPU offload a warning is logged and the CPU path is used.
+        n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
+        kv_type: KV-cache element type, one of `KV_TYPES`.
+        extra_buffers: llama.cpp's extra weight buffer types (CPU repacking): ``auto``
+            (off where the CPU reports AMX, on elsewhere), ``on`` or ``off``; None reads
+            ``$DISCA_EXTRA_BUFFERS`` (default auto).
+        chat_template: Jinja template overriding the one in the GGUF metadata.
+        seed: recorded for reproducibility; decoding reads logits and never samples.
+        prefix_cache_dir: if set, the KV state of every pinned prefix is saved there
+            (one checksummed file per prefix and kernel settings) and loaded instead of
+            re-evaluated by later processes. Use one folder per model file, as the
+            state is only valid for the weights that produced it.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        n_gpu_layers: int = 0,
+        n_ubatch: int | None = None,
+        n_seq_max: int = 128,
+        kv_type: str = "f16",
+        extra_buffers: str | None = None,
+        chat_template: str | None = None,
+        seed: int = 0,
+        prefix_cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        llama_cpp, internals = _import_llama()
+        self._llama = llama_cpp
+        self.model_path = Path(model_path)
+        if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
+            raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
+        if kv_type not in KV_TYPES:
+            raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
+        buffers = hardware.resolve_extra_buffers(extra_buffers)
+        features = hardware.cpu_features(
+            llama_cpp.llama_print_system_info().decode(errors="replace")
+        )
+        use_extra_bufts = hardware.extra_buffers_on(buffers, features)
+        path = hardware.compute_path(n_gpu_layers, bool(llama_cpp.llama_supports_gpu_offload()))
+        if path.warning:
+            log.warning("%s", path.warning)
+        threads = n_threads or os.cpu_count() or 1
+        if n_ubatch is None:
+            n_ubatch = n_batch if path.on_gpu else min(n_batch, 63)
+        self.settings = {
+            "n_ctx": int(n_ctx),
+            "n_threads": int(threads),
+            "n_batch": int(n_batch),
+            "n_ubatch": int(n_ubatch),
+            "flash_attn": path.flash_attn,
+            "n_gpu_layers": path.n_gpu_layers,
+            "n_seq_max": int(n_seq_max),
+            "kv_type": kv_type,
+            "extra_buffers": buffers,
+            "use_extra_bufts": use_extra_bufts,
+            "seed": int(seed),
+            "kv_unified": True,
+        }
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = path.n_gpu_layers
+        model_params.use_extra_bufts = use_extra_bufts
+        try:
+            self._model = internals.LlamaModel(
+                path_model=str(self.model_path), params=model_params, verbose=False
+            )
+        except ValueError as exc:
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not load the model ({exc})"
+            ) from None
+
+        ctx_params = llama_cpp.llama_context_default_params()
+        ctx_params.n_ctx = int(n_ctx)
+        ctx_params.n_batch = int(n_batch)
+        ctx_params.n_ubatch = int(n_ubatch)
+        ctx_params.n_threads = int(threads)
+        ctx_params.n_threads_batch = int(threads)
+        ctx_params.n_seq_max = int(n_seq_max)
+        ctx_params.kv_unified = True
+        ctx_params.no_perf = True
+        ctx_params.flash_attn_type = path.flash_attn
+        ctx_params.type_k = ctx_params.type_v = _GGML_TYPE[kv_type]
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        with suppress_stdout_stderr(disable=False):
+            self._ctx = llama_cpp.llama_init_from_model(self._model.model, ctx_params)
+        if not self._ctx:
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not create a context (n_ctx={n_ctx}, "
+                f"kv_type={kv_type})"
+            )
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self._ctx))
+        self.n_batch = int(n_batch)
+        self.n_seq_max = int(n_seq_max)
+        self.n_vocab = self._model.n_vocab()
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
+
+        self.metadata = self._model.metadata()
+        template = chat_template or self.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise DiscaError(
+                f"{self.model_path}: the GGUF has no chat template; give one with "
+                "`chat_template` in models.toml"
+            )
+        self.chat = ChatTokens(self._model, template)
+        self.system_role = self.chat.system_role
+        self.prefix_cache_dir = Path(prefix_cache_dir) if prefix_cache_dir else None
+        self.stats = EngineStats()
+        self._cells_in_use = 0  # KV cells holding tokens: llama.cpp attends over all of them
+        kernel_key = "/".join(
+            f"{k}={self.settings[k]}" for k in ("n_ubatch", "flash_attn", "kv_type", "n_gpu_layers")
+        )
+        self._prefixes = PinnedPrefixes(
+            llama_cpp,
+            self._ctx,
+            self.n_ctx,
+            self._decode_prefixes,
+            state_dir=self.prefix_cache_dir,
+            kernel_key=kernel_key,
+            stats=self.stats,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Free the context, batch and model (idempotent)."""
+        llama_cpp = self._llama
+        if getattr(self, "_batch", None) is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None) is not None:
+            self._model.close()
+            self._model = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # ------------------------------------------------------------------ chat and tokens
+    def render(self, prompt: ChatPrompt) -> str:
+        """The full chat-templated text of a prompt, generation prompt included (`chat`)."""
+        return self.chat.render(prompt)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenise rendered text, parsing special tokens and never adding a second BOS."""
+        return self.chat.tokenize(text)
+
+    def decision_tokens(self, text: str, tokens: Sequence[int] | None = None) -> tuple[int, int]:
+        """Ids of ``A`` and ``B`` as continuations of `text` (spec §2.4)."""
+        return self.chat.decision_tokens(text, tokens)
+
+    def prefix_len(self, system: str) -> int:
+        """Tokens of the rendered system prefix of `system`: what the engine keeps resident."""
+        return len(self.chat.prefix_tokens(system))
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, steps, on_logits) -> None:
+        """Decode (token, pos, seq_ids, prompts) steps in order, n_batch tokens per call.
+
+        Steps must come after every token they attend to. After each call,
+        ``on_logits(prompts, row)`` runs for each step with prompts (a logits row is
+        only valid until the next decode).
+        """
+        llama_cpp = self._llama
+        batch = self._batch
+        for start in range(0, len(steps), self.n_batch):
+            chunk = steps[start : start + self.n_batch]
+            batch.n_tokens = len(chunk)
+            for i, (token, pos, seqs, prompts) in enumerate(chunk):
+                batch.token[i] = token
+                batch.pos[i] = pos
+                batch.n_seq_id[i] = len(seqs)
+                seq_row = batch.seq_id[i]
+                for k, s in enumerate(seqs):
+                    seq_row[k] = s
+                batch.logits[i] = 1 if prompts and on_logits else 0
+            rc = llama_cpp.llama_decode(self._ctx, batch)
+            self.stats.decode_calls += 1
+            self.stats.tokens_evaluated += len(chunk)
+            self._cells_in_use += len(chunk)
+            self.stats.visible_cells += self._cells_in_use
+            if rc != 0:
+                raise DiscaError(
+                    f"llama_decode failed (code {rc}): the KV cache is full or the batch is invalid"
+                )
+            if on_logits is None:
+                continue
+            for i, (_, _, _, prompts) in enumerate(chunk):
+                if prompts:
+                    on_logits(prompts, i)
+
+    def _decode_prefixes(self, steps, cells_in_use: int) -> None:
+        self._cells_in_use = cells_in_use
+        self._decode([(tok, pos, seqs, ()) for tok, pos, seqs in steps], None)
+
+    def _row(self, row: int) -> np.ndarray:
+        ptr = self._llama.llama_get_logits_ith(self._ctx, row)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    # ------------------------------------------------------------------ public API
+    def _tokens(self, prompts: Sequence[ChatPrompt]):
+        texts, tokens, ids = [], [], np.zeros((len(prompts), 2), dtype=np.int64)
+        for i, prompt in enumerate(prompts):
+            text = self.render(prompt)
+            toks = self.tokenize(text)
+            if len(toks) + CONTEXT_RESERVE > self.n_ctx:
+                raise PromptTooLongError(
+                    f"prompt {i} is {len(toks)} tokens long; the context holds {self.n_ctx} "
+                    "(raise n_ctx or shorten the dilemma)"
+                )
+            texts.append(text)
+            tokens.append(toks)
+            ids[i] = self.decision_tokens(text, toks)
+        return texts, tokens, ids
+
+    def logits_ab(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
+        """Decision-token logits for each chat prompt, sharing every common prefix.
+
+        Bit-identical to `logits_ab_isolated` at the default CPU settings, whatever the
+        order of `prompts`.
+
+        Args:
+            prompts: P chat prompts.
+
+        Returns:
+            LogitsAB with (P,)-shaped arrays, in input order.
+
+        Raises:
+            PromptTooLongError: a prompt does not fit the context window.
+        """
+        texts, tokens, ids = self._tokens(prompts)
+        pinned = [self.chat.pinned_len(p, t) for p, t in zip(prompts, tokens, strict=True)]
+        out = np.empty((len(prompts), 2), dtype=np.float64)
+
+        def on_logits(owners, row):
+            logits = self._row(row)
+            for i in owners:
+                out[i] = logits[ids[i, 0]], logits[ids[i, 1]]
+
+        groups = plan(
+            tokens,
+            pinned,
+            first_leaf=PINNED_SLOTS,
+            leaf_slots=self.n_seq_max - PINNED_SLOTS,
+            cell_budget=self.n_ctx - CONTEXT_RESERVE,
+        )
+        seq_cp, seq_rm = self._llama.llama_memory_seq_cp, self._llama.llama_memory_seq_rm
+        for group in groups:
+            try:
+                self._prefixes.prepare(group.prefixes, extra_cells=len(group.steps))
+            except ValueError as exc:
+                raise PromptTooLongError(f"the prompts do not fit the context: {exc}") from None
+            self._cells_in_use = self._prefixes.used_cells
+            for leaf, prefix in group.leaves:
+                if prefix:
+                    seq_cp(self._mem, self._prefixes.seq_of(prefix), leaf, -1, -1)
+            try:
+                self._decode(group.steps, on_logits)
+            finally:
+                for leaf, _ in group.leaves:
+                    seq_rm(self._mem, leaf, -1, -1)
+            self.stats.prompts += len(group.prompts)
+            self.stats.prompt_tokens += sum(len(tokens[i]) for i in group.prompts)
+        return LogitsAB(
+            logit_a=out[:, 0].copy(),
+            logit_b=out[:, 1].copy(),
+            token_a=ids[:, 0].copy(),
+            token_b=ids[:, 1].copy(),
+            texts=texts,
+            n_tokens=np.array([len(t) for t in tokens], dtype=np.int64),
+        )
+
+    def logits_ab_isolated(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
+        """Reference path: each prompt evaluated alone from an empty cache (no sharing).
+
+        Clears the whole KV cache, pinned prefixes included. Used by the exactness tests.
+        """
+        texts, tokens, ids = self._tokens(prompts)
+        out = np.empty((len(prompts), 2), dtype=np.float64)
+
+        def on_logits(owners, row):
+            logits = self._row(row)
+            (i,) = owners
+            out[i] = logits[ids[i, 0]], logits[ids[i, 1]]
+
+        seq = PINNED_SLOTS
+        for i, toks in enumerate(tokens):
+            self.clear()
+            self._cells_in_use = 0
+            steps = [(tok, pos, (seq,), ()) for pos, tok in enumerate(toks)]
+            steps[-1] = (toks[-1], len(toks) - 1, (seq,), (i,))
+            self._decode(steps, on_logits)
+        self.clear()
+        return LogitsAB(
+            out[:, 0].copy(),
+            out[:, 1].copy(),
+            ids[:, 0].copy(),
+            ids[:, 1].copy(),
+            texts,
+            np.array([len(t) for t in tokens], dtype=np.int64),
+        )
+
+    def clear(self) -> None:
+        """Drop everything from the KV cache, pinned prefixes included."""
+        self._prefixes.clear()
+
+    def pinned_prefixes(self) -> list[tuple[int, ...]]:
+        """Token sequences currently resident as pinned prefixes (LRU order)."""
+        return list(self._prefixes.resident)
