@@ -1,33 +1,44 @@
 """Shared-prefix engine vs naive re-evaluation, side by side in one run.
 
     python benchmarks/engine.py [--scenarios 20] [--country JPN] [--threads 2]
+                                [--config NAME:key=value,...] [--check 3]
 
 Takes one country's real persona panel and M DISCA-frame MultiTP scenarios (10 prompts
 each) on SmolLM2-135M and measures, each part in its own process (so peak RSS is its own):
 
-  (a) naive   - every prompt from an empty cache with llama-cpp-python's high-level API
-                (Llama.reset + Llama.eval; its default micro-batch of 512);
-  (b) engine  - disca_edge.engine with default (bit-exact) settings, cold cache;
-  (b') engine_ub512 - the same with n_ubatch=512 (faster on CPU, not bit-identical to (a));
-  (c) ceiling - one sequence at a time evaluating as many tokens as (b) decoded, with the
-                engine's own context settings: the prompt-processing ceiling.
+  naive   every prompt from an empty cache with llama-cpp-python's high-level API
+          (Llama.reset + Llama.eval, its default micro-batch of 512, flash attention auto);
+  engine  disca_edge.engine at its default settings, cold cache;
+  NAME    the engine with other settings, one part per ``--config`` (Engine keyword
+          arguments, e.g. ``--config ub512:n_ubatch=512``).
 
-Prints a table and one JSON line (naive_s, engine_s, speedup_vs_naive, tokens_naive,
-tokens_engine, ceiling_efficiency = ceiling_s / engine_s, peak_rss_mb, ...).
+For every part the table shows seconds, tokens decoded, tok/s, the KV cells visible to
+the average decode call (what attention scans), and exactness: the largest |logit|
+difference between the part and isolated evaluation (each prompt alone from an empty
+cache) *at the part's own settings*, over the first ``--check`` scenarios (0 = exact).
+Naive has no such figure: it is the reference for speed, and its logits differ from
+the engine's kernels by up to ~0.5 on SmolLM2 (see ``max_abs_diff_vs_naive``).
+
+The token limit is the time the engine's own tokens would take at naive's tok/s;
+efficiency = token limit / engine seconds (1.0: the engine decodes as fast per token as
+naive; the rest of its speedup comes from decoding fewer tokens).
+
+Prints a table and one JSON line (naive_s, engine_s, speedup_vs_naive, token_ratio,
+tokens_naive, tokens_engine, efficiency, peak_rss_mb, configs, machine, ...).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 
 
@@ -49,17 +60,17 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _kv_cache_mb(engine) -> float:
-    meta = engine.metadata
-    arch = meta["general.architecture"]
-    layers = int(meta[f"{arch}.block_count"])
-    heads = int(meta[f"{arch}.attention.head_count"])
-    kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads))
-    head_dim = int(meta[f"{arch}.embedding_length"]) // heads
-    return engine.n_ctx * layers * 2 * kv_heads * head_dim * 2 / 2**20  # f16 K and V
+def _parse_config(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` -> (NAME, Engine kwargs); ints stay ints."""
+    name, _, body = text.partition(":")
+    kwargs = {}
+    for item in filter(None, body.split(",")):
+        key, _, value = item.partition("=")
+        kwargs[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    return name, kwargs
 
 
-def part(name: str, args) -> dict:
+def part(name: str, kwargs: dict, args) -> dict:
     """Run one measured part in this process and return its figures."""
     import numpy as np
 
@@ -72,7 +83,7 @@ def part(name: str, args) -> dict:
         import llama_cpp
         from llama_cpp import Llama
 
-        renderer = Engine(model, n_threads=args.threads)
+        renderer = Engine(model, n_threads=args.threads, n_ctx=512)
         work = []
         for p in prompts:
             text = renderer.render(p)
@@ -90,46 +101,45 @@ def part(name: str, args) -> dict:
             )
             logits.append((float(row[id_a]), float(row[id_b])))
         elapsed = time.perf_counter() - t0
+        tokens = sum(len(t) for t, _ in work)
         return {
             "seconds": elapsed,
-            "tokens": sum(len(t) for t, _ in work),
+            "tokens": tokens,
+            "decode_calls": len(work),
+            "visible_cells": tokens / len(work),  # one call per prompt, over its own cells
             "logits": logits,
+            "exact_diff": None,
             "peak_rss_mb": _peak_rss_mb(),
         }
-    if name in ("engine", "engine_ub512"):
-        ubatch = 512 if name == "engine_ub512" else None
-        engine = Engine(model, n_threads=args.threads, n_ubatch=ubatch)
-        t0 = time.perf_counter()
-        result = engine.logits_ab(prompts)
-        elapsed = time.perf_counter() - t0
-        return {
-            "seconds": elapsed,
-            "tokens": engine.stats.tokens_evaluated,
-            "prompt_tokens": engine.stats.prompt_tokens,
-            "logits": list(zip(result.logit_a.tolist(), result.logit_b.tolist(), strict=True)),
-            "peak_rss_mb": _peak_rss_mb(),
-            "kv_cache_mb": _kv_cache_mb(engine),
-            "settings": engine.settings,
-        }
-    if name == "ceiling":
-        engine = Engine(model, n_threads=args.threads)
-        stream = []
-        for p in prompts:
-            stream += engine.tokenize(engine.render(p))
-        stream = stream[: args.ceiling_tokens]
-        span = engine.n_ctx - 16
-        t0 = time.perf_counter()
-        for start in range(0, len(stream), span):
-            engine.clear()
-            engine._decode_trie([(stream[start : start + span], 0, [16])])
-        elapsed = time.perf_counter() - t0
-        return {"seconds": elapsed, "tokens": len(stream), "peak_rss_mb": _peak_rss_mb()}
-    raise SystemExit(f"unknown part {name}")
+    engine = Engine(model, n_threads=args.threads, **kwargs)
+    t0 = time.perf_counter()
+    result = engine.logits_ab(prompts)
+    elapsed = time.perf_counter() - t0
+    stats = engine.stats.as_dict()
+    checked = prompts[: 10 * args.check]
+    exact_diff = None
+    if checked:
+        isolated = engine.logits_ab_isolated(checked)
+        shared = np.stack([result.logit_a, result.logit_b], axis=1)[: len(checked)]
+        alone = np.stack([isolated.logit_a, isolated.logit_b], axis=1)
+        exact_diff = float(np.abs(shared - alone).max())
+    return {
+        "seconds": elapsed,
+        "tokens": stats["tokens_evaluated"],
+        "decode_calls": stats["decode_calls"],
+        "visible_cells": stats["visible_cells"] / max(stats["decode_calls"], 1),
+        "prompt_tokens": stats["prompt_tokens"],
+        "logits": list(zip(result.logit_a.tolist(), result.logit_b.tolist(), strict=True)),
+        "exact_diff": exact_diff,
+        "peak_rss_mb": _peak_rss_mb(),
+        "settings": engine.settings,
+    }
 
 
-def _run_part(name: str, args, extra: list[str] = ()) -> dict:
+def _run_part(name: str, kwargs: dict, args) -> dict:
     command = [sys.executable, __file__, "--part", name, "--scenarios", str(args.scenarios)]
-    command += ["--country", args.country, "--threads", str(args.threads), *extra]
+    command += ["--country", args.country, "--threads", str(args.threads)]
+    command += ["--check", str(args.check), "--kwargs", json.dumps(kwargs)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -139,64 +149,86 @@ def main() -> None:
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--country", default="JPN")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--check", type=int, default=3, help="scenarios checked for exactness")
+    parser.add_argument(
+        "--config", action="append", default=[], help="NAME:key=value,... (Engine kwargs)"
+    )
     parser.add_argument("--part", help=argparse.SUPPRESS)
-    parser.add_argument("--ceiling-tokens", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--kwargs", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
-        print(json.dumps(part(args.part, args)))
+        print(json.dumps(part(args.part, json.loads(args.kwargs), args)))
         return
 
     import numpy as np
+    from _machine import machine_info
 
-    from disca_edge import models
+    machine = machine_info()
+    configs = [("engine", {})] + [_parse_config(c) for c in args.config]
+    results = {"naive": _run_part("naive", {}, args)}
+    for name, kwargs in configs:
+        results[name] = _run_part(name, kwargs, args)
+    naive, engine = results["naive"], results["engine"]
+    naive_rate = naive["tokens"] / naive["seconds"]
 
-    engine = _run_part("engine", args)
-    naive = _run_part("naive", args)
-    fast = _run_part("engine_ub512", args)
-    ceiling = _run_part("ceiling", args, ["--ceiling-tokens", str(engine["tokens"])])
-    gguf_mb = models.resolve_model("smollm2-135m")[1].stat().st_size / 2**20
-
-    diff = np.abs(np.array(engine["logits"]) - np.array(naive["logits"])).max()
-    diff_fast = np.abs(np.array(fast["logits"]) - np.array(naive["logits"])).max()
+    rows = {}
+    print(
+        f"{'part':10} {'seconds':>8} {'tokens':>7} {'tok/s':>6} {'cells/decode':>12} "
+        f"{'calls':>6} {'speedup':>7} {'effic.':>6} {'exact Δ':>9} {'Δ vs naive':>10}"
+    )
+    for name, r in results.items():
+        limit_s = r["tokens"] / naive_rate
+        diff_naive = float(np.abs(np.array(r["logits"]) - np.array(naive["logits"])).max())
+        rows[name] = {
+            "seconds": round(r["seconds"], 3),
+            "tokens": r["tokens"],
+            "tok_per_s": round(r["tokens"] / r["seconds"], 1),
+            "visible_cells_per_decode": round(r["visible_cells"], 1),
+            "decode_calls": r["decode_calls"],
+            "speedup_vs_naive": round(naive["seconds"] / r["seconds"], 3),
+            "token_limit_s": round(limit_s, 3),
+            "efficiency": round(limit_s / r["seconds"], 3),
+            "max_abs_diff_vs_isolated": r["exact_diff"],
+            "max_abs_diff_vs_naive": diff_naive,
+            "settings": r.get("settings"),
+        }
+        row = rows[name]
+        exact = "—" if r["exact_diff"] is None else f"{r['exact_diff']:.3g}"
+        print(
+            f"{name:10} {r['seconds']:8.2f} {r['tokens']:7d} {row['tok_per_s']:6.0f} "
+            f"{r['visible_cells']:12.0f} {r['decode_calls']:6d} {row['speedup_vs_naive']:6.2f}x "
+            f"{row['efficiency']:6.2f} {exact:>9} {diff_naive:10.3g}"
+        )
+    limit_s = engine["tokens"] / naive_rate
     summary = {
         "benchmark": "engine",
         "model": "smollm2-135m",
         "country": args.country,
         "scenarios": args.scenarios,
-        "prompts": args.scenarios * 10,
+        "prompts": len(naive["logits"]),
         "threads": args.threads,
         "naive_s": round(naive["seconds"], 3),
         "engine_s": round(engine["seconds"], 3),
-        "engine_ub512_s": round(fast["seconds"], 3),
-        "ceiling_s": round(ceiling["seconds"], 3),
-        "speedup_vs_naive": round(naive["seconds"] / engine["seconds"], 2),
-        "speedup_ub512_vs_naive": round(naive["seconds"] / fast["seconds"], 2),
+        "speedup_vs_naive": round(naive["seconds"] / engine["seconds"], 3),
         "tokens_naive": naive["tokens"],
         "tokens_engine": engine["tokens"],
-        "token_ratio": round(naive["tokens"] / engine["tokens"], 2),
-        "ceiling_efficiency": round(ceiling["seconds"] / engine["seconds"], 3),
-        "max_abs_logit_diff_engine_vs_naive": float(diff),
-        "max_abs_logit_diff_ub512_vs_naive": float(diff_fast),
+        "token_ratio": round(naive["tokens"] / engine["tokens"], 3),
+        "token_limit_s": round(limit_s, 3),
+        "efficiency": round(limit_s / engine["seconds"], 3),
+        "max_abs_diff_vs_isolated": engine["exact_diff"],
+        "exactness_checked_prompts": min(10 * args.check, len(naive["logits"])),
         "peak_rss_mb": round(engine["peak_rss_mb"], 1),
-        "rss_budget_mb": round(gguf_mb + engine["kv_cache_mb"] + 300, 1),
-        "gguf_mb": round(gguf_mb, 1),
-        "kv_cache_mb": round(engine["kv_cache_mb"], 1),
-        "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}",
+        "engine_settings": engine["settings"],
+        "parts": rows,
+        "machine": machine,
     }
-    rows = [
-        ("naive (high-level API, empty cache each prompt)", naive["seconds"], naive["tokens"]),
-        ("engine (shared prefixes, exact)", engine["seconds"], engine["tokens"]),
-        ("engine, n_ubatch=512 (not bit-exact)", fast["seconds"], fast["tokens"]),
-        ("ceiling (one sequence, same tokens as engine)", ceiling["seconds"], ceiling["tokens"]),
-    ]
-    print(f"{'part':52} {'seconds':>9} {'tokens':>8} {'tok/s':>7}")
-    for label, seconds, tokens in rows:
-        print(f"{label:52} {seconds:9.2f} {tokens:8d} {tokens / seconds:7.0f}")
+    if hasattr(__import__("os"), "getloadavg"):
+        summary["machine"]["loadavg_1m_after"] = round(__import__("os").getloadavg()[0], 2)
     print(
-        f"speedup vs naive {summary['speedup_vs_naive']}x (ub512: "
-        f"{summary['speedup_ub512_vs_naive']}x), ceiling efficiency "
-        f"{summary['ceiling_efficiency']}, peak RSS {summary['peak_rss_mb']} MB "
-        f"(budget {summary['rss_budget_mb']} MB), max |Δlogit| vs naive {diff:.2e}"
+        f"speedup vs naive {summary['speedup_vs_naive']}x = token ratio "
+        f"{summary['token_ratio']} x efficiency {summary['efficiency']}; exact Δ "
+        f"{engine['exact_diff']}; load {machine.get('loadavg_1m_before')} -> "
+        f"{summary['machine'].get('loadavg_1m_after')}"
     )
     print(json.dumps(summary))
 

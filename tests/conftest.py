@@ -85,10 +85,19 @@ def gemma_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def smollm2_engine(smollm2_path):
-    """One loaded SmolLM2 engine shared by the integration tests (2 threads)."""
+def n_threads() -> int:
+    """CPU threads for model tests: 2, or ``$DISCA_TEST_THREADS`` (1 on an oversubscribed box,
+    where two threads wait on each other at every op barrier)."""
+    import os
+
+    return int(os.environ.get("DISCA_TEST_THREADS", "2"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_engine(smollm2_path, n_threads):
+    """One loaded SmolLM2 engine shared by the integration tests."""
     from disca_edge.engine import Engine
 
-    engine = Engine(smollm2_path, n_ctx=4096, n_threads=2)
+    engine = Engine(smollm2_path, n_ctx=4096, n_threads=n_threads)
     yield engine
     engine.close()

@@ -101,6 +101,7 @@ class EngineStats:
         return self.prompt_tokens - self.tokens_evaluated
 
     def as_dict(self) -> dict:
+        """The counters as a JSON-ready mapping."""
         return {
             "prompts": self.prompts,
             "prompt_tokens": self.prompt_tokens,
@@ -471,7 +472,3 @@ class Engine:
     def clear(self) -> None:
         """Drop everything from the KV cache, pinned prefixes included."""
         self._prefixes.clear()
-
-    def pinned_prefixes(self) -> list[tuple[int, ...]]:
-        """Token sequences currently resident as pinned prefixes (LRU order)."""
-        return list(self._prefixes.resident)

@@ -28,7 +28,7 @@ def test_shared_prefix_logits_equal_isolated_evaluation(smollm2_engine):
     """Exactness: shared + batched A/B logits == each prompt alone from an empty cache."""
     engine = smollm2_engine
     engine.clear()
-    prompts = _panel_prompts(3)
+    prompts = _panel_prompts(2)
     before = engine.stats.tokens_evaluated
     shared = engine.logits_ab(prompts)
     evaluated = engine.stats.tokens_evaluated - before
@@ -68,8 +68,8 @@ def test_results_do_not_depend_on_prompt_order(smollm2_engine):
     np.testing.assert_array_equal(shuffled.logit_b, first.logit_b[order])
 
 
-def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_path):
-    engine = Engine(smollm2_path, n_ctx=2048, n_threads=2)  # small cache forces eviction
+def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_path, n_threads):
+    engine = Engine(smollm2_path, n_ctx=2048, n_threads=n_threads)  # small cache forces eviction
     try:
         usa, jpn = _panel_prompts(2, "USA"), _panel_prompts(2, "JPN")
         first = engine.logits_ab(usa)
@@ -94,8 +94,8 @@ def test_decision_tokens_are_the_letters(smollm2_engine):
     assert engine._model.token_to_piece(id_b).rstrip(b"\0") == b"B"
 
 
-def test_prompt_longer_than_context_is_a_clear_error(smollm2_path):
-    engine = Engine(smollm2_path, n_ctx=256, n_threads=2)
+def test_prompt_longer_than_context_is_a_clear_error(smollm2_path, n_threads):
+    engine = Engine(smollm2_path, n_ctx=256, n_threads=n_threads)
     try:
         with pytest.raises(PromptTooLongError, match=r"tokens long; the context holds 256"):
             engine.logits_ab([ChatPrompt("You are a helpful assistant.", "word " * 400)])
@@ -111,8 +111,8 @@ _NO_SYSTEM_TEMPLATE = (
 )
 
 
-def test_template_without_system_role_prepends_system_text(smollm2_path):
-    engine = Engine(smollm2_path, n_threads=2, chat_template=_NO_SYSTEM_TEMPLATE)
+def test_template_without_system_role_prepends_system_text(smollm2_path, n_threads):
+    engine = Engine(smollm2_path, n_threads=n_threads, chat_template=_NO_SYSTEM_TEMPLATE)
     try:
         assert engine.system_role is False
         text = engine.render(ChatPrompt("SYSTEM TEXT", "USER TEXT"))
@@ -125,11 +125,11 @@ def test_template_without_system_role_prepends_system_text(smollm2_path):
         engine.close()
 
 
-def test_gemma_template_gets_exactly_one_bos(gemma_path):
+def test_gemma_template_gets_exactly_one_bos(gemma_path, n_threads):
     from disca_edge import models
 
     engine = Engine(
-        gemma_path, n_threads=2, chat_template=models.get_model("gemma3-270m").chat_template
+        gemma_path, n_threads=n_threads, chat_template=models.get_model("gemma3-270m").chat_template
     )
     try:
         text = engine.render(ChatPrompt("You are a persona.", "Choose A or B.\n\nChoice: "))
@@ -143,12 +143,14 @@ def test_gemma_template_gets_exactly_one_bos(gemma_path):
         engine.close()
 
 
-def test_gguf_without_chat_template_is_refused(gemma_path):
+def test_gguf_without_chat_template_is_refused(gemma_path, n_threads):
     with pytest.raises(DiscaError, match="no chat template"):
-        Engine(gemma_path, n_threads=2)
+        Engine(gemma_path, n_threads=n_threads)
 
 
-def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(smollm2_engine):
+def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(
+    smollm2_engine, n_threads
+):
     """An independent code path (llama_cpp.Llama.eval) gives the engine's exact logits."""
     import llama_cpp
     from llama_cpp import Llama
@@ -162,7 +164,7 @@ def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(smo
         n_batch=engine.settings["n_batch"],
         n_ubatch=engine.settings["n_ubatch"],
         flash_attn=True,
-        n_threads=2,
+        n_threads=n_threads,
         verbose=False,
     )
     try:
@@ -176,3 +178,28 @@ def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(smo
             assert abs(row[shared.token_b[k]] - shared.logit_b[k]) <= 1e-3
     finally:
         llm.close()
+
+
+def test_corrupt_prefix_state_file_is_replaced_not_skipped(smollm2_path, tmp_path, n_threads):
+    """Issue 10: flipped bytes inside a saved state fail its checksum; a fresh state replaces it."""
+    prompts = _panel_prompts(1)[:5]
+    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+        first = engine.logits_ab(prompts)
+        assert engine.stats.prefixes_decoded == 5
+    files = sorted(tmp_path.glob("*.kv"))
+    assert len(files) == 5
+    victim = files[0]
+    data = bytearray(victim.read_bytes())
+    for k in (100, len(data) // 2, len(data) - 7):  # header-adjacent, middle, tail of the KV data
+        data[k] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+        again = engine.logits_ab(prompts)
+        assert (engine.stats.prefixes_loaded, engine.stats.prefixes_decoded) == (4, 1)
+    assert victim.read_bytes() != bytes(data)  # rewritten with a good state
+    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+        third = engine.logits_ab(prompts)
+        assert (engine.stats.prefixes_loaded, engine.stats.prefixes_decoded) == (5, 0)
+    for result in (again, third):
+        np.testing.assert_array_equal(result.logit_a, first.logit_a)
+        np.testing.assert_array_equal(result.logit_b, first.logit_b)

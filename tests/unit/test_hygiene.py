@@ -43,7 +43,7 @@ def test_printable_escapes_every_control_character_but_tab_and_newline():
 
 
 class _FakeEngine:
-    """Just what `ask` needs before evaluation: render, tokenize, n_ctx."""
+    """Just what `ask` needs before evaluation: render, tokenize, prefix_len, n_ctx."""
 
     n_ctx = 4096
 
@@ -53,6 +53,9 @@ class _FakeEngine:
     def tokenize(self, text: str) -> list[int]:
         text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, as llama.cpp's does
         return [len(word) for word in text.split()]
+
+    def prefix_len(self, system: str) -> int:
+        return len(self.tokenize(system))
 
 
 def _fake_evaluate(engine, systems, dilemmas):
