@@ -35,7 +35,7 @@ from ..errors import DiscaError
 from . import hardware
 from .chat import ChatPrompt, ChatTokens
 from .kvcache import PINNED_SLOTS, PinnedPrefixes
-from .plan import plan
+from .plan import Step, plan
 
 __all__ = [
     "CONTEXT_RESERVE",
@@ -158,6 +158,11 @@ class Engine:
             build without GPU offload a warning is logged and the CPU path is used.
         n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
         kv_type: KV-cache element type, one of `KV_TYPES`.
+        group_cells: most KV cells one group of prompts may fill (default: the context).
+            Attention scans every used cell for every token, so smaller groups cost less
+            per token but share fewer tokens.
+        only_group_prefixes: keep only the current group's pinned prefixes resident
+            (restored from memory when needed again) instead of every prefix that fits.
         extra_buffers: llama.cpp's extra weight buffer types (CPU repacking): ``auto``
             (off where the CPU reports AMX, on elsewhere), ``on`` or ``off``; None reads
             ``$DISCA_EXTRA_BUFFERS`` (default auto).
@@ -180,6 +185,8 @@ class Engine:
         n_ubatch: int | None = None,
         n_seq_max: int = 128,
         kv_type: str = "f16",
+        group_cells: int | None = None,
+        only_group_prefixes: bool = False,
         extra_buffers: str | None = None,
         chat_template: str | None = None,
         seed: int = 0,
@@ -254,6 +261,10 @@ class Engine:
         self.n_batch = int(n_batch)
         self.n_seq_max = int(n_seq_max)
         self.n_vocab = self._model.n_vocab()
+        budget = self.n_ctx - CONTEXT_RESERVE
+        self.group_cells = min(budget, int(group_cells)) if group_cells else budget
+        self.settings["group_cells"] = self.group_cells
+        self.settings["only_group_prefixes"] = bool(only_group_prefixes)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
 
         self.metadata = self._model.metadata()
@@ -279,6 +290,7 @@ class Engine:
             state_dir=self.prefix_cache_dir,
             kernel_key=kernel_key,
             stats=self.stats,
+            exclusive=bool(only_group_prefixes),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -411,7 +423,8 @@ class Engine:
             pinned,
             first_leaf=PINNED_SLOTS,
             leaf_slots=self.n_seq_max - PINNED_SLOTS,
-            cell_budget=self.n_ctx - CONTEXT_RESERVE,
+            cell_budget=self.group_cells,
+            prefix_slots=PINNED_SLOTS,
         )
         seq_cp, seq_rm = self._llama.llama_memory_seq_cp, self._llama.llama_memory_seq_rm
         for group in groups:
@@ -456,8 +469,8 @@ class Engine:
         for i, toks in enumerate(tokens):
             self.clear()
             self._cells_in_use = 0
-            steps = [(tok, pos, (seq,), ()) for pos, tok in enumerate(toks)]
-            steps[-1] = (toks[-1], len(toks) - 1, (seq,), (i,))
+            steps = [Step(tok, pos, (seq,), ()) for pos, tok in enumerate(toks)]
+            steps[-1] = Step(toks[-1], len(toks) - 1, (seq,), (i,))
             self._decode(steps, on_logits)
         self.clear()
         return LogitsAB(

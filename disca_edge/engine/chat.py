@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import DiscaError
 from .plan import common_prefix_len
@@ -50,7 +51,7 @@ class ChatTokens:
     def _token_text(self, token: int) -> str:
         return "" if token < 0 else self._model.token_get_text(token)
 
-    def _apply_template(self, messages: list[dict]) -> str:
+    def _apply_template(self, messages: list[Any]) -> str:
         # enable_thinking=False turns off "thinking" modes in templates that have one (spec §10).
         return self._formatter(messages=messages, enable_thinking=False).prompt
 

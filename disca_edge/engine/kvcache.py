@@ -50,6 +50,8 @@ class PinnedPrefixes:
         state_dir: folder for state files, or None to keep states in memory only.
         kernel_key: settings that change the KV values (kept apart in state file names).
         stats: the engine's counters (``prefixes_loaded``, ``prefixes_decoded``).
+        exclusive: keep exactly the prefixes the current group needs (fewer cells for
+            attention to scan) rather than every prefix that still fits.
     """
 
     def __init__(
@@ -57,11 +59,12 @@ class PinnedPrefixes:
         llama_cpp,
         ctx,
         n_ctx: int,
-        decode: Callable[[list[tuple[int, int, tuple[int, ...]]], int], None],
+        decode: Callable[[Sequence[tuple[int, int, tuple[int, ...]]], int], None],
         *,
         state_dir: Path | None,
         kernel_key: str,
         stats,
+        exclusive: bool = False,
     ) -> None:
         self._llama = llama_cpp
         self._ctx = ctx
@@ -71,6 +74,7 @@ class PinnedPrefixes:
         self.state_dir = state_dir
         self.kernel_key = kernel_key
         self.stats = stats
+        self.exclusive = exclusive
         self.resident: OrderedDict[Prefix, int] = OrderedDict()  # prefix -> seq id
         self._states: OrderedDict[Prefix, bytes] = OrderedDict()  # in-memory states, LRU
 
@@ -104,7 +108,8 @@ class PinnedPrefixes:
             )
         missing = [p for p in needed if p not in self.resident]
         room = self.n_ctx - self.used_cells - sum(map(len, missing))
-        if len(self.resident) + len(missing) > PINNED_SLOTS or room < extra_cells:
+        stale = self.exclusive and set(self.resident) != set(needed)
+        if stale or len(self.resident) + len(missing) > PINNED_SLOTS or room < extra_cells:
             self.rebuild(needed)
         else:
             self._append(missing)

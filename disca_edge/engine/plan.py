@@ -98,6 +98,7 @@ def plan(
     first_leaf: int,
     leaf_slots: int,
     cell_budget: int,
+    prefix_slots: int | None = None,
 ) -> list[Group]:
     """Plan the shared-prefix evaluation of P prompts.
 
@@ -108,6 +109,7 @@ def plan(
         first_leaf: the first sequence id free for leaf sequences.
         leaf_slots: most distinct prompts (leaf sequences) per group.
         cell_budget: most KV cells per group (pinned prefixes + trie nodes).
+        prefix_slots: most distinct non-empty pinned prefixes per group (None: no limit).
 
     Returns:
         Groups covering every prompt exactly once. Results do not depend on the input
@@ -146,7 +148,10 @@ def plan(
             else:
                 node = node[tok]
         new_leaf = toks not in leaves
-        if members and ((new_leaf and len(leaves) >= leaf_slots) or cells + extra > cell_budget):
+        new_prefix = bool(prefix) and prefix not in tries
+        full = (new_leaf and len(leaves) >= leaf_slots) or cells + extra > cell_budget
+        full |= new_prefix and prefix_slots is not None and sum(map(bool, tries)) >= prefix_slots
+        if members and full:
             groups.append(_build(tokens, prefix_lens, members, first_leaf))
             members, tries, leaves, cells = [], {}, set(), 0
             extra = len(toks)
@@ -194,6 +199,7 @@ def _build(
             if seq not in node.seqs:
                 node.seqs.append(seq)
             level = node.children
+        assert node is not None  # a prompt has at least one suffix token (prefix_len < len)
         node.prompts.append(i)
 
     steps: list[Step] = []

@@ -83,18 +83,19 @@ def _prompts(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(_prompts(), st.integers(1, 6), st.integers(0, 30))
-def test_every_planned_token_attends_to_its_own_prompt(prompts, leaf_slots, spare):
+@given(_prompts(), st.integers(1, 6), st.integers(0, 30), st.integers(1, 3))
+def test_every_planned_token_attends_to_its_own_prompt(prompts, leaf_slots, spare, prefix_slots):
     tokens, prefix_lens = prompts
     budget = max(len(t) for t in tokens) + spare
     groups = plan(tokens, prefix_lens, first_leaf=FIRST_LEAF, leaf_slots=leaf_slots,
-                  cell_budget=budget)  # fmt: skip
+                  cell_budget=budget, prefix_slots=prefix_slots)  # fmt: skip
     read = _contexts(tokens, prefix_lens, groups)
     assert sorted(read) == list(range(len(tokens)))
     assert sorted(i for g in groups for i in g.prompts) == list(range(len(tokens)))
     for group in groups:
         assert group.cells <= budget
         assert len(group.leaves) <= leaf_slots
+        assert len(group.prefixes) <= prefix_slots
 
 
 def test_equal_length_different_prefixes_share_nothing():
