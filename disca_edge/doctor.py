@@ -8,23 +8,9 @@ from .engine import hardware, llama_cpp_version
 __all__ = ["diagnose"]
 
 
-def _llama_build() -> dict:
-    """llama.cpp's own version and system info, or why they are unavailable."""
-    try:
-        import llama_cpp
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        return {"error": f"llama_cpp is not importable ({exc})"}
-    version = getattr(llama_cpp, "llama_version", None)
-    return {
-        "llama_cpp": version().decode() if callable(version) else "unknown",
-        "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
-        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-    }
-
-
 def diagnose() -> dict:
     """Everything `disca doctor` prints, as one JSON-able dict."""
-    build = _llama_build()
+    build = hardware.build_info()
     features = hardware.cpu_features(build.get("system_info", ""))
     installed = llama_cpp_version()
     low, high = hardware.TESTED_LLAMA_CPP_PYTHON

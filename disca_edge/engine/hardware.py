@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "build_info",
     "EXTRA_BUFFERS",
     "EXTRA_BUFFERS_ENV",
     "TESTED_LLAMA_CPP_PYTHON",
@@ -35,6 +36,20 @@ TESTED_LLAMA_CPP_PYTHON = ("0.3.36", "0.3.36")
 
 #: CPU features `disca doctor` reports, as llama.cpp's system info names them.
 REPORTED_FEATURES = ("AMX_INT8", "AMX_BF16", "AVX512", "AVX512_VNNI", "AVX512_BF16", "AVX2")
+
+
+def build_info() -> dict:
+    """llama.cpp's version, system info and GPU offload support, or why they are unavailable."""
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        return {"error": f"llama_cpp is not importable ({exc})"}
+    version = getattr(llama_cpp, "llama_version", None)
+    return {
+        "llama_cpp": version().decode() if callable(version) else "unknown",
+        "system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+    }
 
 
 def cpu_features(system_info: str) -> dict[str, bool]:

@@ -612,6 +612,7 @@ _EVERY_COMMAND = {
     "eval rescore": ["{tmp}", "--out", "{tmp}/rescored"],
     "report": ["{tmp}"],
     "ask": ["-c", "JP", "a boy", "a girl"],
+    "doctor": [],
 }
 
 
