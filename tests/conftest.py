@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,30 @@ def smollm2_engine(smollm2_path, n_threads):
     engine = Engine(smollm2_path, n_ctx=4096, n_threads=n_threads)
     yield engine
     engine.close()
+
+
+WVS_ITEMS = [
+    "Q6P", "Q17P", "Q177", "Q178", "Q179", "Q180", "Q181", "Q182", "Q57P", "Q199P", "Q200P",
+    "Q254P", "Q46P", "Q29P", "Q30P", "Q31P", "Q33P", "Q152", "Q153",
+    "Q19P", "Q20P", "Q21P", "Q22P", "Q23P",
+]  # fmt: skip
+
+
+@pytest.fixture
+def built_panels(tmp_path: Path) -> Path:
+    """Build JPN and DEU panels from a tiny WVS-shaped CSV with `disca personas build`."""
+    wvs = tmp_path / "wvs.csv"
+    with wvs.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["B_COUNTRY_ALPHA", "A_YEAR", "Q261", *WVS_ITEMS])
+        writer.writerow(["JPN", 2019, 1990, *([2] * 24)])
+        writer.writerow(["JPN", 2019, 1950, *([1] * 24)])
+        writer.writerow(["DEU", 2018, 1970, *([4] * 24)])
+    out = tmp_path / "panels"
+    from click.testing import CliRunner
+
+    from disca_edge.cli import cli
+
+    result = CliRunner().invoke(cli, ["personas", "build", "--wvs", str(wvs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

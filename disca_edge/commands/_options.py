@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from ..engine.hardware import EXTRA_BUFFERS, EXTRA_BUFFERS_ENV
+from ._complete import complete_models
 
 __all__ = ["engine_options", "display_option"]
 
@@ -55,7 +56,10 @@ def engine_options(command: F) -> F:
     """
     decorators = [
         click.option(
-            "--model", "-m", help="Registry name or .gguf path  [default: registry default]"
+            "--model",
+            "-m",
+            help="Registry name or .gguf path  [default: registry default]",
+            shell_complete=complete_models,
         ),
         click.option(
             "--threads", "-t", type=click.IntRange(min=1), help="CPU threads  [default: all]"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 
 import click
 
@@ -10,16 +12,28 @@ from .. import ask as ask_lib
 from .. import explain
 from ..core import DiscaParams
 from ..display import download_bar, working
+from ..errors import DiscaError
+from ..evaluate import parse_countries
 from ..models import open_engine
 from ..personas import load_panel
+from ._complete import complete_countries
 from ._options import display_option, engine_options
+from .personas import personas_option
 
 __all__ = ["ask"]
 
 
 @click.command()
 @click.argument("groups", nargs=-1, metavar="[GROUP_A GROUP_B]")
-@click.option("--country", "-c", required=True, help="ISO3, ISO2 or name: JPN, JP, Japan.")
+@click.option(
+    "--country",
+    "-c",
+    help="ISO3, ISO2 or name (JPN, JP, Japan); several: JP,US,DE; paper20: the paper's 20.",
+    shell_complete=complete_countries,
+)
+@click.option("--countries", help="Same as --country (e.g. paper20).",
+              shell_complete=complete_countries)  # fmt: skip
+@personas_option()
 @click.option("--dilemma", help="Any two-option question (with --option-a/--option-b).")
 @click.option("--option-a", help="Option A of --dilemma.")
 @click.option("--option-b", help="Option B of --dilemma.")
@@ -45,49 +59,99 @@ __all__ = ["ask"]
     show_default=True,
     help="Keep persona-prefix KV states in the cache so the next process skips them.",
 )
-def ask(groups, country, dilemma, option_a, option_b, category, input_, model, variant,
-        prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx, extra_buffers, display,
-        prefix_cache) -> None:  # fmt: skip
+def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, category,
+        input_, model, variant, prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx,
+        extra_buffers, display, prefix_cache) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
       disca ask --country JP "a boy" "two elderly women"
+      disca ask --country JP,US,DE "a boy" "two elderly women"
       disca ask -c DEU --dilemma "..." --option-a "..." --option-b "..."
       disca ask -c USA --input dilemmas.jsonl > answers.jsonl
+
+    Several countries share one model load and one rendering of the dilemma; each
+    country answers with its own panel, exactly as it would alone. The terminal shows
+    one row per country, --json one object per (dilemma, country).
 
     Two groups are put in the DISCA trolley frame (option A = the first group).
     --input reads one JSON object per line, {"dilemma", "option_a", "option_b"} or
     {"left", "right"}, each with optional "category" and "id", and writes one JSON
-    result per line; a bad line is reported by number and the rest still run. The
-    dilemma on line n draws its noise from default_rng([seed, n - 1]).
+    result per line; a bad line is reported by number and the rest still run. A line
+    may carry "country" to be answered for that country only (then --country is
+    optional). The dilemma on line n draws its noise from default_rng([seed, n - 1]).
     """
     items = ask_lib.inputs_from_cli(groups, dilemma=dilemma, option_a=option_a,
                                     option_b=option_b, category=category, input_path=input_)  # fmt: skip
-    panel = load_panel(country)
+    if country and countries:
+        raise click.UsageError("give --country or --countries, not both")
+    wanted = country or countries
+    if wanted is None and input_ is None:
+        raise click.UsageError("missing --country (e.g. --country JP or --country JP,US,DE)")
+    codes = parse_countries(wanted, personas_dir) if wanted else ()
+    panels = [load_panel(code, personas_dir) for code in codes]
     params = DiscaParams(variant, use_prior=prior)
     with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
                                    n_ctx=n_ctx,
                                    seed=seed, progress=progress, extra_buffers=extra_buffers,
                                    prefix_cache=prefix_cache)  # fmt: skip
-    failed = 0
+    outcomes = _shown(ask_lib.answer_countries(
+        engine, info, panels, items, params, seed=seed, chunk=ask_lib.chunk_for(input_),
+        load_panel=functools.partial(_line_panel, personas_dir),
+    ), display)  # fmt: skip
     with engine:
-        outcomes = ask_lib.answer_many(engine, info, panel, items, params, seed=seed,
-                                       chunk=ask_lib.chunk_for(input_))  # fmt: skip
-        while True:
-            with working(display, "asking the panel (10 evaluations per dilemma)"):
-                outcome = next(outcomes, None)  # shown on stderr once it takes > 2 s
-            if outcome is None:
-                break
-            if outcome.error is not None and input_ is None:
-                raise click.ClickException(outcome.error)
-            if outcome.error is not None:
-                failed += 1
-                click.echo(f"Error: {outcome.error}", err=True)
-            elif json_ or input_ is not None:
-                click.echo(json.dumps(outcome.result, ensure_ascii=False))
-            elif outcome.result is not None:
-                explain.render(outcome.result, verbose=verbose, persona_texts=panel.texts(),
+        if input_ is not None or json_:
+            failed = _print_json(outcomes)
+            if failed and input_ is not None:
+                raise click.ClickException(
+                    f"{failed} input line(s) failed; the other lines were answered"
+                )
+            if failed:
+                raise click.exceptions.Exit(1)
+        elif len(panels) == 1:
+            for outcome in outcomes:
+                if outcome.result is None:
+                    raise click.ClickException(outcome.error or "no answer")
+                explain.render(outcome.result, verbose=verbose, persona_texts=panels[0].texts(),
                                elapsed_s=outcome.elapsed_s)  # fmt: skip
-    if failed:
-        raise click.ClickException(f"{failed} input line(s) failed; the other lines were answered")
+        else:
+            t0 = time.perf_counter()
+            done = list(outcomes)
+            errors = [o.error for o in done if o.error is not None]
+            results = [o.result for o in done if o.result is not None]
+            if not results:
+                raise click.ClickException(errors[0])
+            explain.render_countries(results, errors=errors, elapsed_s=time.perf_counter() - t0)
+            if errors:
+                raise click.ClickException(f"{len(errors)} of {len(done)} countries failed")
+
+
+def _shown(outcomes, display: str):
+    """The outcomes, with a "working" line on stderr while one takes over 2 s."""
+    while True:
+        with working(display, "asking the panel (10 evaluations per dilemma)"):
+            outcome = next(outcomes, None)
+        if outcome is None:
+            return
+        yield outcome
+
+
+def _line_panel(personas_dir, query: str):
+    """The panel of an input line's own ``country``, from the same persona folder."""
+    try:
+        return load_panel(query, personas_dir)
+    except DiscaError as exc:
+        raise ask_lib.AskInputError(str(exc)) from None
+
+
+def _print_json(outcomes) -> int:
+    """One JSON line per answered (dilemma, country); errors on stderr. Returns the errors."""
+    failed = 0
+    for outcome in outcomes:
+        if outcome.error is not None:
+            failed += 1
+            click.echo(f"Error: {outcome.error}", err=True)
+        else:
+            click.echo(json.dumps(outcome.result, ensure_ascii=False))
+    return failed

@@ -11,7 +11,9 @@ from ..display import make_progress
 from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
 from ..report import country_table, render
 from ..rescore import parse_grid, parse_seeds, rescore
+from ._complete import complete_countries
 from ._options import display_option, engine_options
+from .personas import personas_option
 
 __all__ = ["eval_"]
 
@@ -28,7 +30,9 @@ def eval_() -> None:
     default="paper20",
     show_default=True,
     help="Comma-separated ISO3 codes or names, or paper20 (the paper's 20 countries).",
+    shell_complete=complete_countries,
 )
+@personas_option()
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."
 )
@@ -48,18 +52,19 @@ def eval_() -> None:
 @click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @display_option
-def multitp(model, countries, out, limit, variant, seed, data_seed, shard, chunk, params,
-            threads, n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
+def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed, shard, chunk,
+            params, threads, n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
     goes) and results.json to --out. Rerunning the same command resumes.
     """
     cfg = EvalConfig(
-        out=out, countries=parse_countries(countries), model=model, limit=limit,
+        out=out, countries=parse_countries(countries, personas_dir), model=model, limit=limit,
         variant=variant, seed=seed, data_seed=data_seed, shard=parse_shard(shard),
         chunk=chunk, overrides=parse_params(params), n_threads=threads,
         n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
+        personas_dir=personas_dir,
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)

@@ -10,16 +10,31 @@ import click
 
 from ..display import make_progress
 from ..personas import COHORTS, WVS_DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
+from ._complete import complete_countries
 from ._options import display_option
 
-__all__ = ["personas"]
+__all__ = ["personas", "personas_option"]
 
-_DIR_OPTION = click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Persona folder to read instead of the shipped panels.",
-)
+
+def personas_option(*names: str):
+    """``--personas DIR`` (env ``DISCA_PERSONAS_DIR``): a persona folder instead of the shipped one.
+
+    Panels written by ``disca personas build --out DIR`` are such a folder. The value
+    reaches the command as ``personas_dir`` (a Path, or None for the shipped panels).
+    """
+    return click.option(
+        "--personas",
+        *names,
+        "personas_dir",
+        envvar="DISCA_PERSONAS_DIR",
+        show_envvar=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Persona folder (ISO3.toml files, e.g. from `disca personas build --out DIR`) "
+        "instead of the shipped panels.",
+    )
+
+
+_DIR_OPTION = personas_option("--dir")
 _JSON_OPTION = click.option("--json", "json_", is_flag=True, help="Output JSON.")
 
 
@@ -45,9 +60,9 @@ def personas(ctx: click.Context) -> None:
 @personas.command("list")
 @_DIR_OPTION
 @_JSON_OPTION
-def list_(directory: Path | None, json_: bool) -> None:
+def list_(personas_dir: Path | None, json_: bool) -> None:
     """Countries with a panel: codes, names, language, provenance."""
-    panels = list_panels(directory)
+    panels = list_panels(personas_dir)
     rows = [
         {
             "iso3": p.iso3,
@@ -77,15 +92,15 @@ def list_(directory: Path | None, json_: bool) -> None:
 
 
 @personas.command("show")
-@click.argument("country")
+@click.argument("country", shell_complete=complete_countries)
 @_DIR_OPTION
 @_JSON_OPTION
-def show(country: str, directory: Path | None, json_: bool) -> None:
+def show(country: str, personas_dir: Path | None, json_: bool) -> None:
     """One country's four personas: levels per dimension, then the rendered texts.
 
     COUNTRY is an ISO3 or ISO2 code or an English name, in any case (JPN, jp, Japan).
     """
-    panel = load_panel(country, directory)
+    panel = load_panel(country, personas_dir)
     if json_:
         click.echo(json.dumps(panel.to_dict(), indent=2, ensure_ascii=False))
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..evaluate import load_results
+from ..paths import atomic_write_text
 from ..report import (
     FORMATS,
     ablation_table,
@@ -25,8 +26,9 @@ __all__ = ["report"]
 @click.command("report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--country", help="Per-dimension bars, model vs human, for this country.")
-@click.option("--compare", "other", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A second run to put side by side.")  # fmt: skip
+@click.option("--compare", "others", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Another run to put side by side (repeatable).")  # fmt: skip
 @click.option(
     "--vanilla",
     type=click.Choice(["raw", "lfl"]),
@@ -34,15 +36,28 @@ __all__ = ["report"]
     show_default=True,
     help="Vanilla read-out for gains and wins: raw (paper) or lfl (like-for-like).",
 )
-@click.option("--format", "format_", type=click.Choice(FORMATS), default="rich", show_default=True)
+@click.option("--format", "format_", type=click.Choice([*FORMATS, "html"]), default="rich",
+              show_default=True,
+              help="html: one self-contained page of figures (inline SVG), see -o.")  # fmt: skip
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout (atomic).")  # fmt: skip
 @click.option("--recompute", is_flag=True, help="Recompute results from samples.jsonl.")
-def report(run_dir: Path, country: str | None, other: Path | None, vanilla: str,
-           format_: str, recompute: bool) -> None:  # fmt: skip
-    """Tables of a `disca eval multitp` run, or of a `disca eval rescore` sweep.
+def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla: str,
+           format_: str, output: Path | None, recompute: bool) -> None:  # fmt: skip
+    """Tables (or a page of figures) of a `disca eval multitp` run, or of a sweep.
 
     MIS per country (vanilla -> DISCA, % gain, wins, macro row) and the ablation table;
-    --country for one country's dimensions. A sweep folder: macro MIS per parameter
-    point as mean ± sd over the seeds (and per country for a seeds-only sweep).
+    --country for one country's dimensions. A sweep folder (`disca eval rescore`):
+    macro MIS per parameter point as mean ± sd over the seeds (and per country for a
+    seeds-only sweep).
+
+    \b
+      disca report runs/A --format html -o report.html
+      disca report runs/A --compare runs/B --compare runs/C --format html -o cmp.html
+
+    --format html draws the figures: per-country MIS dumbbells (vanilla -> DISCA),
+    per-dimension model-vs-human bars per country, the ablations and the run metadata,
+    for every run given; the page loads nothing from the network.
     """
     van = f"vanilla_{vanilla}"
     if (run_dir / SWEEP_FILE).exists():  # a rescoring sweep: `disca eval rescore`
@@ -50,18 +65,40 @@ def report(run_dir: Path, country: str | None, other: Path | None, vanilla: str,
         tables = [sweep_table(sweep, runs, vanilla=van)]
         if len(sweep["points"]) == len(sweep["seeds"]) > 1:  # seeds only: per country too
             tables.append(seed_table(runs, vanilla=van))
-        text = render(tables, format_)
-        if text is not None:
-            click.echo(text)
+        _emit(tables, format_, output)
         return
     results = load_results(run_dir, recompute=recompute)
-    if other is not None:
-        names = (str(run_dir), str(other))
-        tables = [compare_table(results, load_results(other), vanilla=van, names=names)]
+    if format_ == "html":
+        from ..figures import html_report
+
+        pages = [(str(run_dir), results)]
+        pages += [(str(o), load_results(o, recompute=recompute)) for o in others]
+        page = html_report(pages, vanilla=van)
+        if output is None:
+            click.echo(page, nl=False)
+        else:
+            atomic_write_text(output, page)
+            click.echo(f"wrote {output} ({len(pages)} run(s), {len(page.encode()):,} bytes)")
+        return
+    if others:
+        tables = [
+            compare_table(results, load_results(o), vanilla=van, names=(str(run_dir), str(o)))
+            for o in others
+        ]
     elif country:
         tables = [dimension_table(results, country, vanilla=van)]
     else:
         tables = [country_table(results, vanilla=van), ablation_table(results)]
+    _emit(tables, format_, output)
+
+
+def _emit(tables, format_: str, output: Path | None) -> None:
+    """Print the tables, or write them to `output` (Markdown for the rich view)."""
+    if output is not None:
+        text = render(tables, "md" if format_ == "rich" else format_)
+        atomic_write_text(output, text or "")
+        click.echo(f"wrote {output}")
+        return
     text = render(tables, format_)
     if text is not None:
         click.echo(text)

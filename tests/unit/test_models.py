@@ -168,25 +168,33 @@ def test_sha256_verification_is_remembered_by_path_size_and_mtime(tmp_path, monk
 
 
 def test_hub_pull_calls_hf_hub_download_with_repo_and_file(tmp_path, monkeypatch):
-    """The real-user path, up to the network call (hf_hub_download is the boundary)."""
+    """The real-user path, up to the network calls (the hub API is the boundary)."""
     pytest.importorskip("huggingface_hub")
     import huggingface_hub
 
     payload = _gguf_bytes()
     calls = []
 
-    def fake_download(repo_id, filename, local_dir):
-        calls.append((repo_id, filename))
-        out = Path(local_dir) / filename
+    class Info:
+        lfs = {"sha256": hashlib.sha256(payload).hexdigest()}
+
+    def fake_download(**kwargs):
+        calls.append(kwargs)
+        out = tmp_path / "hub-cache" / kwargs["filename"]  # the hub keeps its own copy
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(payload)
         return str(out)
 
+    monkeypatch.setattr(huggingface_hub.HfApi, "get_paths_info", lambda *a, **k: [Info()])
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     spec = models.get_model("phi-4")
     path = models.pull(spec)
-    assert calls == [("bartowski/phi-4-GGUF", "phi-4-Q4_K_M.gguf")]
+    assert calls == [
+        {"repo_id": "bartowski/phi-4-GGUF", "filename": "phi-4-Q4_K_M.gguf",
+         "revision": None, "local_files_only": False}
+    ]  # fmt: skip
     assert path == models.local_path(spec) and path.read_bytes() == payload
+    assert path.resolve() == (tmp_path / "hub-cache" / "phi-4-Q4_K_M.gguf").resolve()
 
 
 def test_hub_pull_offline_says_how_to_pull_manually(monkeypatch):

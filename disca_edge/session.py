@@ -1,0 +1,210 @@
+"""The notebook API: a model session that answers dilemmas, and results as data frames.
+
+``Session`` loads a model once and closes it on exit; ``Session.ask`` answers one or
+many dilemmas for one or several countries (the library behind ``disca ask``) and
+returns `Answers`: the ``ask-result/1`` objects, with ``to_frame()`` and an HTML view
+for notebooks. `load_results` opens a ``disca eval`` run the same way.
+
+    import disca_edge
+
+    with disca_edge.Session(model="smollm2-135m") as session:
+        answers = session.ask("a boy", "two elderly women", country="JP,US", category="age")
+    answers.to_frame()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DiscaError
+
+__all__ = ["Answers", "RunResults", "Session", "load_results"]
+
+#: Columns of `Answers.to_frame`, one row per (dilemma, country).
+ANSWER_COLUMNS = (
+    "index", "id", "country", "option_a", "option_b", "category",
+    "vanilla_p_b", "vanilla_choice", "disca_p_b", "disca_choice", "flip",
+    "disagreement", "base_gap", "delta_final", "model", "variant", "seed",
+)  # fmt: skip
+
+
+class Answers(list):
+    """``ask-result/1`` objects (a list of dicts), one per (dilemma, country)."""
+
+    def to_frame(self):
+        """One row per (dilemma, country): the answers and the panel's disagreement.
+
+        Returns:
+            pandas.DataFrame with columns `ANSWER_COLUMNS` (p_B = probability of option B).
+        """
+        import pandas as pd
+
+        rows = [
+            {
+                "index": r["index"],
+                "id": r["id"],
+                "country": r["country"],
+                "option_a": r["dilemma"]["option_a"],
+                "option_b": r["dilemma"]["option_b"],
+                "category": r["dilemma"]["category"],
+                "vanilla_p_b": r["vanilla"]["p_b"],
+                "vanilla_choice": r["vanilla"]["choice"],
+                "disca_p_b": r["disca"]["p_b"],
+                "disca_choice": r["disca"]["choice"],
+                "flip": r["disca"]["flips_vanilla"],
+                "disagreement": r["correction"]["disagreement"],
+                "base_gap": r["base_gap"],
+                "delta_final": r["correction"]["delta_final"],
+                "model": r["model"]["name"],
+                "variant": r["variant"],
+                "seed": r["seed"],
+            }
+            for r in self
+        ]
+        return pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4f}")
+
+
+class RunResults(dict):
+    """A ``disca eval`` run's results (the ``results.json`` object)."""
+
+    def to_frame(self):
+        """One row per (country, method): MIS and the other alignment metrics.
+
+        Returns:
+            pandas.DataFrame with columns country, method, n, mis, jsd, pearson,
+            kendall_tau, spearman, flip_rate, and one column per moral dimension
+            (the method's preference vector).
+        """
+        import pandas as pd
+
+        dims = list(self.get("dimensions", []))
+        rows = []
+        for iso, entry in self.get("countries", {}).items():
+            for name, m in entry.get("methods", {}).items():
+                row = {"country": iso, "method": name, "n": entry.get("n")}
+                for key in ("mis", "jsd", "pearson", "kendall_tau", "spearman", "flip_rate"):
+                    row[key] = m.get(key)
+                row.update(zip(dims, m.get("vector") or [None] * len(dims), strict=False))
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        table = frame.pivot(index="country", columns="method", values="mis")
+        return table.to_html(float_format=lambda x: f"{x:.4f}", na_rep="–")
+
+
+def load_results(run: str | os.PathLike) -> RunResults:
+    """Open a ``disca eval`` run folder (its results, recomputed if stale) as `RunResults`."""
+    from .results import load_results as _load
+
+    return RunResults(_load(Path(run)))
+
+
+class Session:
+    """One loaded model for many questions; a context manager that closes it.
+
+    Args:
+        model: registry name or path to a ``.gguf`` (None: the registry default).
+        n_threads, n_gpu_layers, n_ctx: engine settings (None: defaults / registry).
+        personas: a persona folder instead of the shipped panels.
+        prefix_cache: keep persona-prefix KV states on disk for later processes.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_ctx: int | None = None,
+        personas: str | os.PathLike | None = None,
+        prefix_cache: bool = True,
+    ) -> None:
+        from .models import open_engine
+
+        self.personas = None if personas is None else Path(personas)
+        self.engine, self.model_info = open_engine(
+            model, n_threads=n_threads, n_gpu_layers=n_gpu_layers, n_ctx=n_ctx,
+            prefix_cache=prefix_cache,
+        )  # fmt: skip
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the model (idempotent)."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def ask(
+        self,
+        option_a: str | Iterable[Mapping[str, Any]],
+        option_b: str | None = None,
+        *,
+        country: str | Sequence[str] = "US",
+        dilemma: str | None = None,
+        category: str | None = None,
+        variant: str = "paper",
+        prior: bool = False,
+        seed: int = 42,
+    ) -> Answers:
+        """Answer a dilemma (or many) as one or several countries' persona panels would.
+
+        Args:
+            option_a: option A (or the first group), or an iterable of input-line dicts
+                (``{"left", "right"}`` or ``{"dilemma", "option_a", "option_b"}``, see
+                ``disca ask --input``).
+            option_b: option B (or the second group).
+            country: ISO3/ISO2/name, a comma-separated list, a list, or ``paper20``.
+            dilemma: the question text (None: the trolley frame with two groups).
+            category: MultiTP category (sets T_cat), or None.
+            variant: ``paper`` or ``reference``.
+            prior: apply the sequential country prior.
+            seed: IS seed.
+
+        Returns:
+            Answers, one per (dilemma, country), dilemmas in order, countries within.
+
+        Raises:
+            DiscaError: bad input, unknown country, a dilemma that does not fit.
+        """
+        import json
+
+        from . import ask as ask_lib
+        from .core import DiscaParams
+        from .evaluate import parse_countries
+        from .personas import load_panel
+
+        if self.engine is None:
+            raise DiscaError("this session is closed")
+        text = country if isinstance(country, str) else ",".join(country)
+        panels = [load_panel(c, self.personas) for c in parse_countries(text, self.personas)]
+        if isinstance(option_a, str):
+            items = [ask_lib.make_input(option_a, option_b, dilemma=dilemma, category=category)]
+        else:
+            items = [
+                ask_lib.parse_line(json.dumps(dict(line)), n, category)
+                for n, line in enumerate(option_a, start=1)
+            ]
+        params = DiscaParams(variant, use_prior=prior)
+        outcomes = ask_lib.answer_countries(
+            self.engine, self.model_info, panels, items, params, seed=seed,
+            load_panel=lambda query: load_panel(query, self.personas),
+        )  # fmt: skip
+        answers = Answers()
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise DiscaError(outcome.error)
+            answers.append(outcome.result)
+        return answers
