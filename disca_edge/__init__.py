@@ -3,4 +3,15 @@
 __version__ = "0.1.0"
 __all__ = ["Session", "__version__", "load_results"]
 
-from .session import Session, load_results  # noqa: E402  (the notebook API)
+
+def __getattr__(name: str):
+    """The notebook API (`Session`, `load_results`), imported on first use.
+
+    Importing the package stays instant: the console script imports it before its
+    Ctrl-C guard is in place.
+    """
+    if name in ("Session", "load_results"):
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'disca_edge' has no attribute {name!r}")

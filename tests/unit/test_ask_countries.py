@@ -40,6 +40,9 @@ class FakeEngine:
     def tokenize(self, text: str) -> list[int]:
         return [ord(ch) for ch in text]
 
+    def prefix_len(self, system: str) -> int:
+        return len(f"<s>{system}</s>")
+
     def logits_ab(self, prompts) -> LogitsAB:
         self.calls.append(list(prompts))
         texts = [self.render(p) for p in prompts]

@@ -7,6 +7,7 @@ from test_ask_countries import FAKE_MODEL, FakeEngine
 
 import disca_edge
 from disca_edge.errors import DiscaError
+from disca_edge.session import RunResults
 
 
 def fake_session() -> disca_edge.Session:
@@ -44,7 +45,7 @@ def test_bad_input_raises_one_error():
 
 
 def test_run_results_frame_has_a_row_per_country_and_method():
-    results = disca_edge.session.RunResults(
+    results = RunResults(
         dimensions=["species", "gender"],
         countries={
             "USA": {"n": 2, "methods": {"vanilla": {"mis": 0.5, "vector": [1.0, 2.0]},
