@@ -33,7 +33,7 @@ import numpy as np
 
 from . import core, runlog
 from .errors import DiscaError
-from .paths import atomic_write_text
+from .paths import atomic_write_text, check_writable_dir
 
 __all__ = [
     "SWEEP_FILE",
@@ -292,12 +292,12 @@ def rescore(
     from . import data
 
     started = time.perf_counter()
-    src = Path(source)
+    src, dst = Path(source), Path(out)
+    check_writable_dir(dst)  # before anything is read
     header = runlog.read_header(src)
     seeds = list(seeds) if seeds else [int(header["config"]["is_seed"])]
     points = _grid_points(seeds, dict(grid or {}))
     targets = data.load_human_targets()
-    dst = Path(out)
     if len(points) == 1:
         point = points[0]
         results = rescore_run(src, dst, seed=point.seed, overrides=point.overrides,
