@@ -19,6 +19,15 @@ The measured shared rate includes each country's persona prefixes, amortised ove
 of each country (prefixes + one chunk) and the warm chunks after it (needs
 ``--limit`` > ``--chunk``), and extrapolates each part to 20 countries × 310 scenarios.
 With the default ``--chunk 1`` every engine call is one scenario (10 prompts).
+
+    python benchmarks/eval.py --layouts 1x2,2x1 [--countries USA,JPN] [--limit 4] [--chunk 2]
+
+compares worker layouts (jobs x threads per job) of ``disca eval multitp --jobs`` in one
+run instead: for each layout it starts the workers (`executor.make_executor`, model loads
+timed apart), feeds them the same work items (country, chunk), and prints scenarios/s
+once loaded, the ratio to the first layout, and the ETA of the full 20 x 310 run
+(start-up + per-country persona prefixes + warm scenarios), then one JSON line. The
+records of every layout are checked to be identical.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +49,7 @@ from _machine import machine_info  # noqa: E402
 from disca_edge import core  # noqa: E402
 from disca_edge.engine import ChatPrompt  # noqa: E402
 from disca_edge.evaluate import parse_countries  # noqa: E402
+from disca_edge.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
 from disca_edge.methods import compute_methods, method_suite  # noqa: E402
 from disca_edge.models import open_engine  # noqa: E402
 from disca_edge.personas import load_panel  # noqa: E402
@@ -126,6 +137,102 @@ def run_isolated(engine, countries, limit, sample):
     return time.perf_counter() - t0, len(todo), out
 
 
+def run_layout(model, jobs, threads, countries, limit, chunk):
+    """Start ``jobs`` workers of ``threads`` threads and run every item once.
+
+    Returns:
+        (start seconds, run seconds, records by key, per-item (first of country, n, s)).
+    """
+    spec = WorkSpec(model=model, n_threads=threads)
+    items = [
+        WorkItem(iso, tuple(range(lo, min(lo + chunk, limit))))
+        for iso in countries
+        for lo in range(0, limit, chunk)
+    ]
+    executor = make_executor(spec, jobs=jobs)
+    try:
+        t0 = time.perf_counter()
+        executor.start()
+        t1 = time.perf_counter()
+        records = {}
+        for _, recs, _ in executor.run(items):
+            for r in recs:
+                records[(r["country"], r["scenario_id"])] = r
+        t2 = time.perf_counter()
+    finally:
+        executor.close()
+    return t1 - t0, t2 - t1, records
+
+
+def layouts_main(args) -> int:
+    """Compare worker layouts (jobs x threads) side by side; see the module docstring."""
+    countries = parse_countries(args.countries)
+    layouts = []
+    for part in args.layouts.split(","):
+        jobs, _, threads = part.strip().partition("x")
+        layouts.append((int(jobs), int(threads)))
+    machine = machine_info()
+    n = len(countries) * args.limit
+    print(
+        f"MultiTP worker layouts: {args.model}, {len(countries)} countries x {args.limit} "
+        f"scenarios = {n} scenarios, chunk {args.chunk}"
+    )
+    print(
+        f"machine: {machine.get('cpu_model', '?')} | {machine['cpu_count']} CPUs | "
+        f"load(1m) {machine.get('loadavg_1m_before', '?')}"
+    )
+    from disca_edge.models import resolve_model
+
+    model = str(resolve_model(args.model)[1])  # a path: each layout gets its own empty cache
+    rows, reference = [], None
+    for jobs, threads in layouts:
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["DISCA_HOME"] = home  # no persona KV states saved by a previous layout
+            start_s, run_s, records = run_layout(
+                model, jobs, threads, countries, args.limit, args.chunk
+            )
+        if reference is None:
+            reference = records
+        same = records == reference
+        rate = n / run_s
+        # ETA: start-up once, then the measured rate (persona prefixes amortised over
+        # --limit scenarios per country, so this errs on the slow side)
+        eta = start_s + FULL_COUNTRIES * FULL_POOL / rate
+        load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+        rows.append(
+            {
+                "jobs": jobs,
+                "threads": threads,
+                "start_s": round(start_s, 2),
+                "run_s": round(run_s, 2),
+                "per_s": round(rate, 4),
+                "identical_records": same,
+                "eta_full_h": round(eta / 3600, 2),
+                "load_1m_after": load,
+            }
+        )
+        print(
+            f"  {jobs} job(s) x {threads} thread(s): start {start_s:6.1f} s, "
+            f"{run_s:7.1f} s for {n} scenarios = {rate:6.3f} scen/s "
+            f"(x{rate / (n / rows[0]['run_s']):.2f} vs first), full {FULL_COUNTRIES} x "
+            f"{FULL_POOL} ETA {eta / 3600:.1f} h, records identical: {same}, load {load}"
+        )
+    best = max(rows, key=lambda r: r["per_s"])
+    print(f"  best layout: {best['jobs']} x {best['threads']}, full-run ETA {best['eta_full_h']} h")
+    record = {
+        "benchmark": "eval.layouts",
+        "model": args.model,
+        "countries": len(countries),
+        "limit": args.limit,
+        "chunk": args.chunk,
+        "layouts": rows,
+        "best": {"jobs": best["jobs"], "threads": best["threads"]},
+        "machine": machine,
+    }
+    print(json.dumps(record, sort_keys=True))
+    return 0 if all(r["identical_records"] for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the results; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -141,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         default=4,
         help="time the isolated path on K evenly spread scenarios (0: all; default 4)",
     )
+    parser.add_argument(
+        "--layouts", help="compare worker layouts JOBSxTHREADS,... (e.g. 1x2,2x1) instead"
+    )
     args = parser.parse_args(argv)
+    if args.layouts:
+        return layouts_main(args)
     countries = parse_countries(args.countries)
     machine = machine_info()
     engine, info = open_engine(args.model, n_threads=args.threads, n_ctx=args.n_ctx)

@@ -1,12 +1,14 @@
 """MultiTP evaluation runs: countries × DISCA pool through the engine, into a resumable run log.
 
 `run_eval` is the run loop behind ``disca eval multitp``. It plans the work (countries ×
-pool positions of this shard, less what is on disk), then for each country feeds the
-engine chunks of a few scenarios (10 prompt evaluations each: 2 label orders × base + 4
-personas, sharing KV prefixes). From those logits `methods.compute_methods` derives every
-method of the spec with no further model calls; each chunk becomes one block of `runlog`
-records (appended, fsync'ed). A rerun of the same command skips what is on disk. Finally
-`results.build_results` turns the records into ``results.json``.
+pool positions of this shard, less what is on disk) as work items, (country, chunk of a
+few scenarios), and hands them to an `executor` (this process, ``--jobs`` worker
+processes or Ray actors). A worker feeds the engine a chunk (10 prompt evaluations per
+scenario: 2 label orders × base + 4 personas, sharing KV prefixes) and derives every
+method of the spec from the logits with `methods.compute_methods` (`record_chunk`). This
+process is the single writer: each finished chunk becomes one block of `runlog` records
+(appended, fsync'ed). A rerun of the same command skips what is on disk, with any
+executor. Finally `results.build_results` turns the records into ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
 only the order-independent δ_micro; the prior is applied when results are built.
@@ -32,7 +34,7 @@ from . import __version__, core, paths, runlog
 from .display import NullProgress, Progress
 from .errors import DiscaError
 from .machine import machine_info
-from .methods import Method, compute_methods, suite_from_config
+from .methods import Method, suite_from_config
 from .results import load_results, summarize
 from .runlog import parse_shard
 
@@ -50,6 +52,7 @@ __all__ = [
     "load_results",
     "merge",
     "suite_from_config",
+    "record_chunk",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,9 +79,13 @@ class EvalConfig:
         shard: (i, n): this process does the pool positions p with p % n == i.
         chunk: scenarios per engine call (10 prompts each).
         overrides: DISCA parameter overrides for every method.
-        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings (None: defaults).
+        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings per worker (None:
+            defaults; with several jobs the CPUs are shared out).
         force: replace a run with a different config in ``out``.
         personas_dir: the persona folder (None: the shipped panels); recorded in run.json.
+        jobs: workers, each with its own model (`executor`).
+        executor: ``local`` (processes) or ``ray``; address: the Ray cluster.
+        cap, min_per_category, fourth, drop_dims: prompt variants (`variants`).
     """
 
     out: Path
@@ -97,6 +104,13 @@ class EvalConfig:
     extra_buffers: str | None = None
     force: bool = False
     personas_dir: Path | None = None
+    jobs: int = 1
+    executor: str = "local"
+    address: str | None = None
+    cap: int | None = 80
+    min_per_category: int = 0
+    fourth: str = "aggregate"
+    drop_dims: tuple[str, ...] = ()
 
 
 @dataclass
@@ -205,6 +219,8 @@ def build_header(
         "kind": "multitp",
         "protocol": "disca-pool",
         "pool_size": pool_size,
+        "pool": {"cap": cfg.cap, "min_per_category": cfg.min_per_category},
+        "personas": {"fourth": cfg.fourth, "drop_dims": list(cfg.drop_dims)},
         "data_seed": cfg.data_seed,
         "is_seed": cfg.seed,
         "prompts_sha256": _prompts_sha256(),
@@ -238,7 +254,12 @@ def build_header(
             }
             for iso, p in panels.items()
         },
-        "run_settings": {"chunk": cfg.chunk, "n_threads": settings.get("n_threads")},
+        "run_settings": {
+            "chunk": cfg.chunk,
+            "n_threads": settings.get("n_threads"),
+            "jobs": cfg.jobs,
+            "executor": cfg.executor,
+        },
         "personas_dir": None if cfg.personas_dir is None else str(cfg.personas_dir),
     }
 
@@ -246,14 +267,22 @@ def build_header(
 # --------------------------------------------------------------------------- records
 
 
-def _records(
+def record_chunk(
     iso3: str,
     items: Sequence[tuple[int, Any]],
     panel_logits: Any,
     outputs: Mapping[str, Mapping[str, np.ndarray]],
     suite: Mapping[str, Method],
 ) -> list[dict[str, Any]]:
-    """One JSON-ready record per scenario of a chunk."""
+    """One JSON-ready record per scenario of a chunk (`executor.Worker.process`).
+
+    Args:
+        iso3: the country.
+        items: (pool position, vignette) per scenario.
+        panel_logits: `pipeline.PanelLogits` of the chunk.
+        outputs: `methods.compute_methods` of the chunk.
+        suite: the methods.
+    """
     from .methods import record_fields
 
     out = []
@@ -304,6 +333,7 @@ class _Plan:
     targets: Any
     panels: dict[str, Any]
     pool: list[Any]
+    ids: list[str]
     positions: list[int]
     k_half: int
 
@@ -312,9 +342,9 @@ def _plan(cfg: EvalConfig) -> _Plan:
     """Check the options and plan the work: methods, targets, panels, pool positions.
 
     Raises:
-        DiscaError: bad options, no human targets, a pool with repeated scenarios.
+        DiscaError: bad options, no human targets.
     """
-    from . import data, personas, scenarios
+    from . import data, variants
     from .methods import method_suite
 
     if cfg.chunk < 1:
@@ -333,83 +363,95 @@ def _plan(cfg: EvalConfig) -> _Plan:
     missing = [c for c in cfg.countries if c not in targets.index]
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
-    pool = scenarios.disca_pool(cfg.data_seed)
-    if len({v.scenario_id for v in pool}) != len(pool):
-        raise DiscaError("the scenario pool repeats a scenario; records need unique ids")
+    pool = variants.pool(cfg.data_seed, cfg.cap, cfg.min_per_category)
     n_positions = len(pool) if cfg.limit is None else min(cfg.limit, len(pool))
     shard_i, shard_n = cfg.shard or (0, 1)
     return _Plan(
         suite=suite,
         targets=targets,
-        panels={iso: personas.load_panel(iso, cfg.personas_dir) for iso in cfg.countries},
+        panels={
+            iso: variants.panel_for(iso, cfg.fourth, cfg.drop_dims, cfg.personas_dir)
+            for iso in cfg.countries
+        },
         pool=pool,
+        ids=variants.record_ids(pool),
         positions=list(range(shard_i, n_positions, shard_n)),
         k_half=k_half.pop(),
     )
 
 
-def _evaluate_chunk(
-    engine: Any,
-    system_prompts: Any,
-    iso: str,
-    chunk: Sequence[tuple[int, Any]],
-    cfg: EvalConfig,
-    plan: _Plan,
-) -> list[dict[str, Any]]:
-    """One engine call for a chunk of (pool position, vignette); its records."""
-    from . import pipeline
+def _work_spec(cfg: EvalConfig) -> Any:
+    """What every worker needs to evaluate this run's work items."""
+    from .executor import WorkSpec, default_threads
 
-    dilemmas = [pipeline.Dilemma.from_vignette(v, cfg.data_seed) for _, v in chunk]
-    logits = pipeline.evaluate_panel(engine, system_prompts, dilemmas)
-    outputs = compute_methods(
-        logits.logits,
-        logits.has_swap,
-        [v.category for _, v in chunk],
-        np.array([v.preferred_right for _, v in chunk], dtype=bool),
-        core.draws(cfg.seed, [v.vignette_index for _, v in chunk], plan.k_half),
-        plan.suite,
-    )
-    return _records(iso, chunk, logits, outputs, plan.suite)
-
-
-def _run_countries(
-    run: runlog.RunLog,
-    engine: Any,
-    todo: Mapping[str, list[tuple[int, Any]]],
-    cfg: EvalConfig,
-    plan: _Plan,
-    progress: Progress,
-) -> int:
-    """Feed every country's missing scenarios to the engine chunk by chunk; records added."""
-    from . import pipeline
-
-    n_new = 0
-    for iso in cfg.countries:
-        items = todo[iso]
-        progress.stage(iso, len(plan.positions), len(plan.positions) - len(items))
-        if not items:
-            continue
-        # The engine keeps the base prefix pinned for the whole run and this country's
-        # persona prefixes while it is used (LRU eviction).
-        system_prompts = pipeline.panel_system_prompts(plan.panels[iso].texts())
-        for chunk in _chunks(items, cfg.chunk):
-            n_new += run.append(_evaluate_chunk(engine, system_prompts, iso, chunk, cfg, plan))
-            progress.update(len(chunk))
-    return n_new
-
-
-def _open_engine(cfg: EvalConfig) -> tuple[Any, dict[str, Any]]:
-    from . import models
-
-    engine, info = models.open_engine(
-        cfg.model,
-        n_threads=cfg.n_threads,
+    return WorkSpec(
+        model=None if cfg.model is None else str(cfg.model),
+        n_threads=cfg.n_threads or default_threads(cfg.jobs),
         n_gpu_layers=cfg.n_gpu_layers,
         n_ctx=cfg.n_ctx,
         extra_buffers=cfg.extra_buffers,
-        prefix_cache=True,  # persona prefixes restored (bit-identical) on resume/shards
+        variant=cfg.variant,
+        overrides=dict(cfg.overrides),
+        seed=cfg.seed,
+        data_seed=cfg.data_seed,
+        pool={"cap": cfg.cap, "min_per_category": cfg.min_per_category},
+        panel={
+            "fourth": cfg.fourth,
+            "drop_dims": tuple(cfg.drop_dims),
+            "personas_dir": None if cfg.personas_dir is None else str(cfg.personas_dir),
+        },
     )
-    return engine, info.as_dict()
+
+
+def _check_workers_agree(infos: Sequence[Mapping[str, Any]]) -> None:
+    """Every worker must have the same model file and logit-relevant engine settings."""
+    first = infos[0]
+    for i, info in enumerate(infos[1:], start=1):
+        if info.get("sha256") != first.get("sha256"):
+            raise DiscaError(f"worker {i} loaded another model file than worker 0")
+        a, b = first.get("settings", {}), info.get("settings", {})
+        diffs = [k for k in LOGIT_SETTINGS if a.get(k) != b.get(k)]
+        if diffs:
+            raise DiscaError(
+                f"worker {i} has other logit-relevant engine settings than worker 0 "
+                f"({', '.join(diffs)}); its logits would differ"
+            )
+
+
+def _run_items(
+    run: runlog.RunLog,
+    executor: Any,
+    todo: Mapping[str, list[int]],
+    cfg: EvalConfig,
+    plan: _Plan,
+    progress: Progress,
+) -> dict[str, int]:
+    """Hand every missing chunk to the executor and append its records; engine counters."""
+    from .executor import WorkItem
+
+    items = [
+        WorkItem(iso, tuple(chunk))
+        for iso in cfg.countries
+        for chunk in _chunks(todo[iso], cfg.chunk)
+    ]
+    n = len(plan.positions)
+    for iso in cfg.countries:  # countries with nothing left are shown as done up front
+        if not todo[iso]:
+            progress.stage(iso, n, n)
+    shown: set[str] = set()
+
+    def on_submit(item: WorkItem) -> None:
+        if item.country not in shown:  # a country's first chunk goes out
+            shown.add(item.country)
+            progress.stage(item.country, n, n - len(todo[item.country]))
+
+    stats: dict[str, int] = {}
+    for _, records, spent in executor.run(items, on_submit):
+        run.append(records)
+        for key, value in spent.items():
+            stats[key] = stats.get(key, 0) + value
+        progress.update(len(records))
+    return stats
 
 
 def run_eval(
@@ -440,41 +482,44 @@ def run_eval(
         KeyboardInterrupt: after recording the cancellation.
         ValueError: ``engine`` without ``model_info``.
     """
+    from .executor import make_executor
+
     progress = progress or NullProgress()
     plan = _plan(cfg)
     if engine is not None and model_info is None:
         raise ValueError("model_info is required with an engine")
-    own_engine = engine is None
-    if own_engine:
-        engine, model_info = _open_engine(cfg)
-    assert model_info is not None
-    header = build_header(cfg, model_info, plan.suite, plan.panels, len(plan.pool))
+    executor = make_executor(
+        _work_spec(cfg),
+        jobs=cfg.jobs,
+        executor=cfg.executor,
+        address=cfg.address,
+        engine=engine,
+        model_info=model_info,
+    )
     old_handler = None
     try:
+        infos = executor.start()  # every worker loads the model
+        _check_workers_agree(infos)
+        header = build_header(cfg, infos[0], plan.suite, plan.panels, len(plan.pool))
         with runlog.RunLog.open(
             cfg.out, header, force=cfg.force, invocation={"argv": list(argv or [])}
         ) as run:
             todo = {
-                iso: [
-                    (p, plan.pool[p])
-                    for p in plan.positions
-                    if (iso, plan.pool[p].scenario_id) not in run.keys
-                ]
+                iso: [p for p in plan.positions if (iso, plan.ids[p]) not in run.keys]
                 for iso in cfg.countries
             }
             old_handler = _sigterm_as_interrupt()
-            return _run_and_record(run, engine, todo, cfg, plan, progress)
+            return _run_and_record(run, executor, todo, cfg, plan, progress)
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
-        if own_engine:
-            engine.close()
+        executor.close()
 
 
 def _run_and_record(
     run: runlog.RunLog,
-    engine: Any,
-    todo: Mapping[str, list[tuple[int, Any]]],
+    executor: Any,
+    todo: Mapping[str, list[int]],
     cfg: EvalConfig,
     plan: _Plan,
     progress: Progress,
@@ -482,12 +527,12 @@ def _run_and_record(
     """Run the loop; whatever happens, record the invocation and (unless an error) results."""
     total = len(plan.positions) * len(cfg.countries)
     n_todo = sum(len(v) for v in todo.values())
-    stats_before = engine.stats.as_dict()
+    stats: dict[str, int] = {}
     started = time.perf_counter()
     status, n_new, error = "error", 0, None
     progress.start(total, total - n_todo)
     try:
-        n_new = _run_countries(run, engine, todo, cfg, plan, progress)
+        stats = _run_items(run, executor, todo, cfg, plan, progress)
         status = "success"
     except KeyboardInterrupt:
         status = "cancelled"
@@ -496,16 +541,19 @@ def _run_and_record(
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        executor.close()  # stop the workers first (Ctrl-C: in-flight chunks are redone later)
         progress.close()
         seconds = time.perf_counter() - started
         n_new = len(run.keys) - run.n_at_open
-        stats_after = engine.stats.as_dict()
         run.finish(
             status,
             error=error,
             seconds=round(seconds, 3),
             scenarios_per_s=round(n_new / seconds, 4) if seconds > 0 else None,
-            engine_stats={k: stats_after[k] - stats_before.get(k, 0) for k in stats_after},
+            engine_stats=stats,
+            jobs=executor.jobs,
+            executor=executor.kind,
+            **({"worker_deaths": executor.deaths} if executor.deaths else {}),
         )
         results = None
         if status in ("success", "cancelled"):

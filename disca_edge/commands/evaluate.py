@@ -11,6 +11,7 @@ from ..display import make_progress
 from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
 from ..report import country_table, render
 from ..rescore import parse_grid, parse_seeds, rescore
+from ..variants import parse_cap, parse_drop_dims
 from ._complete import complete_countries
 from ._options import display_option, engine_options
 from .personas import personas_option
@@ -50,21 +51,42 @@ def eval_() -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=4, show_default=True,
               help="Scenarios per engine call (10 prompts each).")  # fmt: skip
 @click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
+@click.option("--cap", default="80", show_default=True,
+              help="Pool rows per category: 80 (paper), 40, 120 or none (prompt variant).")  # fmt: skip
+@click.option("--min-per-category", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Oversample small categories to N rows (36: the paper's text).")  # fmt: skip
+@click.option("--fourth", type=click.Choice(["aggregate", "utilitarian"]), default="aggregate",
+              show_default=True, help="Fourth persona: the population aggregate or a "
+              "country-invariant utilitarian anchor.")  # fmt: skip
+@click.option("--drop-dims", help="WVS dimensions left out of the persona texts "
+              "(comma-separated, e.g. religiosity).")  # fmt: skip
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (or Ray actors), each with its own model.")  # fmt: skip
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where jobs run: local processes or Ray actors.")  # fmt: skip
+@click.option("--address", help="Ray cluster address (e.g. auto); default: a local Ray.")
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @display_option
 def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed, shard, chunk,
-            params, threads, n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
+            params, cap, min_per_category, fourth, drop_dims, jobs, threads, executor, address,
+            n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
-    goes) and results.json to --out. Rerunning the same command resumes.
+    goes) and results.json to --out. Rerunning the same command resumes (with any
+    --jobs or --executor). --jobs N runs N workers, each with its own model and
+    --threads threads (default: the CPUs shared out); one writer keeps the records
+    append-only. --cap, --min-per-category, --fourth and
+    --drop-dims change the prompts and are part of the run's config.
     """
     cfg = EvalConfig(
         out=out, countries=parse_countries(countries, personas_dir), model=model, limit=limit,
         variant=variant, seed=seed, data_seed=data_seed, shard=parse_shard(shard),
         chunk=chunk, overrides=parse_params(params), n_threads=threads,
         n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
-        personas_dir=personas_dir,
+        personas_dir=personas_dir, jobs=jobs, executor=executor, address=address,
+        cap=parse_cap(cap), min_per_category=min_per_category, fourth=fourth,
+        drop_dims=parse_drop_dims(drop_dims),
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)

@@ -74,7 +74,7 @@ def make_run(countries=("USA", "JPN", "DEU"), n=40, variant="paper", seed=0, sha
             core.draws(42, [v.vignette_index for _, v in items], 64),
             suite,
         )
-        records += evaluate._records(iso, items, panel, outputs, suite)
+        records += evaluate.record_chunk(iso, items, panel, outputs, suite)
     return header, records
 
 

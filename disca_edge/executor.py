@@ -1,0 +1,585 @@
+"""Executors: where an evaluation's work items run (this process, worker processes, Ray actors).
+
+A MultiTP run is a list of `WorkItem` s, (country, a chunk of pool positions). A `Worker`
+loads the model once and turns a work item into run records (the engine's logits for the
+chunk's 10 prompts per scenario, then every method from them). Three backends host
+workers behind one interface:
+
+* ``inline``: one worker in this process (``--jobs 1``; may reuse a loaded engine);
+* ``process``: N spawned processes, each with its own model (``--jobs N``);
+* ``ray``: N Ray actors, on this machine or a cluster (``--executor ray``).
+
+One loop, `Executor.run`, feeds every backend: it hands an item to each idle worker,
+yields each finished item's records to the caller (the run's single writer, which
+appends and fsyncs them), replaces a worker that died and puts its item back at the
+front of the queue. Results come back in completion order; records are keyed, so the
+run folder is the same set of records in any order, and resume works across backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import DiscaError
+
+__all__ = [
+    "EXECUTORS",
+    "WorkSpec",
+    "WorkItem",
+    "Worker",
+    "Executor",
+    "make_executor",
+]
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+
+#: A work item may kill its worker this often before the run gives up on it.
+MAX_DEATHS = 2
+
+
+@dataclass(frozen=True)
+class WorkSpec:
+    """Everything a worker needs to turn work items into records (picklable, no model).
+
+    Attributes:
+        model: registry name or .gguf path, resolved (and pulled) by each worker.
+        model_sha256: the driver's model hash; a worker with another file refuses.
+        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings per worker (None:
+            defaults).
+        variant, overrides: the method suite (`methods.method_suite`).
+        seed: IS seed; data_seed: pool and opener seed.
+        pool: keyword arguments of `variants.pool` besides the seed.
+        panel: keyword arguments of `variants.panel_for` besides the country.
+    """
+
+    model: str | None
+    model_sha256: str | None = None
+    n_threads: int | None = None
+    n_gpu_layers: int | None = None
+    n_ctx: int | None = None
+    extra_buffers: str | None = None
+    variant: str = "paper"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 42
+    data_seed: int = 42
+    pool: Mapping[str, Any] = field(default_factory=dict)
+    panel: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One chunk of one country: pool positions, evaluated in one engine call."""
+
+    country: str
+    positions: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class Worker:
+    """A loaded model plus the run's pool, panels and methods; `process` makes records.
+
+    Args:
+        spec: the run's `WorkSpec`.
+        engine: an already loaded engine (inline backend only); default: opened from
+            ``spec.model`` (pulled on first use).
+        model_info: `models.ModelInfo.as_dict()` of ``engine``.
+
+    Raises:
+        DiscaError: the model cannot be loaded, or its sha256 is not the driver's.
+    """
+
+    def __init__(self, spec: WorkSpec, engine: Any = None, model_info: Any = None) -> None:
+        from . import models, variants
+        from .methods import method_suite
+
+        self.spec = spec
+        self.own_engine = engine is None
+        if engine is None:
+            engine, info = models.open_engine(
+                spec.model,
+                n_threads=spec.n_threads,
+                n_gpu_layers=spec.n_gpu_layers,
+                n_ctx=spec.n_ctx,
+                extra_buffers=spec.extra_buffers,
+                prefix_cache=True,  # persona prefixes restored (bit-identical) across processes
+            )
+            model_info = info.as_dict()
+        self.engine = engine
+        self.model_info = dict(model_info or {})
+        if spec.model_sha256 and self.model_info.get("sha256") != spec.model_sha256:
+            raise DiscaError(
+                f"worker model {self.model_info.get('path')} has sha256 "
+                f"{str(self.model_info.get('sha256'))[:12]}…, the run uses "
+                f"{spec.model_sha256[:12]}…"
+            )
+        self.suite = method_suite(spec.variant, spec.overrides)
+        self.k_half = next(iter(self.suite.values())).params.k_half
+        self.pool = variants.pool(spec.data_seed, **dict(spec.pool))
+        self.ids = variants.record_ids(self.pool)
+        self._systems: dict[str, list[str]] = {}
+
+    def system_prompts(self, iso3: str) -> list[str]:
+        """Base prompt plus the country's persona texts (cached per country)."""
+        from . import pipeline, variants
+
+        if iso3 not in self._systems:
+            panel = variants.panel_for(iso3, **dict(self.spec.panel))
+            self._systems[iso3] = pipeline.panel_system_prompts(panel.texts())
+        return self._systems[iso3]
+
+    def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Evaluate one chunk: (its records in position order, engine counters spent)."""
+        from . import core, pipeline
+        from .evaluate import record_chunk
+        from .methods import compute_methods
+
+        before = self.engine.stats.as_dict()
+        chunk = [(p, self.pool[p]) for p in item.positions]
+        dilemmas = [pipeline.Dilemma.from_vignette(v, self.spec.data_seed) for _, v in chunk]
+        logits = pipeline.evaluate_panel(self.engine, self.system_prompts(item.country), dilemmas)
+        z = core.draws(self.spec.seed, [v.vignette_index for _, v in chunk], self.k_half)
+        outputs = compute_methods(
+            logits.logits,
+            logits.has_swap,
+            [v.category for _, v in chunk],
+            np.array([v.preferred_right for _, v in chunk], dtype=bool),
+            z,
+            self.suite,
+        )
+        records = record_chunk(item.country, chunk, logits, outputs, self.suite)
+        for record, (position, _) in zip(records, chunk, strict=True):
+            record["scenario_id"] = self.ids[position]  # unique under oversampling
+        after = self.engine.stats.as_dict()
+        return records, {k: after[k] - before.get(k, 0) for k in after}
+
+    def close(self) -> None:
+        """Free the model if this worker loaded it."""
+        if self.own_engine:
+            self.engine.close()
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass
+class _Outcome:
+    kind: str  # "ok" | "error" | "dead"
+    records: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+class _Backend(Protocol):
+    """Hosts workers in slots 0..n-1, each holding at most one item."""
+
+    n: int
+
+    def start(self) -> list[dict[str, Any]]: ...
+
+    def submit(self, slot: int, item: WorkItem) -> None: ...
+
+    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]: ...
+
+    def replace(self, slot: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _InlineBackend:
+    """One worker in this process; `wait` does the work (errors propagate unchanged)."""
+
+    n = 1
+
+    def __init__(self, spec: WorkSpec, engine: Any = None, model_info: Any = None) -> None:
+        self._args = (spec, engine, model_info)
+        self._worker: Worker | None = None
+        self._item: WorkItem | None = None
+
+    def start(self) -> list[dict[str, Any]]:
+        self._worker = Worker(*self._args)
+        return [self._worker.model_info]
+
+    def submit(self, slot: int, item: WorkItem) -> None:
+        self._item = item
+
+    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+        assert self._worker is not None and self._item is not None
+        records, stats = self._worker.process(self._item)
+        return [(0, _Outcome("ok", records, stats))]
+
+    def replace(self, slot: int) -> None:  # pragma: no cover - an inline worker cannot die
+        raise DiscaError("the in-process worker cannot be replaced")
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+
+def _process_main(spec: WorkSpec, conn: Any) -> None:
+    """Entry point of a worker process: load the model, then serve items until None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    try:
+        worker = Worker(spec)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line
+        conn.send(("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, DiscaError)
+                   else str(exc)))  # fmt: skip
+        return
+    conn.send(("ready", worker.model_info))
+    while True:
+        try:
+            item = conn.recv()
+        except EOFError:  # the parent is gone
+            break
+        if item is None:
+            break
+        try:
+            records, stats = worker.process(item)
+        except BaseException as exc:  # noqa: BLE001
+            conn.send(("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}"))
+            break
+        conn.send(("ok", records, stats))
+    worker.close()
+
+
+class _ProcessBackend:
+    """N spawned worker processes, one duplex pipe each."""
+
+    def __init__(self, spec: WorkSpec, n: int) -> None:
+        import multiprocessing
+
+        self.n = n
+        self._spec = spec
+        self._ctx = multiprocessing.get_context("spawn")
+        self._procs: list[Any] = [None] * n
+        self._conns: list[Any] = [None] * n
+
+    def _spawn(self, slot: int) -> None:
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=_process_main, args=(self._spec, child), name=f"disca-worker-{slot}"
+        )
+        proc.daemon = True
+        proc.start()
+        child.close()
+        self._procs[slot], self._conns[slot] = proc, parent
+
+    def _ready(self, slot: int) -> dict[str, Any]:
+        try:
+            message = self._conns[slot].recv()
+        except EOFError:
+            raise DiscaError(
+                f"worker {slot} died while loading the model (exit {self._procs[slot].exitcode})"
+            ) from None
+        if message[0] != "ready":
+            raise DiscaError(f"worker {slot}: {message[1]}")
+        return message[1]
+
+    def start(self) -> list[dict[str, Any]]:
+        for slot in range(self.n):
+            self._spawn(slot)
+        return [self._ready(slot) for slot in range(self.n)]
+
+    def submit(self, slot: int, item: WorkItem) -> None:
+        # a worker that died while idle is noticed by `wait` (EOF), which requeues the item
+        with contextlib.suppress(OSError):
+            self._conns[slot].send(item)
+
+    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+        from multiprocessing.connection import wait
+
+        wait([self._conns[s] for s in busy] + [self._procs[s].sentinel for s in busy])
+        out = []
+        for slot in busy:
+            conn, proc = self._conns[slot], self._procs[slot]
+            try:
+                if conn.poll():  # an answer, or EOF when the process is gone
+                    message = conn.recv()
+                elif not proc.is_alive():
+                    raise EOFError
+                else:
+                    continue
+            except (EOFError, OSError):
+                proc.join(1.0)
+                out.append((slot, _Outcome("dead", message=f"exit code {proc.exitcode}")))
+                continue
+            if message[0] == "ok":
+                out.append((slot, _Outcome("ok", message[1], message[2])))
+            else:
+                out.append((slot, _Outcome("error", message=str(message[1]))))
+        return out
+
+    def replace(self, slot: int) -> None:
+        self._stop(slot)
+        self._spawn(slot)
+        self._ready(slot)
+
+    def _stop(self, slot: int, timeout: float = 2.0) -> None:
+        proc, conn = self._procs[slot], self._conns[slot]
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+            conn.close()
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._procs[slot] = self._conns[slot] = None
+
+    def close(self) -> None:
+        for slot in range(self.n):
+            if self._procs[slot] is not None and self._procs[slot].is_alive():
+                self._procs[slot].terminate()  # in flight work is dropped; resume redoes it
+        for slot in range(self.n):
+            self._stop(slot)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (tests kill one)."""
+        return [p.pid for p in self._procs if p is not None]
+
+
+class _RayWorker:
+    """The Ray actor class (wrapped with ``ray.remote`` at run time): one `Worker`."""
+
+    def __init__(self, spec: WorkSpec) -> None:
+        self._worker = Worker(spec)
+
+    def info(self) -> dict[str, Any]:
+        return self._worker.model_info
+
+    def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        return self._worker.process(item)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise DiscaError(
+            "--executor ray needs Ray: pip install 'disca-edge[ray]' (on every node)"
+        ) from None
+    return ray
+
+
+def _ray_message(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    if cause is not None:
+        return str(cause) if isinstance(cause, DiscaError) else f"{type(cause).__name__}: {cause}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class _RayBackend:
+    """N Ray actors, each loading the model once (resolved and pulled on its node)."""
+
+    def __init__(self, spec: WorkSpec, n: int, address: str | None) -> None:
+        self.n = n
+        self._spec = spec
+        self._address = address
+        self._ray = _ray()
+        self._actors: list[Any] = [None] * n
+        self._refs: dict[int, Any] = {}
+        self._own_ray = False
+        self._cls: Any = None
+
+    def start(self) -> list[dict[str, Any]]:
+        ray = self._ray
+        cpus = self._spec.n_threads or 1
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+            if self._address is None:  # a local Ray instance sized for the jobs
+                kwargs["num_cpus"] = self.n * cpus
+            try:
+                ray.init(address=self._address, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - connection problems: one line
+                raise DiscaError(f"cannot start or reach Ray ({self._address}): {exc}") from None
+            self._own_ray = True
+        self._cls = ray.remote(num_cpus=cpus, max_restarts=0)(_RayWorker)
+        for slot in range(self.n):
+            self._actors[slot] = self._cls.remote(self._spec)
+        return [self._info(slot) for slot in range(self.n)]
+
+    def _info(self, slot: int) -> dict[str, Any]:
+        try:
+            return self._ray.get(self._actors[slot].info.remote())
+        except Exception as exc:  # noqa: BLE001
+            raise DiscaError(f"Ray worker {slot}: {_ray_message(exc)}") from None
+
+    def submit(self, slot: int, item: WorkItem) -> None:
+        self._refs[slot] = self._actors[slot].process.remote(item)
+
+    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+        ray = self._ray
+        refs = {self._refs[s]: s for s in busy}
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        out = []
+        for ref in ready:
+            slot = refs[ref]
+            del self._refs[slot]
+            try:
+                records, stats = ray.get(ref)
+            except ray.exceptions.RayActorError as exc:
+                out.append((slot, _Outcome("dead", message=_ray_message(exc))))
+            except ray.exceptions.RayError as exc:
+                out.append((slot, _Outcome("error", message=_ray_message(exc))))
+            else:
+                out.append((slot, _Outcome("ok", records, stats)))
+        return out
+
+    def replace(self, slot: int) -> None:
+        with contextlib.suppress(Exception):
+            self._ray.kill(self._actors[slot], no_restart=True)
+        self._actors[slot] = self._cls.remote(self._spec)
+        self._info(slot)
+
+    def close(self) -> None:
+        ray = self._ray
+        for slot, actor in enumerate(self._actors):
+            if actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+                self._actors[slot] = None
+        self._refs.clear()
+        if self._own_ray and ray.is_initialized():
+            ray.shutdown()
+            self._own_ray = False
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class Executor:
+    """Runs work items on a backend's workers and yields their records.
+
+    Use `make_executor`. ``start`` loads the models and returns each worker's model
+    info (the caller checks they agree before writing anything); ``run`` is a
+    generator of ``(item, records, engine stats)`` in completion order; ``close``
+    stops the workers (in-flight items are dropped: a resumed run redoes them).
+    """
+
+    def __init__(self, backend: Any, kind: str) -> None:
+        self.backend = backend
+        self.kind = kind
+        self.jobs = backend.n
+        self.deaths = 0
+
+    def start(self) -> list[dict[str, Any]]:
+        """Load the model in every worker; returns their model infos, slot order."""
+        return self.backend.start()
+
+    def run(
+        self,
+        items: Iterable[WorkItem],
+        on_submit: Callable[[WorkItem], None] | None = None,
+    ) -> Iterator[tuple[WorkItem, list[dict[str, Any]], dict[str, int]]]:
+        """Yield (item, records, engine stats) for every item, requeueing dead workers' items.
+
+        Raises:
+            DiscaError: a worker reported an error, or one item killed its worker more
+                than `MAX_DEATHS` times.
+        """
+        queue = deque(items)
+        idle = list(range(self.backend.n))[::-1]
+        busy: dict[int, WorkItem] = {}
+        died: Counter[WorkItem] = Counter()
+        while queue or busy:
+            while idle and queue:
+                slot, item = idle.pop(), queue.popleft()
+                self.backend.submit(slot, item)
+                busy[slot] = item
+                if on_submit is not None:
+                    on_submit(item)
+            for slot, outcome in self.backend.wait(sorted(busy)):
+                item = busy.pop(slot)
+                if outcome.kind == "ok":
+                    idle.append(slot)
+                    yield item, outcome.records, outcome.stats
+                elif outcome.kind == "dead":
+                    died[item] += 1
+                    self.deaths += 1
+                    if died[item] > MAX_DEATHS:
+                        raise DiscaError(
+                            f"{item.country} positions {list(item.positions)} killed its "
+                            f"worker {died[item]} times ({outcome.message}); giving up"
+                        )
+                    log.warning(
+                        "worker %d died (%s); replacing it and requeueing %s %s",
+                        slot, outcome.message, item.country, list(item.positions),
+                    )  # fmt: skip
+                    self.backend.replace(slot)
+                    queue.appendleft(item)
+                    idle.append(slot)
+                else:
+                    raise DiscaError(f"worker {slot} failed: {outcome.message}")
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        self.backend.close()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(
+    spec: WorkSpec,
+    *,
+    jobs: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    engine: Any = None,
+    model_info: Any = None,
+) -> Executor:
+    """An executor for ``jobs`` workers.
+
+    Args:
+        spec: the run's `WorkSpec`.
+        jobs: workers (processes or actors), each with its own model.
+        executor: ``local`` (this process for one job, spawned processes for more) or
+            ``ray`` (actors; needs ``pip install 'disca-edge[ray]'``).
+        address: Ray cluster address (``auto``, ``ray://host:10001``); default: a
+            local Ray instance.
+        engine: an already loaded engine for the inline backend (``jobs`` 1).
+        model_info: ``engine``'s `models.ModelInfo.as_dict()`.
+
+    Raises:
+        DiscaError: unknown executor, jobs < 1, or Ray not installed.
+    """
+    if jobs < 1:
+        raise DiscaError(f"--jobs must be >= 1, got {jobs}")
+    if executor == "local":
+        if jobs == 1:
+            return Executor(_InlineBackend(spec, engine, model_info), "inline")
+        if engine is not None:
+            raise DiscaError("a loaded engine can only serve --jobs 1")
+        return Executor(_ProcessBackend(spec, jobs), "process")
+    if executor == "ray":
+        if engine is not None:
+            raise DiscaError("a loaded engine cannot be used with --executor ray")
+        return Executor(_RayBackend(spec, jobs, address), "ray")
+    raise DiscaError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+
+
+def default_threads(jobs: int) -> int | None:
+    """Threads per worker when not given: the CPUs shared out over the jobs (None for 1 job)."""
+    if jobs <= 1:
+        return None
+    return max(1, (os.cpu_count() or 1) // jobs)
