@@ -201,3 +201,23 @@ def test_ray_resumes_a_local_run_and_survives_a_killed_actor(env, single, smollm
     assert_same_as(out, single)
     assert not set(ray_actors()) - before  # the actors are gone with the run
     run(env, smollm2_path, out)  # and a local rerun finds nothing left to do
+
+
+def test_prompt_variants_are_in_the_run_config(env, smollm2_path, tmp_path):
+    out = tmp_path / "variant"
+    variant = ["--fourth", "utilitarian", "--drop-dims", "religiosity", "--cap", "40",
+               "--min-per-category", "36"]  # fmt: skip
+    base = command("eval", "multitp", "--model", str(smollm2_path), "--out", str(out),
+                   "--countries", "USA", "--limit", "1", "--threads", "1", "--display", "none")  # fmt: skip
+    done = subprocess.run([*base, *variant], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    config = read_header(out)["config"]
+    assert config["pool"] == {"cap": 40, "min_per_category": 36}
+    assert config["personas"] == {"fourth": "utilitarian", "drop_dims": ["religiosity"]}
+    assert config["pool_size"] == 36 + 40 + 40 + 40 + 40 + 36
+    assert len(read_samples(out)) == 1
+    # the default prompts are another config: refused, the folder untouched
+    before = (out / "samples.jsonl").read_bytes()
+    done = subprocess.run(base, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and 'personas.fourth: "utilitarian" -> "aggregate"' in done.stderr
+    assert (out / "samples.jsonl").read_bytes() == before
