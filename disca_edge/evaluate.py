@@ -52,7 +52,6 @@ __all__ = [
     "load_results",
     "merge",
     "suite_from_config",
-    "record_chunk",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,45 +264,6 @@ def build_header(
 
 
 # --------------------------------------------------------------------------- records
-
-
-def record_chunk(
-    iso3: str,
-    items: Sequence[tuple[int, Any]],
-    panel_logits: Any,
-    outputs: Mapping[str, Mapping[str, np.ndarray]],
-    suite: Mapping[str, Method],
-) -> list[dict[str, Any]]:
-    """One JSON-ready record per scenario of a chunk (`executor.Worker.process`).
-
-    Args:
-        iso3: the country.
-        items: (pool position, vignette) per scenario.
-        panel_logits: `pipeline.PanelLogits` of the chunk.
-        outputs: `methods.compute_methods` of the chunk.
-        suite: the methods.
-    """
-    from .methods import record_fields
-
-    out = []
-    for s, (position, vignette) in enumerate(items):
-        texts = panel_logits.texts[s]
-        record = {
-            "country": iso3,
-            "scenario_id": vignette.scenario_id,
-            "vignette_index": vignette.vignette_index,
-            "pool_position": position,
-            "category": vignette.category,
-            "preferred_right": bool(vignette.preferred_right),
-            "unordered_key": vignette.unordered_key,
-            "has_swap": bool(panel_logits.has_swap[s]),
-            "logits": panel_logits.logits[s].tolist(),
-            "token_ids": panel_logits.token_ids[s].tolist(),
-            "prompt_sha256": [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts],
-            **record_fields(outputs, suite, s),
-        }
-        out.append(record)
-    return out
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

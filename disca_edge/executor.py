@@ -19,6 +19,7 @@ run folder is the same set of records in any order, and resume works across back
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -30,12 +31,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import DiscaError
+from .methods import Method, record_fields
 
 __all__ = [
     "EXECUTORS",
     "WorkSpec",
     "WorkItem",
     "Worker",
+    "record_chunk",
     "Executor",
     "make_executor",
 ]
@@ -86,6 +89,43 @@ class WorkItem:
 
 
 # --------------------------------------------------------------------------- the worker
+
+
+def record_chunk(
+    iso3: str,
+    items: Sequence[tuple[int, Any]],
+    panel_logits: Any,
+    outputs: Mapping[str, Mapping[str, np.ndarray]],
+    suite: Mapping[str, Method],
+) -> list[dict[str, Any]]:
+    """One JSON-ready record per scenario of a chunk (`Worker.process`).
+
+    Args:
+        iso3: the country.
+        items: (pool position, vignette) per scenario.
+        panel_logits: `pipeline.PanelLogits` of the chunk.
+        outputs: `methods.compute_methods` of the chunk.
+        suite: the methods.
+    """
+    out = []
+    for s, (position, vignette) in enumerate(items):
+        texts = panel_logits.texts[s]
+        record = {
+            "country": iso3,
+            "scenario_id": vignette.scenario_id,
+            "vignette_index": vignette.vignette_index,
+            "pool_position": position,
+            "category": vignette.category,
+            "preferred_right": bool(vignette.preferred_right),
+            "unordered_key": vignette.unordered_key,
+            "has_swap": bool(panel_logits.has_swap[s]),
+            "logits": panel_logits.logits[s].tolist(),
+            "token_ids": panel_logits.token_ids[s].tolist(),
+            "prompt_sha256": [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts],
+            **record_fields(outputs, suite, s),
+        }
+        out.append(record)
+    return out
 
 
 class Worker:
@@ -143,7 +183,6 @@ class Worker:
     def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Evaluate one chunk: (its records in position order, engine counters spent)."""
         from . import core, pipeline
-        from .evaluate import record_chunk
         from .methods import compute_methods
 
         before = self.engine.stats.as_dict()

@@ -16,6 +16,7 @@ from disca_edge import categories, core, evaluate, metrics, report, runlog
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError
 from disca_edge.evaluate import EvalConfig, build_header, summarize
+from disca_edge.executor import record_chunk
 from disca_edge.methods import compute_methods, finalize, method_suite
 from disca_edge.personas import load_panel
 from disca_edge.pipeline import PanelLogits
@@ -74,7 +75,7 @@ def make_run(countries=("USA", "JPN", "DEU"), n=40, variant="paper", seed=0, sha
             core.draws(42, [v.vignette_index for _, v in items], 64),
             suite,
         )
-        records += evaluate.record_chunk(iso, items, panel, outputs, suite)
+        records += record_chunk(iso, items, panel, outputs, suite)
     return header, records
 
 
