@@ -439,9 +439,12 @@ def record_fields(
 
 
 def _plain(value: np.ndarray) -> Any:
+    """JSON-ready floats (nested lists), non-finite values as None."""
     if value.ndim == 0:
         x = float(value)
         return None if not np.isfinite(x) else x
+    if np.isfinite(value).all():  # the common case, without a Python call per value
+        return np.asarray(value, dtype=np.float64).tolist()
     return [_plain(v) for v in value]
 
 

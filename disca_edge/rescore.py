@@ -253,7 +253,8 @@ def rescore_run(
         run.append(new_records)
         run.finish("success")
         final_header = run.header
-    results = summarize(final_header, runlog.read_samples(dst), targets=targets)
+    # the folder now holds exactly these records (a resumed folder: the same ones)
+    results = summarize(final_header, new_records, targets=targets)
     runlog.write_results(dst, results)
     seconds = time.perf_counter() - started
     results["rescore"] = {"seconds": round(seconds, 3), "n_records": len(new_records)}
