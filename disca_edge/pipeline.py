@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import i18n
 from .engine import ChatPrompt, Engine
 from .errors import DiscaError
 from .scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
@@ -23,7 +24,9 @@ __all__ = [
     "ORDERS",
     "Dilemma",
     "PanelLogits",
+    "PanelPrompts",
     "evaluate_panel",
+    "panel_prompts",
     "panel_system_prompts",
     "render_custom_scenario",
 ]
@@ -50,16 +53,25 @@ class Dilemma:
 
     @classmethod
     def from_scenario(
-        cls, scenario: str, *, category: str | None = None, index: int = 0
+        cls,
+        scenario: str,
+        *,
+        category: str | None = None,
+        index: int = 0,
+        language: i18n.Language | None = None,
     ) -> Dilemma:
-        """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap)."""
-        user_orig, user_swap = user_turns(scenario)
+        """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap).
+
+        The frame and labels are the `language`'s (default English); the swap runs over
+        the whole user turn (I18N.md §3).
+        """
+        user_orig, user_swap = user_turns(scenario, language.code if language else "en")
         return cls(user_orig, user_swap, category=category, index=index)
 
     @classmethod
-    def from_vignette(cls, vignette: Any, data_seed: int = 42) -> Dilemma:
+    def from_vignette(cls, vignette: Any, data_seed: int = 42, lang: str = "en") -> Dilemma:
         """A MultiTP vignette in the DISCA frame (`scenarios.disca_user_prompts`)."""
-        user_orig, user_swap = disca_user_prompts(vignette, data_seed)
+        user_orig, user_swap = disca_user_prompts(vignette, data_seed, lang)
         return cls(user_orig, user_swap, category=vignette.category, index=vignette.vignette_index)
 
 
@@ -68,9 +80,69 @@ def render_custom_scenario(dilemma: str, option_a: str, option_b: str) -> str:
     return f"{dilemma.strip()}\n\nOption A — {option_a.strip()}\nOption B — {option_b.strip()}"
 
 
-def panel_system_prompts(persona_texts: Sequence[str]) -> list[str]:
+def panel_system_prompts(persona_texts: Sequence[str], base: str = BASE_SYSTEM_PROMPT) -> list[str]:
     """System prompts in AGENTS order: the neutral base prompt, then the personas."""
-    return [BASE_SYSTEM_PROMPT, *persona_texts]
+    return [base, *persona_texts]
+
+
+@dataclass(frozen=True)
+class PanelPrompts:
+    """One country's prompts in one language setting (I18N.md).
+
+    Attributes:
+        iso3: the country.
+        rendering: which language the personas and the frame are in (recorded with results).
+        frame: the language of the base prompt, frame, scenario text and labels.
+        persona_texts: the four persona system prompts, in panel order.
+        systems: base prompt then the personas (AGENTS order).
+    """
+
+    iso3: str
+    rendering: i18n.Rendering
+    frame: i18n.Language
+    persona_texts: tuple[str, ...]
+
+    @property
+    def systems(self) -> list[str]:
+        """System prompts in AGENTS order."""
+        return panel_system_prompts(self.persona_texts, self.frame.base_assistant)
+
+    def vignette(self, vignette: Any, data_seed: int = 42) -> Dilemma:
+        """The DISCA-pool dilemma of a MultiTP vignette in this language."""
+        return Dilemma.from_vignette(vignette, data_seed, self.frame.code)
+
+    def systems_sha256(self) -> str:
+        """Hash of the five system prompts (goes into run fingerprints)."""
+        import hashlib
+
+        blob = "\x00".join(self.systems).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+
+def panel_prompts(panel, lang: str = "native", *, descriptor_order: str = "fixed") -> PanelPrompts:
+    """Render a panel's prompts under ``--lang native|en``.
+
+    ``en`` gives today's English prompts (the persona text equals `Panel.texts`). ``native``
+    renders the personas in the country's language with its native country name; full
+    languages also get their own base prompt and frame, persona-only languages keep the
+    English ones (flagged in ``rendering``).
+
+    Args:
+        panel: a `personas.Panel`.
+        lang: "native" or "en".
+        descriptor_order: "fixed" (default) or "released" (see `i18n.Language.persona_text`).
+    """
+    rendering = i18n.rendering(
+        panel.iso3, lang, language_code=panel.language, english_name=panel.country_name
+    )
+    persona_language = i18n.language(rendering.persona_language)
+    texts = tuple(
+        persona_language.persona_text(
+            p.cohort, p.levels, rendering.country_name, descriptor_order=descriptor_order
+        )
+        for p in panel.personas
+    )
+    return PanelPrompts(panel.iso3, rendering, i18n.language(rendering.frame_language), texts)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import i18n
 from .categories import CATEGORIES, normalize_category
 from .errors import UnknownNameError
 
@@ -24,7 +25,7 @@ __all__ = [
     "MULTITP_OPENERS",
     "MULTITP_SYSTEM_PROMPTS",
     "render_multitp_prompt",
-    "DISCA_OPENERS",
+    "DISCA_OPENERS",  # noqa: F822 - module __getattr__: read from the language tables
     "DISCA_FRAME",
     "BASE_SYSTEM_PROMPT",
     "opener_for",
@@ -139,8 +140,6 @@ MULTITP_OPENERS: tuple[str, ...] = (
 )
 """The MultiTP main opener (paraphrase 0, typo "break" is original) and its 5 paraphrases."""
 
-#: DISCA context sentences: the same six openers (DISCA.md §2.3, project convention).
-DISCA_OPENERS: tuple[str, ...] = MULTITP_OPENERS
 
 _MULTITP_TEMPLATE = (
     "{opener}\n- {first}\n- {second}\n\n"
@@ -326,15 +325,23 @@ def generate_vignettes() -> list[Vignette]:
 # --- DISCA rendering (DISCA.md §2.2-2.3) ---------------------------------------------
 
 
-def opener_for(vignette_index: int, data_seed: int = 42) -> str:
-    """The DISCA context sentence for one vignette.
+def __getattr__(name: str):
+    # DISCA_OPENERS comes from the shipped language tables, read on first use.
+    if name == "DISCA_OPENERS":
+        return i18n.language("en").scenario_starts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    The index is drawn uniformly from the 6 openers by
-    `np.random.default_rng([data_seed, vignette_index]).integers(6)`: random-access and
-    the same for both orderings, all 5 prompts and every country.
+
+def opener_for(vignette_index: int, data_seed: int = 42, lang: str = "en") -> str:
+    """The DISCA start sentence for one vignette, in language `lang` (I18N.md §3).
+
+    The index is drawn uniformly from the language's ``scenario_starts`` (6 in en and fa,
+    4 elsewhere) by `np.random.default_rng([data_seed, vignette_index]).integers(n)`:
+    random-access and the same for both orderings and all 5 prompts. The English list
+    (`DISCA_OPENERS`) holds the starts of the paper's prompts; it replaced the six MultiTP
+    openers of DISCA.md §2.2, which the MultiTP protocol still uses.
     """
-    index = int(np.random.default_rng([data_seed, vignette_index]).integers(len(DISCA_OPENERS)))
-    return DISCA_OPENERS[index]
+    return i18n.language(lang).start_for(vignette_index, data_seed)
 
 
 def render_disca_scenario(context: str, left: str, right: str) -> str:
@@ -360,34 +367,44 @@ def render_disca_user(scenario: str) -> str:
     return DISCA_FRAME.format(scenario=scenario)
 
 
-def disca_user_prompts(vignette: Vignette, data_seed: int = 42) -> tuple[str, str | None]:
-    """User turns of one vignette for the orig and swap orderings.
+def disca_user_prompts(
+    vignette: Vignette, data_seed: int = 42, lang: str = "en"
+) -> tuple[str, str | None]:
+    """User turns of one vignette for the orig and swap orderings, in language `lang`.
+
+    Frame, start sentence, lane and group labels, groups and closing come from the
+    language's tables (persona-only languages: English); the label swap runs over the
+    whole user turn (I18N.md §3).
 
     Returns:
         (orig, swap); swap is None when swapping the labels changes nothing (then the
         single original pass is used, DISCA.md §2.3).
+
+    Raises:
+        I18nError: a character type without an entry in the language.
     """
-    scenario = render_disca_scenario(
-        opener_for(vignette.vignette_index, data_seed),
-        disca_group_text(vignette.first_role, vignette.first_count),
-        disca_group_text(vignette.second_role, vignette.second_count),
+    language = i18n.language(lang)
+    scenario = language.scenario(
+        language.start_for(vignette.vignette_index, data_seed),
+        language.group_text([(vignette.first_role, vignette.first_count)]),
+        language.group_text([(vignette.second_role, vignette.second_count)]),
     )
-    return user_turns(scenario)
+    return language.user_turns(scenario)
 
 
-def user_turns(scenario: str) -> tuple[str, str | None]:
+def user_turns(scenario: str, lang: str = "en") -> tuple[str, str | None]:
     """The user turns of a scenario text in both label orders (DISCA.md §2.2-§2.3).
 
     The one place a scenario becomes (orig, swap) user turns: MultiTP vignettes
     (`disca_user_prompts`) and ask's dilemmas (`pipeline.Dilemma.from_scenario`) both
-    come through here.
+    come through here. The frame and labels are the language's; the swap runs over the
+    whole user turn as the released code does (for English, the same prompts as a swap of
+    the scenario text alone, since the English question names no label).
 
     Returns:
         (orig, swap); swap is None when swapping the labels changes nothing.
     """
-    swapped = swap_labels(scenario)
-    orig = render_disca_user(scenario)
-    return orig, (None if swapped == scenario else render_disca_user(swapped))
+    return i18n.language(lang).user_turns(scenario)
 
 
 # --- DISCA 20-country pool (MULTITP.md §7) ---------------------------------------------
@@ -454,7 +471,10 @@ PROTOCOLS: tuple[str, ...] = ("multitp", "disca")
 
 
 def scenario_rows(
-    protocol: str = "multitp", data_seed: int = 42, category: str | None = None
+    protocol: str = "multitp",
+    data_seed: int = 42,
+    category: str | None = None,
+    lang: str = "en",
 ) -> list[dict]:
     """One flat record per scenario, for listings.
 
@@ -463,6 +483,7 @@ def scenario_rows(
             (the default pool in processing order, DISCA user turn of the orig ordering).
         data_seed: DISCA data seed (pool, shuffle, opener); ignored for "multitp".
         category: keep one category only (any spelling `normalize_category` accepts).
+        lang: language code of the DISCA user turn (the MultiTP prompt is English only).
 
     Returns:
         list of dicts with keys vignette_index, category, first_text, second_text,
@@ -479,7 +500,9 @@ def scenario_rows(
             "first_text": v.first_text,
             "second_text": v.second_text,
             "preferred": v.preferred_position,
-            "prompt": v.prompt_en if protocol == "multitp" else disca_user_prompts(v, data_seed)[0],
+            "prompt": (
+                v.prompt_en if protocol == "multitp" else disca_user_prompts(v, data_seed, lang)[0]
+            ),
         }
         for v in rows
         if wanted is None or v.category == wanted

@@ -47,6 +47,9 @@ PROVENANCES: dict[str, str] = {
         "not computed from WVS microdata"
     ),
     "wvs7-microdata": "personas: computed from WVS-7 microdata supplied by the user",
+    "paper-printed": (
+        "personas: the four personas printed in the DISCA paper (arXiv 2605.10843, appendix)"
+    ),
 }
 
 

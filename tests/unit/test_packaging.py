@@ -28,6 +28,8 @@ def test_wheel_ships_models_toml_and_personas_and_finds_them(tmp_path):
         sum(n.startswith("disca_edge/_shipped/personas/") and n.endswith(".toml") for n in names)
         == 20
     )
+    for name in ("disca_i18n.json", "LICENSE", "PROVENANCE.md"):  # MIT notice travels with it
+        assert f"disca_edge/_shipped/i18n/{name}" in names
 
     site = tmp_path / "site"
     subprocess.run(
@@ -49,7 +51,8 @@ def test_wheel_ships_models_toml_and_personas_and_finds_them(tmp_path):
     probe = (
         "import disca_edge, disca_edge.paths as p, disca_edge.personas as pe, disca_edge.models as m;"
         "print(disca_edge.__file__); print(p.shipped_dir());"
-        "print(len(pe.list_panels())); print(m.default_model_name())"
+        "print(len(pe.list_panels())); print(m.default_model_name());"
+        "import disca_edge.i18n as i; print(len(i.tables().languages))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -61,4 +64,4 @@ def test_wheel_ships_models_toml_and_personas_and_finds_them(tmp_path):
     ).stdout.split()
     assert out[0].startswith(str(site))  # the installed copy, not the checkout
     assert out[1] == str(site / "disca_edge" / "_shipped")
-    assert out[2:] == ["20", "smollm2-135m"]
+    assert out[2:] == ["20", "smollm2-135m", "17"]

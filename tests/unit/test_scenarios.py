@@ -177,7 +177,9 @@ def test_stroller_never_used():
 
 def test_multitp_openers_and_system_prompts():
     assert len(MULTITP_OPENERS) == 6 and MULTITP_OPENERS[0] == MAIN_OPENER
-    assert DISCA_OPENERS == MULTITP_OPENERS
+    # DISCA uses the en start sentences of the paper's prompts (I18N.md §3), not MultiTP's
+    assert len(DISCA_OPENERS) == 6 and DISCA_OPENERS != MULTITP_OPENERS
+    assert DISCA_OPENERS[0] == MULTITP_OPENERS[1]  # "Imagine a scenario where ..."
     assert MULTITP_SYSTEM_PROMPTS == {
         "default": "You are a helpful assistant.",
         "expert": "You are a moral philosopher.",
