@@ -8,11 +8,14 @@ dilemma (schema below). The rich report is `explain.render`; the CLI is ``disca 
 Input forms (`AskInput`):
 
 * **trolley** (shorthand): two group descriptions ("a boy", "two elderly women") in the
-  spec's DISCA frame (DISCA.md §2.2-2.3). The context sentence is always the MultiTP main
-  opener, ``scenarios.DISCA_OPENERS[0]``, so the same question gets the same prompt
-  wherever it appears in an input file.
-* **custom**: any dilemma text with two options, rendered by
-  `pipeline.render_custom_scenario` inside the same frame.
+  spec's DISCA frame (DISCA.md §2.2-2.3). The context sentence is always the language's
+  first DISCA start sentence (English: `TROLLEY_CONTEXT`), so the same question gets the
+  same prompt wherever it appears in an input file. With ``lang="native"`` the frame,
+  labels and start are the country's language, and a group that parses as MultiTP
+  characters is rendered in it ("two elderly women" -> "2 ältere Frauen"); other text is
+  kept as written.
+* **custom**: any dilemma text with two options, in the same frame and the language's
+  lane labels (the text itself as written).
 
 Noise: dilemma ``index`` i draws its IS noise from ``default_rng([seed, i])`` (spec §4);
 a single ask has i = 0 and in an input file the dilemma on line n (1-based) has i = n - 1
@@ -24,7 +27,8 @@ Result object (``ask-result/1``; one per dilemma, every number a plain float):
   (echoed from the input line, or null);
 * ``model`` {name, path, sha256}; ``engine`` (llama.cpp settings: n_ctx, n_threads,
   n_batch, n_ubatch, flash_attn, n_gpu_layers, n_seq_max, seed, kv_unified);
-* ``country`` (ISO3); ``panel`` {iso3, name, sha256, provenance, provenance_statement};
+* ``country`` (ISO3); ``language`` {mode (native|en), persona_language, frame_language,
+  persona_only, note}; ``panel`` {iso3, name, sha256, provenance, provenance_statement};
 * ``variant``, ``variant_notes``, ``seed``, ``t_cat``, ``t_dec``, ``params`` (every
   `core.DiscaParams` field, so the correction can be recomputed exactly);
 * ``dilemma`` {form (trolley|custom), text, option_a, option_b, category, scenario};
@@ -63,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, categories, core, methods, pipeline, scenarios
+from . import __version__, categories, core, i18n, methods, pipeline
 from .engine import CONTEXT_RESERVE, ChatPrompt, Engine, llama_cpp_version
 from .errors import DiscaError
 from .models import ModelInfo
@@ -85,6 +89,7 @@ __all__ = [
     "prompt_language",
     "build_results",
     "chunk_for",
+    "fit_context",
     "inputs_from_cli",
     "make_input",
     "parse_line",
@@ -94,8 +99,9 @@ __all__ = [
 
 SCHEMA = "ask-result/1"
 
-#: The context sentence of the trolley shorthand (the MultiTP main opener).
-TROLLEY_CONTEXT = scenarios.DISCA_OPENERS[0]
+#: The context sentence of the trolley shorthand in English: the first DISCA start
+#: sentence of the language (I18N.md §3); other languages use their own first one.
+TROLLEY_CONTEXT = i18n.language("en").scenario_starts[0]
 
 _LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id", "country"}
 _CHUNK = 8  # dilemmas per engine call: the trie shares the frame across them
@@ -148,11 +154,22 @@ class AskInput:
         """``"trolley"`` (two groups in the DISCA frame) or ``"custom"``."""
         return "trolley" if self.dilemma is None else "custom"
 
-    def scenario(self) -> str:
-        """The scenario text in the original label order (A = option_a)."""
+    def scenario(self, language: i18n.Language | None = None) -> str:
+        """The scenario text in the original label order (A = option_a).
+
+        Args:
+            language: the frame language (default English). The trolley form uses its
+                first start sentence and labels, and renders each group in it when the
+                group parses as MultiTP characters ("two elderly women"); free text, and
+                every custom dilemma and option, is kept as written.
+        """
+        language = language or i18n.language("en")
         if self.dilemma is None:
-            return scenarios.render_disca_scenario(TROLLEY_CONTEXT, self.option_a, self.option_b)
-        return pipeline.render_custom_scenario(self.dilemma, self.option_a, self.option_b)
+            a, b = self.option_a, self.option_b
+            if language.code != "en":
+                a, b = language.translate_group(a), language.translate_group(b)
+            return language.scenario(language.scenario_starts[0], a, b)
+        return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
 
 
 def _squash(text: str) -> str:
@@ -462,6 +479,7 @@ class _Run:
     seed: int
     systems: list[str] = field(default_factory=list)
     tag: bool = False  # name the country in error messages (several countries asked)
+    prompts: pipeline.PanelPrompts | None = None  # the panel in the ask's language
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix (before the user content)."""
@@ -498,15 +516,24 @@ class _Run:
         return longest_user
 
 
-def _dilemma(item: AskInput) -> pipeline.Dilemma:
-    return pipeline.Dilemma.from_scenario(item.scenario(), category=item.category, index=item.index)
+def _dilemma(item: AskInput, language: i18n.Language) -> pipeline.Dilemma:
+    return pipeline.Dilemma.from_scenario(
+        item.scenario(language), category=item.category, index=item.index, language=language
+    )
 
 
-def _header(model_info: ModelInfo, panel: Panel, params: core.DiscaParams, seed: int) -> dict:
+def _header(
+    model_info: ModelInfo,
+    panel: Panel,
+    params: core.DiscaParams,
+    seed: int,
+    prompts: pipeline.PanelPrompts,
+) -> dict:
     return {
         "model": {"name": model_info.name, "path": model_info.path, "sha256": model_info.sha256},
         "engine": dict(model_info.settings),
         "country": panel.iso3,
+        "language": prompts.rendering.to_dict(),
         "panel": {
             "iso3": panel.iso3,
             "name": panel.name,
@@ -530,6 +557,7 @@ def build_results(
     params: core.DiscaParams,
     seed: int,
     n_tokens: Sequence[Sequence[int]] | None = None,
+    prompts: pipeline.PanelPrompts | None = None,
 ) -> list[dict]:
     """Result objects of S dilemmas from their panel logits (post-processing only, no model).
 
@@ -546,11 +574,14 @@ def build_results(
         seed: IS seed.
         n_tokens: per dilemma, the token count of each evaluated prompt (same order as
             ``panel_logits.texts``); None records null.
+        prompts: the panel's prompts in the language used (default: English).
 
     Returns:
         list of S ``ask-result/1`` objects.
     """
-    header = _header(model_info, panel, params, seed)
+    prompts = prompts or pipeline.panel_prompts(panel, "en")
+    language = prompts.frame
+    header = _header(model_info, panel, params, seed, prompts)
     logits = panel_logits.logits
     readout = methods.read_panel(
         logits,
@@ -605,11 +636,11 @@ def build_results(
             "params": params.to_dict(),
             "dilemma": {
                 "form": item.form,
-                "text": TROLLEY_CONTEXT if item.dilemma is None else item.dilemma,
+                "text": language.scenario_starts[0] if item.dilemma is None else item.dilemma,
                 "option_a": item.option_a,
                 "option_b": item.option_b,
                 "category": item.category,
-                "scenario": item.scenario(),
+                "scenario": item.scenario(language),
             },
             "has_swap": bool(panel_logits.has_swap[s]),
             "evaluations": evaluations,
@@ -682,6 +713,7 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
             params=run.params,
             seed=run.seed,
             n_tokens=n_tokens,
+            prompts=run.prompts,
         )
     except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
@@ -693,6 +725,45 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
         Outcome(item.index, item.line, result=r, elapsed_s=per, country=run.panel.iso3)
         for (item, _), r in zip(chunk, results, strict=True)
     ]
+
+
+def fit_context(
+    engine: Engine,
+    model_info: ModelInfo,
+    prompts: Sequence[pipeline.PanelPrompts],
+    *,
+    model: str | None = None,
+    reserve: int = 512,
+    **open_kwargs: Any,
+) -> tuple[Engine, ModelInfo]:
+    """Size the context up before answering when the panels' prompts need more.
+
+    Native prompts can be several times longer than English ones on an English-centred
+    tokenizer (five Burmese system prompts are ~8,000 SmolLM2 tokens). The need is the
+    largest panel's resident system prefixes plus a trolley user turn and `reserve`
+    tokens for longer dilemmas; a dilemma that still does not fit fails alone, with one
+    line.
+
+    Returns:
+        (engine, model_info): the same ones, or a reopened engine with a larger n_ctx.
+    """
+    from .models import open_engine
+    from .scenarios import disca_pool
+
+    need = 0
+    for panel_prompts in prompts:
+        sample = panel_prompts.vignette(disca_pool()[0])
+        users = [sample.user_orig]
+        need = max(need, pipeline.context_needed(engine, panel_prompts.systems, users) + reserve)
+    if need <= engine.n_ctx:
+        return engine, model_info
+    n_ctx = -(-need // 256) * 256
+    log.warning(
+        "warning: the prompts need about %d context tokens; sizing the context up from %d to %d",
+        need, engine.n_ctx, n_ctx,
+    )  # fmt: skip
+    engine.close()
+    return open_engine(model, n_ctx=n_ctx, **open_kwargs)
 
 
 def _failure(
@@ -719,6 +790,7 @@ def answer_many(
     *,
     seed: int = 42,
     chunk: int = _CHUNK,
+    lang: str = "en",
 ) -> Iterator[Outcome]:
     """Answer dilemmas for one country with one loaded model, in input order.
 
@@ -728,16 +800,21 @@ def answer_many(
     Yields:
         Outcome per item, in input order.
     """
-    yield from answer_countries(engine, model_info, [panel], items, params, seed=seed, chunk=chunk)
+    yield from answer_countries(
+        engine, model_info, [panel], items, params, seed=seed, chunk=chunk, lang=lang
+    )
 
 
-def prompt_language(panel: Panel) -> str:
-    """The language a country's dilemma text is rendered in.
+def prompt_language(panel: Panel, lang: str = "en") -> str:
+    """The language a country's dilemma text is rendered in under ``--lang``.
 
-    Prompts are English for every country today, so every panel shares one rendering;
-    native-language rendering keys on this, and countries of one language still share.
+    ``en``: English for every country. ``native``: the country's frame language (English
+    for persona-only languages); countries of one language share one rendering.
     """
-    return "en"
+    rendering = i18n.rendering(
+        panel.iso3, lang, language_code=panel.language, english_name=panel.country_name
+    )
+    return rendering.frame_language
 
 
 def answer_countries(
@@ -750,6 +827,7 @@ def answer_countries(
     seed: int = 42,
     chunk: int = _CHUNK,
     load_panel: Callable[[str], Panel] | None = None,
+    lang: str = "en",
 ) -> Iterator[Outcome]:
     """Answer every dilemma for every country with one loaded model.
 
@@ -772,6 +850,7 @@ def answer_countries(
         chunk: dilemmas per engine call (>= 1).
         load_panel: loads the panel of an input line's ``country`` (default: the shipped
             panels, `personas.load_panel`).
+        lang: "en" (English prompts) or "native" (each country's language, I18N.md).
 
     Yields:
         Outcome per (item, country): items in input order, each item's countries in
@@ -781,7 +860,7 @@ def answer_countries(
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     from .personas import load_panel as shipped
 
-    grid = _Grid(engine, model_info, params, int(seed), load_panel or shipped)
+    grid = _Grid(engine, model_info, params, int(seed), load_panel or shipped, lang)
     stream = grid.stream(list(panels), items, chunk)
     if not params.prior_enabled:
         yield from stream
@@ -803,12 +882,14 @@ class _Grid:
     params: core.DiscaParams
     seed: int
     load_panel: Callable[[str], Panel]
+    lang: str = "en"
     runs: dict[str, _Run] = field(default_factory=dict)
 
     def run(self, panel: Panel, tag: bool) -> _Run:
         if panel.iso3 not in self.runs:
+            prompts = pipeline.panel_prompts(panel, self.lang)
             run = _Run(self.engine, self.model_info, panel, self.params, self.seed, tag=tag)
-            run.systems = pipeline.panel_system_prompts(panel.texts())
+            run.prompts, run.systems = prompts, prompts.systems
             self.runs[panel.iso3] = run
         return self.runs[panel.iso3]
 
@@ -837,10 +918,10 @@ class _Grid:
             slots: list = []
             for panel in wanted:
                 run = self.run(panel, tag=len(panels) > 1)
-                language = prompt_language(panel)
+                language = prompt_language(panel, self.lang)
                 try:
                     if language not in rendered:
-                        rendered[language] = _dilemma(item)
+                        rendered[language] = _dilemma(item, i18n.language(language))
                         _warn_if_long(item, run.check_length(rendered[language]))
                     else:
                         run.check_length(rendered[language])
@@ -900,13 +981,14 @@ def answer(
     params: core.DiscaParams,
     *,
     seed: int = 42,
+    lang: str = "en",
 ) -> dict:
-    """Answer one dilemma; returns its result object.
+    """Answer one dilemma; returns its result object (``lang``: "en" or "native").
 
     Raises:
         DiscaError: the dilemma does not fit the context, or the engine failed.
     """
-    (outcome,) = list(answer_many(engine, model_info, panel, [item], params, seed=seed))
+    (outcome,) = list(answer_many(engine, model_info, panel, [item], params, seed=seed, lang=lang))
     if outcome.exception is not None:
         raise outcome.exception
     assert outcome.result is not None  # no exception: answered

@@ -85,6 +85,7 @@ class EvalConfig:
         jobs: workers, each with its own model (`executor`).
         executor: ``local`` (processes) or ``ray``; address: the Ray cluster.
         cap, min_per_category, fourth, drop_dims: prompt variants (`variants`).
+        lang: "native" (each country in its own language, the paper's protocol) or "en".
     """
 
     out: Path
@@ -110,6 +111,7 @@ class EvalConfig:
     min_per_category: int = 0
     fourth: str = "aggregate"
     drop_dims: tuple[str, ...] = ()
+    lang: str = "native"
 
 
 @dataclass
@@ -211,9 +213,20 @@ def build_header(
     suite: Mapping[str, Method],
     panels: Mapping[str, Any],
     pool_size: int,
+    prompts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run header: the fingerprinted ``config``, the ``scope`` and the metadata."""
+    """The run header: the fingerprinted ``config``, the ``scope`` and the metadata.
+
+    The config holds ``lang`` and, per country, the languages used and the hash of its
+    five system prompts, so a run in another language is never resumed into this one.
+    """
+    from . import i18n
+
     settings = model_info.get("settings", {})
+    languages = {
+        iso: {**p.rendering.to_dict(), "systems_sha256": p.systems_sha256()}
+        for iso, p in (prompts or {}).items()
+    }
     config = {
         "kind": "multitp",
         "protocol": "disca-pool",
@@ -229,6 +242,11 @@ def build_header(
         "overrides": dict(cfg.overrides),
         "methods": {name: m.describe() for name, m in suite.items()},
         "panels": {iso: p.sha256() for iso, p in panels.items()},
+        "lang": cfg.lang,
+        "i18n_sha256": i18n.tables().sha256,
+        "languages": {
+            iso: {k: v for k, v in entry.items() if k != "note"} for iso, entry in languages.items()
+        },
     }
     return {
         "config": config,
@@ -243,6 +261,8 @@ def build_header(
         "seed": cfg.seed,
         "data_seed": cfg.data_seed,
         "variant": cfg.variant,
+        "lang": cfg.lang,
+        "languages": languages,
         "panels": {
             iso: {
                 "sha256": p.sha256(),
@@ -296,6 +316,7 @@ class _Plan:
     ids: list[str]
     positions: list[int]
     k_half: int
+    prompts: dict[str, Any]
 
 
 def _plan(cfg: EvalConfig) -> _Plan:
@@ -304,7 +325,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     Raises:
         DiscaError: bad options, no human targets.
     """
-    from . import data, variants
+    from . import data, pipeline, variants
     from .methods import method_suite
 
     if cfg.chunk < 1:
@@ -326,13 +347,17 @@ def _plan(cfg: EvalConfig) -> _Plan:
     pool = variants.pool(cfg.data_seed, cfg.cap, cfg.min_per_category)
     n_positions = len(pool) if cfg.limit is None else min(cfg.limit, len(pool))
     shard_i, shard_n = cfg.shard or (0, 1)
+    if cfg.lang not in ("native", "en"):
+        raise DiscaError(f"--lang must be native or en, got {cfg.lang!r}")
+    panels = {
+        iso: variants.panel_for(iso, cfg.fourth, cfg.drop_dims, cfg.personas_dir)
+        for iso in cfg.countries
+    }
     return _Plan(
         suite=suite,
         targets=targets,
-        panels={
-            iso: variants.panel_for(iso, cfg.fourth, cfg.drop_dims, cfg.personas_dir)
-            for iso in cfg.countries
-        },
+        panels=panels,
+        prompts={iso: pipeline.panel_prompts(p, cfg.lang) for iso, p in panels.items()},
         pool=pool,
         ids=variants.record_ids(pool),
         positions=list(range(shard_i, n_positions, shard_n)),
@@ -355,6 +380,9 @@ def _work_spec(cfg: EvalConfig) -> Any:
         seed=cfg.seed,
         data_seed=cfg.data_seed,
         pool={"cap": cfg.cap, "min_per_category": cfg.min_per_category},
+        lang=cfg.lang,
+        countries=tuple(cfg.countries),
+        limit=cfg.limit,
         panel={
             "fourth": cfg.fourth,
             "drop_dims": tuple(cfg.drop_dims),
@@ -460,7 +488,7 @@ def run_eval(
     try:
         infos = executor.start()  # every worker loads the model
         _check_workers_agree(infos)
-        header = build_header(cfg, infos[0], plan.suite, plan.panels, len(plan.pool))
+        header = build_header(cfg, infos[0], plan.suite, plan.panels, len(plan.pool), plan.prompts)
         with runlog.RunLog.open(
             cfg.out, header, force=cfg.force, invocation={"argv": list(argv or [])}
         ) as run:

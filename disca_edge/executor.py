@@ -64,6 +64,10 @@ class WorkSpec:
         seed: IS seed; data_seed: pool and opener seed.
         pool: keyword arguments of `variants.pool` besides the seed.
         panel: keyword arguments of `variants.panel_for` besides the country.
+        lang: "native" or "en" (`pipeline.panel_prompts`).
+        countries, limit: the run's countries and pool limit; a worker that loads its own
+            model sizes its context for them before any work (native prompts can be
+            several times longer than English ones).
     """
 
     model: str | None
@@ -78,6 +82,9 @@ class WorkSpec:
     data_seed: int = 42
     pool: Mapping[str, Any] = field(default_factory=dict)
     panel: Mapping[str, Any] = field(default_factory=dict)
+    lang: str = "en"
+    countries: tuple[str, ...] = ()
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ def record_chunk(
     panel_logits: Any,
     outputs: Mapping[str, Mapping[str, np.ndarray]],
     suite: Mapping[str, Method],
+    language: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON-ready record per scenario of a chunk (`Worker.process`).
 
@@ -106,12 +114,15 @@ def record_chunk(
         panel_logits: `pipeline.PanelLogits` of the chunk.
         outputs: `methods.compute_methods` of the chunk.
         suite: the methods.
+        language: the prompts' languages (`i18n.Rendering.to_dict`), stored as ``lang``.
     """
+    lang = {k: v for k, v in (language or {}).items() if k != "note"} or None
     out = []
     for s, (position, vignette) in enumerate(items):
         texts = panel_logits.texts[s]
         record = {
             "country": iso3,
+            "lang": lang,
             "scenario_id": vignette.scenario_id,
             "vignette_index": vignette.vignette_index,
             "pool_position": position,
@@ -169,16 +180,60 @@ class Worker:
         self.k_half = next(iter(self.suite.values())).params.k_half
         self.pool = variants.pool(spec.data_seed, **dict(spec.pool))
         self.ids = variants.record_ids(self.pool)
-        self._systems: dict[str, list[str]] = {}
+        self._prompts: dict[str, Any] = {}
+        if self.own_engine:
+            self._fit_context()
+
+    def prompts(self, iso3: str) -> Any:
+        """The country's panel prompts in the run's language (cached per country)."""
+        from . import pipeline, variants
+
+        if iso3 not in self._prompts:
+            panel = variants.panel_for(iso3, **dict(self.spec.panel))
+            self._prompts[iso3] = pipeline.panel_prompts(panel, self.spec.lang)
+        return self._prompts[iso3]
 
     def system_prompts(self, iso3: str) -> list[str]:
         """Base prompt plus the country's persona texts (cached per country)."""
-        from . import pipeline, variants
+        return list(self.prompts(iso3).systems)
 
-        if iso3 not in self._systems:
-            panel = variants.panel_for(iso3, **dict(self.spec.panel))
-            self._systems[iso3] = pipeline.panel_system_prompts(panel.texts())
-        return self._systems[iso3]
+    def _fit_context(self) -> None:
+        """Reopen the model with a larger context before any work if the run needs it."""
+        import logging
+
+        from . import models, pipeline
+
+        n = len(self.pool) if self.spec.limit is None else min(self.spec.limit, len(self.pool))
+        need = 0
+        longest: dict[str, list[str]] = {}
+        for iso3 in self.spec.countries:
+            prompts = self.prompts(iso3)
+            code = prompts.frame.code
+            if code not in longest:
+                users = []
+                for v in self.pool[:n]:
+                    dilemma = prompts.vignette(v, self.spec.data_seed)
+                    users += [dilemma.user_orig, dilemma.user_swap or ""]
+                longest[code] = sorted(users, key=len, reverse=True)[:3]
+            need = max(need, pipeline.context_needed(self.engine, prompts.systems, longest[code]))
+        if need <= self.engine.n_ctx:
+            return
+        n_ctx = -(-need // 256) * 256
+        logging.getLogger(__name__).warning(
+            "warning: the %s prompts need %d context tokens (largest panel plus the longest "
+            "scenario); sizing the context up from %d to %d before the run",
+            self.spec.lang, need, self.engine.n_ctx, n_ctx,
+        )  # fmt: skip
+        self.engine.close()
+        self.engine, info = models.open_engine(
+            self.spec.model,
+            n_threads=self.spec.n_threads,
+            n_gpu_layers=self.spec.n_gpu_layers,
+            n_ctx=n_ctx,
+            extra_buffers=self.spec.extra_buffers,
+            prefix_cache=True,
+        )
+        self.model_info = info.as_dict()
 
     def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Evaluate one chunk: (its records in position order, engine counters spent)."""
@@ -187,7 +242,8 @@ class Worker:
 
         before = self.engine.stats.as_dict()
         chunk = [(p, self.pool[p]) for p in item.positions]
-        dilemmas = [pipeline.Dilemma.from_vignette(v, self.spec.data_seed) for _, v in chunk]
+        prompts = self.prompts(item.country)
+        dilemmas = [prompts.vignette(v, self.spec.data_seed) for _, v in chunk]
         logits = pipeline.evaluate_panel(self.engine, self.system_prompts(item.country), dilemmas)
         z = core.draws(self.spec.seed, [v.vignette_index for _, v in chunk], self.k_half)
         outputs = compute_methods(
@@ -198,7 +254,9 @@ class Worker:
             z,
             self.suite,
         )
-        records = record_chunk(item.country, chunk, logits, outputs, self.suite)
+        records = record_chunk(
+            item.country, chunk, logits, outputs, self.suite, prompts.rendering.to_dict()
+        )
         for record, (position, _) in zip(records, chunk, strict=True):
             record["scenario_id"] = self.ids[position]  # unique under oversampling
         after = self.engine.stats.as_dict()

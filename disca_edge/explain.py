@@ -300,6 +300,14 @@ def render(
     foot = (
         f"{result['panel']['provenance_statement']}; panel sha256 {result['panel']['sha256'][:12]}"
     )
+    language = result.get("language") or {}
+    if language:
+        foot += (
+            f"; prompts --lang {language['mode']}: personas {language['persona_language']}, "
+            f"frame {language['frame_language']}"
+        )
+        if language.get("persona_only"):
+            foot += f" ({language['note']})"
     if elapsed_s is not None:
         foot += f"; answered in {elapsed_s:.1f} s"
     out.para(foot, indent=0, style="dim")

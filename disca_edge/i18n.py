@@ -46,6 +46,7 @@ __all__ = [
     "data_file",
     "language",
     "load_tables",
+    "parse_group",
     "rendering",
     "tables",
 ]
@@ -190,6 +191,16 @@ class Language:
     def group_text(self, parts: Sequence[tuple[str, int]]) -> str:
         """A group of (character type, count) parts, rendered and joined."""
         return self.join([self.group_part(role, count) for role, count in parts])
+
+    def translate_group(self, text: str) -> str:
+        """An English group description in this language, when it parses as characters.
+
+        "two elderly women" -> "2 ältere Frauen"; free text is kept as written.
+        """
+        parts = parse_group(text)
+        if parts is None or any(role not in self.characters for role, _ in parts):
+            return text.strip()
+        return self.group_text(parts)
 
     # --- the user turn (I18N.md §3) ------------------------------------------------------
 
@@ -470,6 +481,44 @@ def _validate(path: Path, raw: Any, sha256: str) -> Tables:
     for iso3 in country_lang:
         check.text(names.get(iso3), f"country_native_name.{iso3}")
     return Tables(path, sha256, languages, dict(country_lang), dict(names))
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+
+
+def parse_group(text: str) -> list[tuple[str, int]] | None:
+    """Read an English group description as MultiTP characters, or None if it is free text.
+
+    Accepts "a boy", "an elderly woman", "two elderly women", "3 dogs" and mixed groups
+    joined by "and" or commas ("a boy and two girls"), case-insensitive, using the en
+    table's singular and plural forms.
+
+    Returns:
+        [(character type, count), ...] in the order written, or None when any part does not
+        parse (the text is then kept as written).
+    """
+    english = tables().languages["en"].characters
+    singular = {forms[0]: role for role, forms in english.items()}
+    plural = {forms[1]: role for role, forms in english.items()}
+    words = re.sub(r"\s+", " ", text.strip().rstrip(".").casefold())
+    parts = [p for p in re.split(r",\s*and\s+|,\s*|\s+and\s+", words) if p]
+    if not parts:
+        return None
+    out = []
+    for part in parts:
+        count_word, _, rest = part.partition(" ")
+        if count_word in ("a", "an", "one", "1") and rest in singular:
+            out.append((singular[rest], 1))
+            continue
+        count = _NUMBER_WORDS.get(count_word) or (int(count_word) if count_word.isdigit() else 0)
+        if count >= 2 and rest in plural:
+            out.append((plural[rest], count))
+        elif count == 1 and rest in singular:
+            out.append((singular[rest], 1))
+        else:
+            return None
+    return out
 
 
 @functools.lru_cache(maxsize=1)

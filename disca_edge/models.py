@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -51,6 +51,7 @@ __all__ = [
     "check_gguf",
     "default_model_name",
     "get_model",
+    "warn_unlisted_languages",
     "is_pulled",
     "load_registry",
     "open_engine",
@@ -104,6 +105,7 @@ class ModelSpec:
     n_gpu_layers: int = 0
     chat_template: str | None = None
     revision: str | None = None
+    languages: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
     origin: str = "shipped"  # "shipped", or "user" for the user's models.toml
 
@@ -165,8 +167,11 @@ def _parse_entry(file: Path, name: str, entry: Any, origin: str) -> ModelSpec:
         raise RegistryError(f"{file}: [models.{name}] ({source}) needs {missing}")
     fields = dict(entry)
     fields.setdefault("description", "")
-    for key in ("packages", "members"):
-        fields[key] = tuple(fields.get(key, ()))
+    for key in ("packages", "members", "languages"):
+        value = fields.get(key, ())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise RegistryError(f"{file}: [models.{name}] {key} must be a list of strings")
+        fields[key] = tuple(value)
     if "filename" not in fields:
         origin_file = fields.get("file") or fields.get("path") or fields["members"][-1]
         fields["filename"] = Path(origin_file).name
@@ -329,6 +334,41 @@ def is_pulled(spec: ModelSpec) -> bool:
     if not path.is_file():
         return False
     return spec.size is None or path.stat().st_size == spec.size
+
+
+_WARNED_LANGUAGES: set[tuple[str, str]] = set()
+
+
+def warn_unlisted_languages(model: str | None, codes: Iterable[str]) -> list[str]:
+    """Warn once per model and language when a model runs in a language it does not list.
+
+    The list is ``languages`` in `models.toml`; this never fails.
+
+    Models without a ``languages`` list, and paths to .gguf files, are not checked.
+
+    Returns:
+        The warnings emitted by this call.
+    """
+    if model is None:
+        model = default_model_name()
+    try:
+        spec = get_model(str(model))
+    except (UnknownModelError, RegistryError):
+        return []
+    if not spec.languages:
+        return []
+    out = []
+    for code in dict.fromkeys(codes):
+        if code in spec.languages or (spec.name, code) in _WARNED_LANGUAGES:
+            continue
+        _WARNED_LANGUAGES.add((spec.name, code))
+        message = (
+            f"warning: {spec.name} lists languages {', '.join(spec.languages)} in models.toml, "
+            f"not {code}; its {code} prompts may be read poorly (use --lang en for English)"
+        )
+        log.warning(message)
+        out.append(message)
+    return out
 
 
 # --------------------------------------------------------------------------- GGUF checks

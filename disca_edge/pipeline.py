@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import i18n
-from .engine import ChatPrompt, Engine
+from .engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from .errors import DiscaError
 from .scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
 
@@ -25,6 +25,7 @@ __all__ = [
     "Dilemma",
     "PanelLogits",
     "PanelPrompts",
+    "context_needed",
     "evaluate_panel",
     "panel_prompts",
     "panel_system_prompts",
@@ -140,6 +141,8 @@ def panel_prompts(panel, lang: str = "native", *, descriptor_order: str = "fixed
         persona_language.persona_text(
             p.cohort, p.levels, rendering.country_name, descriptor_order=descriptor_order
         )
+        if p.cohort in persona_language.ages
+        else p.text  # a variant persona with its own text (the utilitarian anchor)
         for p in panel.personas
     )
     return PanelPrompts(panel.iso3, rendering, i18n.language(rendering.frame_language), texts)
@@ -208,3 +211,27 @@ def evaluate_panel(
     logits[~has_swap, 1] = logits[~has_swap, 0]
     ids[~has_swap, 1] = ids[~has_swap, 0]
     return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts)
+
+
+def context_needed(engine: Engine, systems: Sequence[str], users: Sequence[str]) -> int:
+    """KV cells one panel needs: its resident system prefixes plus the longest user turn.
+
+    The engine keeps every system prompt of the panel pinned while it decodes a prompt's
+    remainder, so a run fits when this many cells fit the context (native prompts can be
+    several times longer than English ones on English-centred tokenizers).
+
+    Args:
+        engine: a loaded Engine (only its template and tokenizer are used).
+        systems: the J system prompts.
+        users: candidate user turns; pass the longest few (by characters) of a run.
+
+    Returns:
+        sum of the J prefix lengths + the longest user suffix + the engine's reserve.
+    """
+    prefixes = {system: engine.prefix_len(system) for system in systems}
+    longest = 0
+    for user in users:
+        for system in systems[:1]:  # the suffix does not depend on the system text
+            n = len(engine.tokenize(engine.render(ChatPrompt(system, user))))
+            longest = max(longest, n - prefixes[system])
+    return sum(prefixes.values()) + longest + CONTEXT_RESERVE

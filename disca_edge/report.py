@@ -150,8 +150,33 @@ def _run_line(results: Results) -> str:
         f"model {run.model} (sha256 {sha}…)" if sha else f"model {run.model}",
         f"DISCA variant: {run.variant}",
         f"IS seed {run.is_seed}, data seed {run.data_seed}",
+        f"prompts --lang {run.lang}",
     ]
     return "; ".join(parts)
+
+
+def _language_notes(results: Results) -> list[str]:
+    """Which countries ran with English frames around native personas (persona-only)."""
+    mixed = [
+        f"{iso} ({(c.language or {}).get('persona_language')})"
+        for iso, c in results.countries.items()
+        if (c.language or {}).get("persona_only")
+    ]
+    if not mixed:
+        return []
+    return [
+        "persona-only languages (native personas, English frame, base prompt and scenario "
+        "text, as in the authors' released code): " + ", ".join(mixed)
+    ]
+
+
+def _lang_cell(entry: CountryResult) -> str:
+    language = entry.language or {}
+    if not language:
+        return "en"
+    if language.get("persona_only"):
+        return f"{language['persona_language']}/en"
+    return str(language.get("frame_language"))
 
 
 def _provenance_notes(results: Results) -> list[str]:
@@ -206,6 +231,7 @@ def _country_row(
         "jsd": m[method].jsd,
         "pearson": m[method].pearson,
         "flip_rate": m[method].flip_rate,
+        "lang": _lang_cell(entry),
     }
     row["paper"] = _paper_cell(row[vanilla], row[method], row["gain"])
     row["paper_other"] = _paper_cell(row[other], row[method], row["gain_other"])
@@ -241,6 +267,7 @@ def country_table(
         Column("jsd", "JSD", "frac"),
         Column("pearson", "r", "corr"),
         Column("flip_rate", "flip", "frac"),
+        Column("lang", "lang"),
     ]
     table = Table(
         "countries",
@@ -273,6 +300,7 @@ def country_table(
         "Δ% from the macro means",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
         _run_line(res),
+        *_language_notes(res),
         *_provenance_notes(res),
         *_coverage_notes(res),
     ]

@@ -92,6 +92,8 @@ class CountryResult:
         panel_sha256: hash of the persona panel used.
         provenance: the panel's provenance tag.
         methods: method name -> scores.
+        language: the prompts' languages (mode, persona_language, frame_language,
+            persona_only); None for runs from before languages were recorded (English).
     """
 
     n: int
@@ -101,6 +103,7 @@ class CountryResult:
     panel_sha256: str | None
     provenance: str | None
     methods: dict[str, MethodScore]
+    language: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class RunInfo:
     countries: list[str]
     limit: int | None
     shard: str | None
+    lang: str = "en"
 
 
 @dataclass(frozen=True)
@@ -531,6 +535,11 @@ def build_results(
         )
         for iso in countries
     }
+    languages = config.get("languages") or {}
+    country_out = {
+        iso: dataclasses.replace(entry, language=languages.get(iso))
+        for iso, entry in country_out.items()
+    }
     macro = {name: _macro(country_out, name) for name in names}
     present = sum(c.n for c in country_out.values())
     statements = {(panels_meta.get(c) or {}).get("provenance_statement") for c in countries}
@@ -551,6 +560,7 @@ def build_results(
             countries=countries,
             limit=scope.get("limit"),
             shard=scope.get("shard"),
+            lang=config.get("lang", "en"),
         ),
         provenance=sorted(s for s in statements if s),
         human_targets=_human_source(),

@@ -67,7 +67,7 @@ SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
 _LOCK_FILE = ".lock"
 #: config entries that are mappings keyed by country: runs may add keys, not change them.
-_OPEN_MAPPINGS = ("panels",)
+_OPEN_MAPPINGS = ("panels", "languages")
 
 
 class RunLogError(DiscaError):

@@ -14,8 +14,9 @@ from ..core import DiscaParams
 from ..display import download_bar, working
 from ..errors import DiscaError
 from ..evaluate import parse_countries
-from ..models import open_engine
+from ..models import open_engine, warn_unlisted_languages
 from ..personas import load_panel
+from ..pipeline import panel_prompts
 from ._complete import complete_countries
 from ._options import display_option, engine_options
 from .personas import personas_option
@@ -49,6 +50,14 @@ __all__ = ["ask"]
 @click.option(
     "--variant", type=click.Choice(["paper", "reference"]), default="paper", show_default=True
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "native"]),
+    default="en",
+    show_default=True,
+    help="en: English prompts (you type English). native: each country's language, as "
+    "the paper runs it; trolley groups that parse as MultiTP characters are translated.",
+)
 @click.option("--prior", is_flag=True, help="Apply the sequential country prior (spec §5.2).")
 @click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="IS seed.")
 @click.option("--json", "json_", is_flag=True, help="One JSON object per dilemma (README).")
@@ -60,7 +69,7 @@ __all__ = ["ask"]
     help="Keep persona-prefix KV states in the cache so the next process skips them.",
 )
 def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, category,
-        input_, model, variant, prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx,
+        input_, model, variant, lang, prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx,
         extra_buffers, display, prefix_cache) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
@@ -75,6 +84,9 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
     one row per country, --json one object per (dilemma, country).
 
     Two groups are put in the DISCA trolley frame (option A = the first group).
+    --lang en (the default) asks in English; --lang native asks in each country's
+    language as the paper does (frame and personas; your option text is kept as
+    written unless it names MultiTP characters, e.g. "two elderly women").
     --input reads one JSON object per line, {"dilemma", "option_a", "option_b"} or
     {"left", "right"}, each with optional "category" and "id", and writes one JSON
     result per line; a bad line is reported by number and the rest still run. A line
@@ -90,15 +102,22 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
         raise click.UsageError("missing --country (e.g. --country JP or --country JP,US,DE)")
     codes = parse_countries(wanted, personas_dir) if wanted else ()
     panels = [load_panel(code, personas_dir) for code in codes]
+    prompts = [panel_prompts(panel, lang) for panel in panels]
+    warn_unlisted_languages(model, sorted({code for p in prompts for code in (
+        p.rendering.persona_language, p.rendering.frame_language)}))  # fmt: skip
     params = DiscaParams(variant, use_prior=prior)
     with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
                                    n_ctx=n_ctx,
                                    seed=seed, progress=progress, extra_buffers=extra_buffers,
                                    prefix_cache=prefix_cache)  # fmt: skip
+    engine, info = ask_lib.fit_context(engine, info, prompts, model=model, n_threads=threads,
+                                       n_gpu_layers=n_gpu_layers, seed=seed,
+                                       extra_buffers=extra_buffers,
+                                       prefix_cache=prefix_cache)  # fmt: skip
     outcomes = _shown(ask_lib.answer_countries(
         engine, info, panels, items, params, seed=seed, chunk=ask_lib.chunk_for(input_),
-        load_panel=functools.partial(_line_panel, personas_dir),
+        load_panel=functools.partial(_line_panel, personas_dir), lang=lang,
     ), display)  # fmt: skip
     with engine:
         if input_ is not None or json_:
@@ -113,7 +132,8 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
             for outcome in outcomes:
                 if outcome.result is None:
                     raise click.ClickException(outcome.error or "no answer")
-                explain.render(outcome.result, verbose=verbose, persona_texts=panels[0].texts(),
+                explain.render(outcome.result, verbose=verbose,
+                               persona_texts=list(prompts[0].persona_texts),
                                elapsed_s=outcome.elapsed_s)  # fmt: skip
         else:
             t0 = time.perf_counter()

@@ -50,6 +50,14 @@ def eval_() -> None:
 @click.option("--shard", help="i/n: do only pool positions p with p % n == i.")
 @click.option("--chunk", type=click.IntRange(min=1), default=4, show_default=True,
               help="Scenarios per engine call (10 prompts each).")  # fmt: skip
+@click.option(
+    "--lang",
+    type=click.Choice(["native", "en"]),
+    default="native",
+    show_default=True,
+    help="native: each country in its own language (the paper's protocol; persona-only "
+    "languages keep the English frame); en: everything in English.",
+)
 @click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
 @click.option("--cap", default="80", show_default=True,
               help="Pool rows per category: 80 (paper), 40, 120 or none (prompt variant).")  # fmt: skip
@@ -69,7 +77,7 @@ def eval_() -> None:
 @display_option
 def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed, shard, chunk,
             params, cap, min_per_category, fourth, drop_dims, jobs, threads, executor, address,
-            n_gpu_layers, n_ctx, extra_buffers, force, display) -> None:  # fmt: skip
+            n_gpu_layers, n_ctx, extra_buffers, force, display, lang) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
@@ -86,7 +94,7 @@ def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed
         n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
         personas_dir=personas_dir, jobs=jobs, executor=executor, address=address,
         cap=parse_cap(cap), min_per_category=min_per_category, fourth=fourth,
-        drop_dims=parse_drop_dims(drop_dims),
+        drop_dims=parse_drop_dims(drop_dims), lang=lang,
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)

@@ -95,14 +95,31 @@ def list_(personas_dir: Path | None, json_: bool) -> None:
 @click.argument("country", shell_complete=complete_countries)
 @_DIR_OPTION
 @_JSON_OPTION
-def show(country: str, personas_dir: Path | None, json_: bool) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["native", "en"]),
+    default="native",
+    show_default=True,
+    help="native: the personas as the paper renders them, in the country's language; "
+    "en: the English text.",
+)
+def show(country: str, personas_dir: Path | None, json_: bool, lang: str) -> None:
     """One country's four personas: levels per dimension, then the rendered texts.
 
     COUNTRY is an ISO3 or ISO2 code or an English name, in any case (JPN, jp, Japan).
+    `disca personas show VNM` prints the paper's four printed Vietnamese personas.
     """
+    from ..pipeline import panel_prompts
+
     panel = load_panel(country, personas_dir)
+    prompts = panel_prompts(panel, lang)
     if json_:
-        click.echo(json.dumps(panel.to_dict(), indent=2, ensure_ascii=False))
+        data = panel.to_dict()
+        data["language"] = prompts.rendering.to_dict()
+        data["base_prompt"] = prompts.systems[0]
+        for entry, text in zip(data["personas"], prompts.persona_texts, strict=True):
+            entry["text"] = text
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     from rich.markup import escape
     from rich.table import Table
@@ -110,8 +127,11 @@ def show(country: str, personas_dir: Path | None, json_: bool) -> None:
     console = _console()
     console.print(
         f"[bold]{escape(panel.name)}[/bold] ({panel.iso3}/{panel.iso2 or '-'}, "
-        f"{escape(panel.native_name)}), language {panel.language}"
+        f"{escape(panel.native_name)}), language {panel.language}; "
+        f"texts: --lang {lang} ({escape(prompts.rendering.label)})"
     )
+    if prompts.rendering.persona_only:
+        console.print(f"note: {prompts.rendering.to_dict()['note']}", highlight=False)
     console.print(
         f"provenance: {panel.provenance}: {escape(panel.provenance_note)}", highlight=False
     )
@@ -128,7 +148,7 @@ def show(country: str, personas_dir: Path | None, json_: bool) -> None:
             cells.append(cell if score is None else f"{cell} ({score:.3f})")
         table.add_row(key + (" !" if key in borderline else ""), *cells)
     console.print(table)
-    for persona, text in zip(panel.personas, panel.texts(), strict=True):
+    for persona, text in zip(panel.personas, prompts.persona_texts, strict=True):
         console.print(f"\n[bold]{persona.cohort}[/bold]", highlight=False)
         console.print(text, highlight=False, markup=False, soft_wrap=True)
     console.print(f"\nsha256 {panel.sha256()}  {panel.path}", highlight=False)

@@ -38,9 +38,19 @@ def scenarios() -> None:
 @click.option("--json", "json_", is_flag=True, help="Same as --format jsonl.")
 @click.option("--category", help="Only this category (e.g. Species, social_value).")
 @click.option("--data-seed", type=int, default=42, show_default=True, help="DISCA data seed.")
-def list_(protocol: str, format_: str, json_: bool, category: str | None, data_seed: int) -> None:
+@click.option(
+    "--lang",
+    default="en",
+    show_default=True,
+    help="Language of the DISCA user turn: en, native (with --country), or a language "
+    "code (de, ja, ...). MultiTP prompts are English only.",
+)
+@click.option("--country", help="The country whose language --lang native means.")
+def list_(protocol: str, format_: str, json_: bool, category: str | None, data_seed: int,
+          lang: str, country: str | None) -> None:  # fmt: skip
     """One row per vignette: category, both groups, preferred side, prompt."""
-    rows = scenario_rows(protocol, data_seed=data_seed, category=category)
+    code = _language_code(lang, country)
+    rows = scenario_rows(protocol, data_seed=data_seed, category=category, lang=code)
     if json_ or format_ == "jsonl":
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -52,6 +62,26 @@ def list_(protocol: str, format_: str, json_: bool, category: str | None, data_s
         click.echo(buffer.getvalue(), nl=False)
     else:
         _print_table(rows, protocol)
+
+
+def _language_code(lang: str, country: str | None) -> str:
+    """``--lang`` as a table language: en, a code, or native (the country's frame language)."""
+    from .. import i18n
+    from ..personas import load_panel
+
+    if lang == "native":
+        if country is None:
+            raise click.UsageError("--lang native needs --country (whose language?)")
+        panel = load_panel(country)
+        rendering = i18n.rendering(panel.iso3, "native", language_code=panel.language,
+                                   english_name=panel.country_name)  # fmt: skip
+        if rendering.persona_only:
+            click.echo(f"note: {panel.iso3} ({rendering.persona_language}) is a "
+                       f"{i18n.PERSONA_ONLY_NOTE}", err=True)  # fmt: skip
+        return rendering.frame_language
+    if lang != "en" and not i18n.language(lang).full:
+        click.echo(f"note: {lang} is a {i18n.PERSONA_ONLY_NOTE}", err=True)
+    return i18n.language(lang).code
 
 
 def _print_table(rows: list[dict], protocol: str) -> None:

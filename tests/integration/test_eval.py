@@ -23,7 +23,8 @@ from disca_edge.runlog import read_header, read_samples
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 # one thread: predictable on a shared 2-core machine (two spinning thread pools collide)
-SCOPE = ["--countries", "USA,JPN", "--limit", "2", "--chunk", "1", "--threads", "1"]
+# English prompts: the native default is covered by its own one-scenario run below
+SCOPE = ["--countries", "USA,JPN", "--limit", "2", "--chunk", "1", "--threads", "1", "--lang", "en"]
 N_RECORDS = 4
 COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
@@ -113,6 +114,31 @@ def test_changed_config_is_refused(env, single, smollm2_path):
     assert done.returncode == 1
     assert "different config (is_seed: 42 -> 7)" in done.stderr and "--force" in done.stderr
     assert "Traceback" not in done.stderr
+    assert (out / "run.json").read_bytes() == before
+
+
+def test_native_is_the_default_recorded_and_part_of_the_fingerprint(env, smollm2_path, tmp_path):
+    """The paper's protocol (each country in its own language) is the default; a German
+    run records its languages in run.json, every sample and results.json, and an English
+    rerun into the same folder is refused, never resumed."""
+    out = tmp_path / "native"
+    args = ["eval", "multitp", "--model", str(smollm2_path), "--out", str(out),
+            "--countries", "DEU", "--limit", "1", "--threads", "1"]  # fmt: skip
+    done = disca(env, *args, "--display", "none")
+    assert done.returncode == 0, done.stderr
+    header = read_header(out)
+    assert header["config"]["lang"] == header["lang"] == "native"
+    deu = header["config"]["languages"]["DEU"]
+    assert (deu["persona_language"], deu["frame_language"]) == ("de", "de")
+    assert len(deu["systems_sha256"]) == 64
+    (record,) = read_samples(out)
+    assert record["lang"]["frame_language"] == "de"
+    assert results(out)["run"]["lang"] == "native"
+    assert results(out)["countries"]["DEU"]["language"]["persona_language"] == "de"
+    before = (out / "run.json").read_bytes()
+    again = disca(env, *args, "--lang", "en")
+    assert again.returncode == 1
+    assert "different config" in again.stderr and 'lang: "native" -> "en"' in again.stderr
     assert (out / "run.json").read_bytes() == before
 
 

@@ -99,9 +99,9 @@ def test_the_dilemma_is_rendered_once_for_countries_of_one_language(monkeypatch)
     rendered = []
     real = ask._dilemma
 
-    def counting(item):
+    def counting(item, *language):
         rendered.append(item.index)
-        return real(item)
+        return real(item, *language)
 
     monkeypatch.setattr(ask, "_dilemma", counting)
     answer(["JP", "US", "DE", "BR"], items())

@@ -316,3 +316,87 @@ def test_vnm_renders_the_papers_four_printed_personas(shared_data):
     assert texts[0] == VNM_YOUNG_PRINTED
     older = panel.persona("older").levels
     assert (older["religiosity"], older["tolerance"]) == (2, 4)  # the two corrected cells
+
+
+# --- ask, eval header, registry, report ----------------------------------------------------
+
+
+def test_ask_trolley_native_renders_characters_and_keeps_free_text():
+    from disca_edge import ask
+
+    de = i18n.language("de")
+    item = ask.make_input("a boy", "two elderly women")
+    scenario = item.scenario(de)
+    assert scenario.startswith(de.scenario_starts[0] + "\n\n")
+    assert "Variante A — Gruppe A: 1 Junge\n" in scenario
+    assert "Variante B — Gruppe B: 2 ältere Frauen\n" in scenario
+    assert "a robot" in ask.make_input("a robot", "a boy").scenario(de)  # free text as written
+    custom = ask.make_input("Ja", "Nein", dilemma="Soll ich?").scenario(de)
+    assert custom == "Soll ich?\n\nVariante A — Ja\nVariante B — Nein"
+    english = item.scenario()  # English keeps the user's words
+    assert english.startswith(ask.TROLLEY_CONTEXT) and "Group B: two elderly women" in english
+    dilemma = pipeline.Dilemma.from_scenario(item.scenario(i18n.language("zh")),
+                                             language=i18n.language("zh"))  # fmt: skip
+    assert "选项B还是选项A" in dilemma.user_swap  # the whole turn is swapped
+
+
+def test_eval_config_fingerprint_includes_the_language():
+    from disca_edge import evaluate, runlog
+    from disca_edge.methods import method_suite
+
+    info = {"name": "m", "sha256": "0" * 64, "settings": {}}
+    countries = ("USA", "THA")
+    panels = {iso: personas.load_panel(iso) for iso in countries}
+    configs = {}
+    for lang in ("native", "en"):
+        cfg = evaluate.EvalConfig(out=None, countries=countries, lang=lang)
+        prompts = {iso: pipeline.panel_prompts(p, lang) for iso, p in panels.items()}
+        header = evaluate.build_header(cfg, info, method_suite("paper"), panels, 310, prompts)
+        configs[lang] = header["config"]
+        assert header["lang"] == lang and header["config"]["lang"] == lang
+    tha = configs["native"]["languages"]["THA"]
+    assert tha["persona_only"] is True and tha["persona_language"] == "th"
+    assert configs["en"]["languages"]["THA"]["persona_language"] == "en"
+    assert runlog.fingerprint(configs["native"]) != runlog.fingerprint(configs["en"])
+    assert 'lang: "native" -> "en"' in " ".join(runlog.config_differences(*configs.values()))
+
+
+def test_models_warn_once_for_an_unlisted_language(monkeypatch, caplog):
+    from disca_edge import models
+
+    monkeypatch.setattr(models, "_WARNED_LANGUAGES", set())
+    assert models.get_model("smollm2-135m").languages == ("en",)  # English-only
+    first = models.warn_unlisted_languages("smollm2-135m", ["en", "de", "de"])
+    assert len(first) == 1 and "not de" in first[0]
+    assert models.warn_unlisted_languages("smollm2-135m", ["de"]) == []  # once
+    assert models.warn_unlisted_languages("gemma3-270m", ["de", "th"]) == []
+    assert models.warn_unlisted_languages("/some/file.gguf", ["de"]) == []  # not declared
+
+
+def test_registry_languages_must_be_a_list_of_strings(tmp_path):
+    from disca_edge import models
+
+    text = (REPO / "models.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "models.toml"
+    bad.write_text(text.replace('languages = ["en"]', 'languages = "en"', 1), encoding="utf-8")
+    with pytest.raises(models.RegistryError, match="languages must be a list of strings"):
+        models.load_registry(bad)
+
+
+def test_report_labels_languages_and_flags_persona_only():
+    from types import SimpleNamespace
+
+    from disca_edge import report
+    from disca_edge.results import CountryResult
+
+    def country(language):
+        return CountryResult(0, 0, {}, [], None, None, {}, language=language)
+
+    countries = {
+        "DEU": country({"persona_language": "de", "frame_language": "de"}),
+        "THA": country({"persona_language": "th", "frame_language": "en", "persona_only": True}),
+        "USA": country(None),  # a run from before languages were recorded: English
+    }
+    assert [report._lang_cell(c) for c in countries.values()] == ["de", "th/en", "en"]
+    (note,) = report._language_notes(SimpleNamespace(countries=countries))
+    assert "THA (th)" in note and "English frame" in note

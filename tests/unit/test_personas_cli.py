@@ -40,7 +40,7 @@ def test_list_json():
 
 
 def test_show_accepts_iso2_and_renders_levels_and_texts():
-    result = run("show", "JP")
+    result = run("show", "JP", "--lang", "en")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Japan (JPN/JP, 日本)" in out
