@@ -195,7 +195,7 @@ def test_the_310_pool_renders_in_every_full_language_with_its_own_words():
     assert len(pool) == 310
     for code in FULL:
         lang = i18n.language(code)
-        for v in pool[:: 1 if code == "de" else 7]:
+        for v in pool:
             orig, swap = scenarios.disca_user_prompts(v, lang=code)
             left = lang.characters[v.first_role][0 if v.first_count == 1 else 1]
             right = lang.characters[v.second_role][0 if v.second_count == 1 else 1]
