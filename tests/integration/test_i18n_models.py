@@ -64,12 +64,6 @@ def _native_prompts(country: str, n_scenarios: int) -> list[ChatPrompt]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine (issue 9): the trie must not share nodes across different pinned prefixes "
-    "of equal token length (DEU in German has such a pair on SmolLM2); the fix is not in main "
-    "yet. Remove this mark when it lands: a pass then fails this strict xfail.",
-)
 def test_shared_prefix_equals_isolated_on_a_native_panel(smollm2_path):
     """DEU in German: two different persona prompts share a token length on SmolLM2
     (../shared/notes/engine-exactness.md), so this also guards the trie keying."""
