@@ -147,17 +147,19 @@ class Engine:
         n_ctx: context size in tokens (KV cells shared by all sequences).
         n_threads: CPU threads (default: all cores).
         n_batch: most tokens per ``llama_decode`` call.
-        n_ubatch: micro-batch. The CPU default is 63: with an f16 KV cache, ggml's CPU
-            flash attention switches to a tiled kernel at 64 queries, whose rounding
-            depends on where a sequence's cells sit among other sequences' cells. Small
-            quantised models amplify that into logit shifts of up to ~0.5, so
-            shared-prefix results would no longer equal isolated evaluation. Below 64
-            every query row takes the per-row kernel and the engine is bit-identical to
-            evaluating each prompt alone. With GPU offload the default is `n_batch`.
+        n_ubatch: micro-batch (default `n_batch`; 63 with an f16 or f32 KV cache on the
+            CPU). Exactness on the CPU rests on ggml's per-row flash-attention kernel,
+            whose result for a query does not depend on which other tokens share the
+            micro-batch or where other sequences' cells sit. With an f16/f32 cache, ggml
+            switches to a tiled kernel at 64 queries (and a split-KV kernel for a lone
+            query over 512+ cells), whose rounding does depend on the layout; small
+            quantised models amplify that into logit shifts of up to ~0.5.
         n_gpu_layers: layers to offload (-1 = all, on Metal/CUDA builds; 0 = CPU). On a
             build without GPU offload a warning is logged and the CPU path is used.
         n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
-        kv_type: KV-cache element type, one of `KV_TYPES`.
+        kv_type: KV-cache element type, one of `KV_TYPES` (default: ``q8_0`` on the CPU,
+            where ggml only ever runs the per-row kernel for it, so any micro-batch is
+            bit-identical to isolated evaluation; ``f16`` with GPU offload).
         group_cells: most KV cells one group of prompts may fill (default: the context).
             Attention scans every used cell for every token, so smaller groups cost less
             per token but share fewer tokens.
@@ -184,7 +186,7 @@ class Engine:
         n_gpu_layers: int = 0,
         n_ubatch: int | None = None,
         n_seq_max: int = 128,
-        kv_type: str = "f16",
+        kv_type: str | None = None,
         group_cells: int | None = None,
         only_group_prefixes: bool = False,
         extra_buffers: str | None = None,
@@ -197,8 +199,6 @@ class Engine:
         self.model_path = Path(model_path)
         if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
             raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
-        if kv_type not in KV_TYPES:
-            raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
         buffers = hardware.resolve_extra_buffers(extra_buffers)
         features = hardware.cpu_features(
             llama_cpp.llama_print_system_info().decode(errors="replace")
@@ -208,8 +208,11 @@ class Engine:
         if path.warning:
             log.warning("%s", path.warning)
         threads = n_threads or os.cpu_count() or 1
+        kv_type = kv_type or path.kv_type
+        if kv_type not in KV_TYPES:
+            raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
         if n_ubatch is None:
-            n_ubatch = n_batch if path.on_gpu else min(n_batch, 63)
+            n_ubatch = n_batch if path.on_gpu or kv_type not in ("f16", "f32") else min(n_batch, 63)
         self.settings = {
             "n_ctx": int(n_ctx),
             "n_threads": int(threads),

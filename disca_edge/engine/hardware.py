@@ -99,32 +99,35 @@ class ComputePath:
         on_gpu: layers are offloaded to a GPU.
         n_gpu_layers: layers offloaded (0 on the CPU path).
         flash_attn: llama.cpp ``flash_attn_type`` (1 = on, -1 = auto).
+        kv_type: default KV-cache element type.
         warning: why the requested GPU layers were not used, or None.
     """
 
     on_gpu: bool
     n_gpu_layers: int
     flash_attn: int
+    kv_type: str
     warning: str | None = None
 
 
 def compute_path(requested_gpu_layers: int, gpu_offload_supported: bool) -> ComputePath:
     """Pick the CPU or GPU path from the build's GPU support and the requested layers.
 
-    The CPU path always uses flash attention: its per-row kernel is what keeps shared-prefix
-    logits bit-identical to isolated evaluation. A GPU build with layers requested lets
-    llama.cpp choose (auto).
+    The CPU path always uses flash attention with a q8_0 KV cache: for that cache type
+    ggml's CPU flash attention only has its per-row kernel, which keeps shared-prefix
+    logits bit-identical to isolated evaluation at any micro-batch size. A GPU build with
+    layers requested lets llama.cpp choose (auto) over an f16 cache.
     """
     requested = int(requested_gpu_layers)
     if requested != 0 and gpu_offload_supported:
-        return ComputePath(on_gpu=True, n_gpu_layers=requested, flash_attn=-1)
+        return ComputePath(on_gpu=True, n_gpu_layers=requested, flash_attn=-1, kv_type="f16")
     warning = None
     if requested != 0:
         warning = (
             f"{requested} GPU layers were requested but this llama-cpp-python build has no GPU "
             "offload; running on the CPU (reinstall llama-cpp-python with a GPU backend)"
         )
-    return ComputePath(on_gpu=False, n_gpu_layers=0, flash_attn=1, warning=warning)
+    return ComputePath(on_gpu=False, n_gpu_layers=0, flash_attn=1, kv_type="q8_0", warning=warning)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -158,12 +158,17 @@ def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(
     engine = smollm2_engine
     prompts = _panel_prompts(1)[:4]
     shared = engine.logits_ab(prompts)
+    kv_type = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}[
+        engine.settings["kv_type"]
+    ]
     llm = Llama(
         str(engine.model_path),
         n_ctx=engine.n_ctx,
         n_batch=engine.settings["n_batch"],
         n_ubatch=engine.settings["n_ubatch"],
         flash_attn=True,
+        type_k=kv_type,
+        type_v=kv_type,
         n_threads=n_threads,
         verbose=False,
     )

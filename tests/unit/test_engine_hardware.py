@@ -58,10 +58,12 @@ def test_extra_buffers_setting_comes_from_argument_then_environment(monkeypatch)
 def test_compute_path_uses_the_gpu_only_when_the_build_can():
     cpu = hardware.compute_path(0, gpu_offload_supported=True)
     assert (cpu.on_gpu, cpu.n_gpu_layers, cpu.flash_attn, cpu.warning) == (False, 0, 1, None)
+    assert cpu.kv_type == "q8_0"
     gpu = hardware.compute_path(-1, gpu_offload_supported=True)
-    assert (gpu.on_gpu, gpu.n_gpu_layers, gpu.flash_attn) == (True, -1, -1)
+    assert (gpu.on_gpu, gpu.n_gpu_layers, gpu.flash_attn, gpu.kv_type) == (True, -1, -1, "f16")
     fallback = hardware.compute_path(20, gpu_offload_supported=False)
     assert (fallback.on_gpu, fallback.n_gpu_layers, fallback.flash_attn) == (False, 0, 1)
+    assert fallback.kv_type == "q8_0"
     assert "20 GPU layers were requested" in fallback.warning
 
 
