@@ -154,7 +154,9 @@ class Language:
                 raise ValueError(f"level of {key} must be 1-4 or None, got {level!r}")
             sentences.append(template.format(desc=table[key][level - 1]))
         header = self.header.format(role=role, country_name=country_name, age_range=age_range)
-        return f"{header} {' '.join(sentences)} {self.closing}".rstrip()
+        # Parts joined by single spaces: a persona with no levelled dimension (a cohort with
+        # no respondents in a WVS build) must not get a double space, so `en` equals Panel.texts.
+        return " ".join(part for part in (header, *sentences, self.closing) if part).rstrip()
 
     # --- groups (I18N.md §4) -----------------------------------------------------------
 
