@@ -261,11 +261,7 @@ def render(
     )
     out.blank()
 
-    out.head("Dilemma")
-    out.para(d["text"], indent=2)
-    for label, option in (("A", d["option_a"]), ("B", d["option_b"])):
-        out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
-    out.blank()
+    _dilemma_block(out, d)
 
     out.head("Answer")
     out.line(_answer_line("vanilla (model alone)", result["vanilla"]))
@@ -344,11 +340,7 @@ def render_countries(
         style="bold",
     )
     out.blank()
-    out.head("Dilemma")
-    out.para(d["text"], indent=2)
-    for label, option in (("A", d["option_a"]), ("B", d["option_b"])):
-        out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
-    out.blank()
+    _dilemma_block(out, d)
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, width=width, show_edge=False)
     table.add_column("country", no_wrap=True, overflow="ellipsis")
@@ -500,3 +492,12 @@ class _Printer:
             self.line(first)
             for piece in pieces[1:]:
                 self.line(Text(" " * left + piece, style="dim"))
+
+
+def _dilemma_block(out: _Printer, dilemma: dict) -> None:
+    """The "Dilemma" section: the question text and options A and B (single and multi-country)."""
+    out.head("Dilemma")
+    out.para(dilemma["text"], indent=2)
+    for label, option in (("A", dilemma["option_a"]), ("B", dilemma["option_b"])):
+        out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
+    out.blank()
