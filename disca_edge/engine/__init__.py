@@ -433,7 +433,9 @@ class Engine:
             pinned,
             first_leaf=PINNED_SLOTS,
             leaf_slots=self.n_seq_max - PINNED_SLOTS,
-            cell_budget=self.group_cells,
+            # group_cells is a speed target, not a limit: a prompt longer than it (native
+            # panels run ~1,100 tokens) gets a group to itself; _tokens bounds it by n_ctx.
+            cell_budget=max(self.group_cells, max(map(len, tokens), default=0)),
             prefix_slots=PINNED_SLOTS,
         )
         seq_cp, seq_rm = self._llama.llama_memory_seq_cp, self._llama.llama_memory_seq_rm

@@ -58,6 +58,17 @@ def test_different_prefixes_of_equal_length_never_share_suffix_tokens(smollm2_en
     np.testing.assert_array_equal(shared.logit_b, isolated.logit_b)
 
 
+def test_prompt_longer_than_a_group_gets_a_group_of_its_own(smollm2_path, n_threads):
+    """Regression (CI): a 1,126-token native prompt over GROUP_CELLS=1024 raised ValueError."""
+    prompts = _panel_prompts(1)
+    with Engine(smollm2_path, n_threads=n_threads, group_cells=64) as engine:
+        assert max(engine.logits_ab(prompts[:1]).n_tokens) > engine.group_cells
+        shared = engine.logits_ab(prompts)
+        isolated = engine.logits_ab_isolated(prompts)
+    np.testing.assert_array_equal(shared.logit_a, isolated.logit_a)
+    np.testing.assert_array_equal(shared.logit_b, isolated.logit_b)
+
+
 def test_results_do_not_depend_on_prompt_order(smollm2_engine):
     engine = smollm2_engine
     prompts = _panel_prompts(2)
