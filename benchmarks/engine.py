@@ -90,7 +90,10 @@ def part(name: str, kwargs: dict, args) -> dict:
             tokens = renderer.tokenize(text)
             work.append((tokens, renderer.decision_tokens(text, tokens)))
         renderer.close()
-        llm = Llama(model, n_ctx=4096, n_threads=args.threads, verbose=False)
+        # n_threads_batch too: llama-cpp-python defaults it to every core, whatever n_threads says
+        llm = Llama(
+            model, n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
+        )
         t0 = time.perf_counter()
         logits = []
         for tokens, (id_a, id_b) in work:
