@@ -164,7 +164,8 @@ class Engine:
         n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
         kv_type: KV-cache element type, one of `KV_TYPES` (default: ``q8_0`` on the CPU,
             where ggml only ever runs the per-row kernel for it, so any micro-batch is
-            bit-identical to isolated evaluation; ``f16`` with GPU offload).
+            bit-identical to isolated evaluation on SmolLM2 (not on Gemma-3-270M: up
+            to 0.87 logits, see the README); ``f16`` with GPU offload).
         group_cells: most KV cells one group of prompts may fill (None: the context).
             llama.cpp's attention scans every used cell for every token, so smaller
             groups cost less per token but share fewer tokens; `GROUP_CELLS` measured
