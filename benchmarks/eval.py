@@ -21,6 +21,7 @@ of each country (prefixes + one chunk) and the warm chunks after it (needs
 With the default ``--chunk 1`` every engine call is one scenario (10 prompts).
 
     python benchmarks/eval.py --layouts 1x2,2x1 [--countries USA,JPN] [--limit 4] [--chunk 2]
+                              [--lang native|en]
 
 compares worker layouts (jobs x threads per job) of ``disca eval multitp --jobs`` in one
 run instead: for each layout it starts the workers (`executor.make_executor`, model loads
@@ -137,13 +138,13 @@ def run_isolated(engine, countries, limit, sample):
     return time.perf_counter() - t0, len(todo), out
 
 
-def run_layout(model, jobs, threads, countries, limit, chunk):
+def run_layout(model, jobs, threads, countries, limit, chunk, lang):
     """Start ``jobs`` workers of ``threads`` threads and run every item once.
 
     Returns:
         (start seconds, run seconds, records by key, per-item (first of country, n, s)).
     """
-    spec = WorkSpec(model=model, n_threads=threads)
+    spec = WorkSpec(model=model, n_threads=threads, lang=lang)
     items = [
         WorkItem(iso, tuple(range(lo, min(lo + chunk, limit))))
         for iso in countries
@@ -175,7 +176,7 @@ def layouts_main(args) -> int:
     n = len(countries) * args.limit
     print(
         f"MultiTP worker layouts: {args.model}, {len(countries)} countries x {args.limit} "
-        f"scenarios = {n} scenarios, chunk {args.chunk}"
+        f"scenarios = {n} scenarios, chunk {args.chunk}, --lang {args.lang}"
     )
     print(
         f"machine: {machine.get('cpu_model', '?')} | {machine['cpu_count']} CPUs | "
@@ -189,7 +190,7 @@ def layouts_main(args) -> int:
         with tempfile.TemporaryDirectory() as home:
             os.environ["DISCA_HOME"] = home  # no persona KV states saved by a previous layout
             start_s, run_s, records = run_layout(
-                model, jobs, threads, countries, args.limit, args.chunk
+                model, jobs, threads, countries, args.limit, args.chunk, args.lang
             )
         if reference is None:
             reference = records
@@ -225,6 +226,7 @@ def layouts_main(args) -> int:
         "countries": len(countries),
         "limit": args.limit,
         "chunk": args.chunk,
+        "lang": args.lang,
         "layouts": rows,
         "best": {"jobs": best["jobs"], "threads": best["threads"]},
         "machine": machine,
@@ -250,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--layouts", help="compare worker layouts JOBSxTHREADS,... (e.g. 1x2,2x1) instead"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("native", "en"),
+        default="native",
+        help="prompt language of the --layouts workers (default native, as eval multitp)",
     )
     args = parser.parse_args(argv)
     if args.layouts:
