@@ -521,16 +521,21 @@ def sha256_file(path: str | os.PathLike, progress: ProgressFn | None = None) -> 
     cached = _read_memo().get(key)
     if isinstance(cached, str):
         return cached
-    total = path.stat().st_size
+    digest = _hash_file(path, progress)
+    _remember(path, digest)
+    return digest
+
+
+def _hash_file(path: Path, progress: ProgressFn | None = None) -> str:
+    """SHA-256 hex digest of a file, read in chunks, reporting (bytes done, total)."""
+    total, done = path.stat().st_size, 0
     digest = hashlib.sha256()
-    done = 0
     with path.open("rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
             done += len(block)
             if progress:
                 progress(done, total)
-    _remember(path, digest.hexdigest())
     return digest.hexdigest()
 
 
@@ -702,22 +707,15 @@ def _check_staged(
         raise DiscaError(f"{shown}: {reason}; nothing was installed") from None
     if not expected:
         return
-    digest = hashlib.sha256()
-    total, done = staged.stat().st_size, 0
-    with staged.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(done, total)
-    if digest.hexdigest() != expected.lower():
+    digest = _hash_file(staged, progress)  # not remembered: a staged file is temporary
+    if digest != expected.lower():
         hint = (
             f"download {spec.filename} again, or use it unverified with --model {origin}"
             if origin is not None
             else f"try `disca models pull {spec.name} --force` again"
         )
         raise DiscaError(
-            f"{shown}: sha256 {digest.hexdigest()[:16]}… is not the "
+            f"{shown}: sha256 {digest[:16]}… is not the "
             f"{'registry' if spec.sha256 else 'hub'}'s {expected[:16]}… for {spec.name}; "
             f"nothing was installed ({hint})"
         )
