@@ -166,7 +166,8 @@ class Engine:
             where ggml only ever runs the per-row kernel for it, so any micro-batch is
             bit-identical to isolated evaluation on SmolLM2 (not on Gemma-3-270M: up
             to 0.87 logits, see the README); ``f16`` with GPU offload).
-        group_cells: most KV cells one group of prompts may fill (None: the context).
+        group_cells: most KV cells one group of prompts may fill (None: the context); a
+            prompt longer than this gets a group of its own.
             llama.cpp's attention scans every used cell for every token, so smaller
             groups cost less per token but share fewer tokens; `GROUP_CELLS` measured
             best on SmolLM2 (benchmarks/engine.py).
