@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"third-party data not available: {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def user_env(tmp_path_factory, shared_data):
+    """Factory: ``user_env(name, columns=160)`` -> the environment of a fresh user of the
+    CLI in subprocesses (own DISCA_HOME, Moral Machine targets pulled, no colour)."""
+
+    def make(name: str, columns: int = 160) -> dict[str, str]:
+        home = tmp_path_factory.mktemp(name)
+        environ = {**os.environ, "DISCA_HOME": str(home), "NO_COLOR": "1", "COLUMNS": str(columns)}
+        acme = shared_data / "multitp" / "country_specific_ACME.csv"
+        pull = ["data", "pull", "moral-machine", "--from", str(acme)]
+        done = subprocess.run([sys.executable, "-c", "from disca_edge.cli import main; main()", *pull],
+                              env=environ, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return environ
+
+    return make
 
 
 def _real_model(name: str) -> Path:

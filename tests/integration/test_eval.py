@@ -9,7 +9,6 @@ runs in subprocesses, as a user would run it.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,14 +29,8 @@ COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, shared_data, smollm2_path):
-    """Environment of a fresh user: own DISCA_HOME with the Moral Machine targets pulled."""
-    home = tmp_path_factory.mktemp("eval_home")
-    environ = {**os.environ, "DISCA_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "160"}
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
-    done = disca(environ, "data", "pull", "moral-machine", "--from", str(acme))
-    assert done.returncode == 0, done.stderr
-    return environ
+def env(user_env, smollm2_path):
+    return user_env("eval_home")
 
 
 def command(*args: str) -> list[str]:

@@ -36,14 +36,8 @@ COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, shared_data, smollm2_path):
-    home = tmp_path_factory.mktemp("jobs_home")
-    environ = {**os.environ, "DISCA_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "160"}
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
-    done = subprocess.run(command("data", "pull", "moral-machine", "--from", str(acme)),
-                          env=environ, capture_output=True, text=True)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return environ
+def env(user_env, smollm2_path):
+    return user_env("jobs_home")
 
 
 def command(*args: str) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,14 +27,8 @@ COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, shared_data):
-    """Environment of a fresh user: own DISCA_HOME with the Moral Machine targets pulled."""
-    home = tmp_path_factory.mktemp("rescore_home")
-    environ = {**os.environ, "DISCA_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
-    done = disca(environ, "data", "pull", "moral-machine", "--from", str(acme))
-    assert done.returncode == 0, done.stderr
-    return environ
+def env(user_env):
+    return user_env("rescore_home", columns=200)
 
 
 def disca(environ, *args: str) -> subprocess.CompletedProcess:
