@@ -32,10 +32,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from disca_edge import __version__, ask, models, scenarios  # noqa: E402
-from disca_edge.core import DiscaParams  # noqa: E402
+from disca_edge import __version__
+from disca_edge.ask import run as ask
+from disca_edge.content import scenarios  # noqa: E402
+from disca_edge.content.personas import load_panel  # noqa: E402
 from disca_edge.engine import llama_cpp_version  # noqa: E402
-from disca_edge.personas import load_panel  # noqa: E402
+from disca_edge.maths.core import DiscaParams  # noqa: E402
+from disca_edge.models import registry as models
 
 __all__ = ["main"]
 

@@ -20,9 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _machine import machine_info  # noqa: E402
 
-from disca_edge import ask, models, pipeline  # noqa: E402
-from disca_edge.core import DiscaParams  # noqa: E402
-from disca_edge.personas import load_panel  # noqa: E402
+from disca_edge import pipeline  # noqa: E402
+from disca_edge.ask import run as ask
+from disca_edge.content.personas import load_panel  # noqa: E402
+from disca_edge.maths.core import DiscaParams  # noqa: E402
+from disca_edge.models import registry as models
 
 __all__ = ["main"]
 

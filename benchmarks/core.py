@@ -1,4 +1,4 @@
-"""Throughput of the DISCA core (`disca_edge.core.correct`) on one CPU core.
+"""Throughput of the DISCA core (`disca_edge.maths.core.correct`) on one CPU core.
 
 Run: ``python benchmarks/core.py`` (``--help`` for sizes). Prints scenarios/s for
 both variants (best and median of the repeats, after a warm-up), the machine, and
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
 
-from disca_edge.core import DiscaParams, correct, draws  # noqa: E402
+from disca_edge.maths.core import DiscaParams, correct, draws  # noqa: E402
 
 __all__ = ["main"]
 

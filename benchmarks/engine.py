@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _prompts(country: str, n_scenarios: int):
-    from disca_edge import personas, scenarios
+    from disca_edge.content import personas, scenarios
     from disca_edge.engine import ChatPrompt
     from disca_edge.pipeline import panel_system_prompts
 
@@ -74,8 +74,8 @@ def part(name: str, kwargs: dict, args) -> dict:
     """Run one measured part in this process and return its figures."""
     import numpy as np
 
-    from disca_edge import models
     from disca_edge.engine import Engine
+    from disca_edge.models import registry as models
 
     model = str(models.resolve_model("smollm2-135m")[1])
     prompts = _prompts(args.country, args.scenarios)

@@ -47,15 +47,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
 
-from disca_edge import core  # noqa: E402
+from disca_edge.content.personas import load_panel  # noqa: E402
+from disca_edge.content.scenarios import disca_pool  # noqa: E402
 from disca_edge.engine import ChatPrompt  # noqa: E402
-from disca_edge.evaluate import parse_countries  # noqa: E402
-from disca_edge.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
-from disca_edge.methods import compute_methods, method_suite  # noqa: E402
-from disca_edge.models import open_engine  # noqa: E402
-from disca_edge.personas import load_panel  # noqa: E402
+from disca_edge.evals.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
+from disca_edge.evals.loop import parse_countries  # noqa: E402
+from disca_edge.maths import core  # noqa: E402
+from disca_edge.maths.methods import compute_methods, method_suite  # noqa: E402
+from disca_edge.models.registry import open_engine  # noqa: E402
 from disca_edge.pipeline import Dilemma, evaluate_panel, panel_system_prompts  # noqa: E402
-from disca_edge.scenarios import disca_pool  # noqa: E402
 
 __all__ = ["main"]
 
@@ -182,7 +182,7 @@ def layouts_main(args) -> int:
         f"machine: {machine.get('cpu_model', '?')} | {machine['cpu_count']} CPUs | "
         f"load(1m) {machine.get('loadavg_1m_before', '?')}"
     )
-    from disca_edge.models import resolve_model
+    from disca_edge.models.registry import resolve_model
 
     model = str(resolve_model(args.model)[1])  # a path: each layout gets its own empty cache
     rows, reference = [], None

@@ -23,8 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from disca_edge import i18n, models, personas, pipeline, scenarios  # noqa: E402
+from disca_edge import pipeline  # noqa: E402
+from disca_edge.content import i18n, personas, scenarios
 from disca_edge.engine import ChatPrompt, Engine  # noqa: E402
+from disca_edge.models import registry as models
 
 MODELS = ("smollm2-135m", "gemma3-270m")
 

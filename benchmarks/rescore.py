@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
 
-from disca_edge import runlog  # noqa: E402
-from disca_edge.data import load_human_targets  # noqa: E402
-from disca_edge.personas import PAPER20  # noqa: E402
-from disca_edge.rescore import parse_seeds, rescore_run  # noqa: E402
-from disca_edge.variants import pool, record_ids  # noqa: E402
+from disca_edge.content.human_targets import load_human_targets  # noqa: E402
+from disca_edge.content.personas import PAPER20  # noqa: E402
+from disca_edge.content.variants import pool, record_ids  # noqa: E402
+from disca_edge.evals import runlog  # noqa: E402
+from disca_edge.evals.rescore import parse_seeds, rescore_run  # noqa: E402
 
 __all__ = ["main"]
 

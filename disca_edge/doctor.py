@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import __version__, models, paths
+from . import __version__, paths
 from .engine import hardware, llama_cpp_version
+from .models import registry as models
 
 __all__ = ["diagnose"]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from . import i18n
+from .content import i18n
+from .content.scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
 from .engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from .errors import DiscaError
-from .scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
 
 __all__ = [
     "AGENTS",

@@ -102,7 +102,7 @@ class RunResults(dict):
 
 def load_results(run: str | os.PathLike) -> RunResults:
     """Open a ``disca eval`` run folder (its results, recomputed if stale) as `RunResults`."""
-    from .results import load_results as _load
+    from .evals.results import load_results as _load
 
     return RunResults(_load(Path(run)))
 
@@ -127,7 +127,7 @@ class Session:
         personas: str | os.PathLike | None = None,
         prefix_cache: bool = True,
     ) -> None:
-        from .models import open_engine
+        from .models.registry import open_engine
 
         self.personas = None if personas is None else Path(personas)
         self.engine, self.model_info = open_engine(
@@ -181,10 +181,10 @@ class Session:
         """
         import json
 
-        from . import ask as ask_lib
-        from .core import DiscaParams
-        from .evaluate import parse_countries
-        from .personas import load_panel
+        from .ask import run as ask_lib
+        from .content.personas import load_panel
+        from .evals.loop import parse_countries
+        from .maths.core import DiscaParams
 
         if self.engine is None:
             raise DiscaError("this session is closed")

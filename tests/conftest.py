@@ -78,7 +78,7 @@ def _real_model(name: str) -> Path:
     """
     import os
 
-    from disca_edge import models
+    from disca_edge.models import registry as models
 
     saved = os.environ.pop("DISCA_HOME", None)
     try:

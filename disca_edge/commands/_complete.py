@@ -16,7 +16,7 @@ def complete_countries(ctx, param, incomplete: str) -> list[CompletionItem]:
 
     Reads the ``--personas`` folder when it is already on the command line.
     """
-    from ..personas import PAPER20, list_panels
+    from ..content.personas import PAPER20, list_panels
 
     head, _, last = incomplete.rpartition(",")
     prefix = f"{head}," if head else ""
@@ -39,7 +39,7 @@ def complete_models(ctx, param, incomplete: str) -> list[CompletionItem]:
     """Registry model names (shipped and the user's own); paths complete as files."""
     if "/" in incomplete or incomplete.endswith(".gguf"):
         return [CompletionItem(incomplete, type="file")]
-    from ..models import load_registry
+    from ..models.registry import load_registry
 
     try:
         specs, _ = load_registry()

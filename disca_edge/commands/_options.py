@@ -32,7 +32,7 @@ def display_option(command: F) -> F:
     Returns:
         The decorated function.
     """
-    from ..display import DISPLAYS
+    from ..progress import DISPLAYS
 
     return click.option(
         "--display",

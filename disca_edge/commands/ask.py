@@ -8,15 +8,15 @@ import time
 
 import click
 
-from .. import ask as ask_lib
-from .. import explain
-from ..core import DiscaParams
-from ..display import download_bar, working
+from ..ask import run as ask_lib
+from ..content.personas import load_panel
 from ..errors import DiscaError
-from ..evaluate import parse_countries
-from ..models import open_engine, warn_unlisted_languages
-from ..personas import load_panel
+from ..evals.loop import parse_countries
+from ..maths.core import DiscaParams
+from ..models.registry import open_engine, warn_unlisted_languages
 from ..pipeline import panel_prompts
+from ..progress import download_bar, working
+from ..views import explain
 from ._complete import complete_countries
 from ._options import display_option, engine_options
 from .personas import personas_option

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .. import cache as cache_lib
+from ..models import cache as cache_lib
 from ..paths import cache_dir
 
 __all__ = ["cache"]

@@ -8,8 +8,14 @@ from pathlib import Path
 import click
 
 from .. import paths
-from ..data import DATASETS, MORAL_MACHINE, dataset_info, list_datasets, pull_moral_machine
-from ..display import make_progress
+from ..content.human_targets import (
+    DATASETS,
+    MORAL_MACHINE,
+    dataset_info,
+    list_datasets,
+    pull_moral_machine,
+)
+from ..progress import make_progress
 from ._options import display_option
 
 __all__ = ["data"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..display import make_progress
-from ..evaluate import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
-from ..report import country_table, render
-from ..rescore import parse_grid, parse_seeds, rescore
-from ..variants import parse_cap, parse_drop_dims
+from ..content.variants import parse_cap, parse_drop_dims
+from ..evals.loop import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
+from ..evals.rescore import parse_grid, parse_seeds, rescore
+from ..progress import make_progress
+from ..views.tables import country_table, render
 from ._complete import complete_countries
 from ._options import display_option, engine_options
 from .personas import personas_option

@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .. import models as registry
-from ..display import download_bar
+from ..models import registry
+from ..progress import download_bar
 from ._complete import complete_models
 from ._options import display_option
 

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
-from ..display import make_progress
-from ..personas import COHORTS, WVS_DIMENSIONS, Panel, build_from_wvs, list_panels, load_panel
+from ..content.personas import (
+    COHORTS,
+    WVS_DIMENSIONS,
+    Panel,
+    build_from_wvs,
+    list_panels,
+    load_panel,
+)
+from ..progress import make_progress
 from ._complete import complete_countries
 from ._options import display_option
 

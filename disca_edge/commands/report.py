@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..evaluate import load_results
+from ..evals.loop import load_results
+from ..evals.rescore import SWEEP_FILE, read_sweep
 from ..paths import atomic_write_text
-from ..report import (
+from ..views.tables import (
     FORMATS,
     ablation_table,
     compare_table,
@@ -18,7 +19,6 @@ from ..report import (
     seed_table,
     sweep_table,
 )
-from ..rescore import SWEEP_FILE, read_sweep
 
 __all__ = ["report"]
 
@@ -69,7 +69,7 @@ def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla
         return
     results = load_results(run_dir, recompute=recompute)
     if format_ == "html":
-        from ..figures import html_report
+        from ..views.figures import html_report
 
         pages = [(str(run_dir), results)]
         pages += [(str(o), load_results(o, recompute=recompute)) for o in others]

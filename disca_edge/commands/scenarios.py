@@ -8,7 +8,7 @@ import json
 
 import click
 
-from ..scenarios import PROTOCOLS, scenario_rows
+from ..content.scenarios import PROTOCOLS, scenario_rows
 
 __all__ = ["scenarios"]
 
@@ -66,8 +66,8 @@ def list_(protocol: str, format_: str, json_: bool, category: str | None, data_s
 
 def _language_code(lang: str, country: str | None) -> str:
     """``--lang`` as a table language: en, a code, or native (the country's frame language)."""
-    from .. import i18n
-    from ..personas import load_panel
+    from ..content import i18n
+    from ..content.personas import load_panel
 
     if lang == "native":
         if country is None:

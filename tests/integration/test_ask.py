@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import core, pipeline, scenarios
+from disca_edge import pipeline
 from disca_edge.cli import cli
+from disca_edge.content import scenarios
+from disca_edge.content.personas import load_panel
 from disca_edge.engine import ChatPrompt, Engine
-from disca_edge.personas import load_panel
+from disca_edge.maths import core
 
 pytestmark = pytest.mark.model
 

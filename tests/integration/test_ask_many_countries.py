@@ -88,7 +88,7 @@ def test_input_lines_may_name_their_country(together, smollm2_path):
 
 
 def test_panels_built_from_wvs_are_used_and_recorded(smollm2_path, built_panels, monkeypatch):
-    from disca_edge.personas import load_panel
+    from disca_edge.content.personas import load_panel
 
     folder = built_panels
     monkeypatch.setenv("DISCA_PERSONAS_DIR", str(folder))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from disca_edge import personas, scenarios
+from disca_edge.content import personas, scenarios
 from disca_edge.engine import ChatPrompt, Engine, PromptTooLongError
 from disca_edge.errors import DiscaError
 from disca_edge.pipeline import panel_system_prompts
@@ -137,7 +137,7 @@ def test_template_without_system_role_prepends_system_text(smollm2_path, n_threa
 
 
 def test_gemma_template_gets_exactly_one_bos(gemma_path, n_threads):
-    from disca_edge import models
+    from disca_edge.models import registry as models
 
     engine = Engine(
         gemma_path, n_threads=n_threads, chat_template=models.get_model("gemma3-270m").chat_template

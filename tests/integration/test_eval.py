@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from disca_edge.runlog import read_header, read_samples
+from disca_edge.evals.runlog import read_header, read_samples
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

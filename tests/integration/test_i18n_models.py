@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from disca_edge import i18n, personas, pipeline, scenarios
+from disca_edge import pipeline
+from disca_edge.content import i18n, personas, scenarios
 from disca_edge.engine import ChatPrompt, Engine
 
 pytestmark = pytest.mark.model
@@ -22,7 +23,7 @@ for _iso in personas.PAPER20:
 def tokenizer_engine(request):
     """A small-context engine per PyPI model (registry template): only its template and
     tokenizer are used."""
-    from disca_edge.models import get_model
+    from disca_edge.models.registry import get_model
 
     fixture, name = request.param
     engine = Engine(

@@ -70,7 +70,7 @@ def _readonly_dir(tmp: Path) -> Path:
 
 
 def _wvs_csv(path: Path, rows: list[tuple[str, int, dict]]) -> Path:
-    from disca_edge.personas.wvs import WVS_ITEM_RANGES
+    from disca_edge.content.personas.wvs import WVS_ITEM_RANGES
 
     items = list(WVS_ITEM_RANGES)
     lines = [",".join(["B_COUNTRY_ALPHA", "A_YEAR", "Q261", *items])]
@@ -173,7 +173,7 @@ def _out_read_only(env: Env) -> None:
 
 def _corrupt_cached_model(env: Env) -> None:
     """The pulled SmolLM2 copied into this DISCA_HOME with 2 MB zeroed (same size)."""
-    from disca_edge import models
+    from disca_edge.models import registry as models
 
     target = models.local_path(models.get_model(SMOL))
     target.parent.mkdir(parents=True)
@@ -235,7 +235,7 @@ def _batch_lines(stdout: str, stderr: str, env: Env) -> None:
 
 
 def _resumed(stdout: str, stderr: str, env: Env) -> None:
-    from disca_edge.runlog import read_samples
+    from disca_edge.evals.runlog import read_samples
 
     assert len(read_samples(env.run)) == env.extra["n_records"]
     assert (env.run / "samples.jsonl").read_bytes().endswith(b"\n")

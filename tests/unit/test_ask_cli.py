@@ -15,11 +15,14 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from disca_edge import ask, core, explain, pipeline
+from disca_edge import pipeline
+from disca_edge.ask import run as ask
 from disca_edge.cli import cli
+from disca_edge.content.personas import load_panel
 from disca_edge.errors import UnknownNameError
-from disca_edge.models import ModelInfo
-from disca_edge.personas import load_panel
+from disca_edge.maths import core
+from disca_edge.models.registry import ModelInfo
+from disca_edge.views import explain
 
 FAKE_MODEL = ModelInfo(name="fake", path="/models/fake.gguf", sha256="0" * 64, settings={})
 

@@ -6,8 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from disca_edge import cache, models
 from disca_edge.cli import cli
+from disca_edge.models import cache
+from disca_edge.models import registry as models
 from disca_edge.paths import cache_dir
 
 

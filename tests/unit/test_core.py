@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from disca_edge import core
-from disca_edge.core import (
+from disca_edge.maths import core
+from disca_edge.maths.core import (
     Correction,
     DiscaParams,
     correct,
@@ -31,7 +31,7 @@ from disca_edge.core import (
 
 # --------------------------------------------------------------------------- naive reference
 # A deliberately literal, scalar transcription of spec §3 Steps 3-7, one scenario at a
-# time with plain Python floats and loops. It shares no code with disca_edge.core.
+# time with plain Python floats and loops. It shares no code with disca_edge.maths.core.
 
 
 def _v(u: float, prm: DiscaParams) -> float:

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import data, paths
-from disca_edge.categories import DIMENSIONS
+from disca_edge import paths
 from disca_edge.cli import cli
+from disca_edge.content import human_targets as data
 from disca_edge.errors import DiscaError, UnknownNameError
+from disca_edge.maths.categories import DIMENSIONS
 
 USA = {
     "Species_Humans": 0.792,

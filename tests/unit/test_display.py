@@ -8,8 +8,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from disca_edge import display, evaluate, report
+from disca_edge import progress as display
 from disca_edge.cli import cli
+from disca_edge.evals import loop as evaluate
+from disca_edge.views import tables as report
 
 
 def test_make_progress_picks_the_display():

@@ -8,9 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from disca_edge import ask, core, pipeline
-from disca_edge.models import ModelInfo
-from disca_edge.personas import load_panel
+from disca_edge import pipeline
+from disca_edge.ask import run as ask
+from disca_edge.content.personas import load_panel
+from disca_edge.maths import core
+from disca_edge.models.registry import ModelInfo
 from disca_edge.text import TextError, check_text, printable
 
 
@@ -174,7 +176,7 @@ def test_a_broken_disca_home_fails_only_commands_that_write(tmp_path, monkeypatc
 
 def _wvs(path, rows):
     """A WVS-7-shaped CSV: every DISCA item, one row per (iso3, birth year, item value)."""
-    from disca_edge.personas.wvs import WVS_ITEM_RANGES
+    from disca_edge.content.personas.wvs import WVS_ITEM_RANGES
 
     items = list(WVS_ITEM_RANGES)
     lines = [",".join(["B_COUNTRY_ALPHA", "A_YEAR", "Q261", *items])]
@@ -188,7 +190,7 @@ def _wvs(path, rows):
 def test_wvs_values_outside_an_items_range_count_as_missing(tmp_path, caplog):
     import warnings
 
-    from disca_edge.personas import build_from_wvs, load_panel
+    from disca_edge.content.personas import build_from_wvs, load_panel
 
     clean = [("JPN", 1990, {"Q6P": 4}), ("JPN", 1960, {"Q6P": 2})]
     garbage = [
@@ -206,7 +208,7 @@ def test_wvs_values_outside_an_items_range_count_as_missing(tmp_path, caplog):
 
 
 def test_wvs_non_finite_values_are_errors(tmp_path):
-    from disca_edge.personas import WvsFileError, build_from_wvs
+    from disca_edge.content.personas import WvsFileError, build_from_wvs
 
     rows = [("JPN", 1990, {}), ("JPN", 1960, {"Q46P": "inf"})]
     with pytest.raises(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from disca_edge import i18n, personas, pipeline, scenarios
-from disca_edge.i18n import I18nError, load_tables
+from disca_edge import pipeline
+from disca_edge.content import i18n, personas, scenarios
+from disca_edge.content.i18n import I18nError, load_tables
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "i18n" / "disca_i18n.json"
@@ -322,7 +323,7 @@ def test_vnm_renders_the_papers_four_printed_personas(shared_data):
 
 
 def test_ask_trolley_native_renders_characters_and_keeps_free_text():
-    from disca_edge import ask
+    from disca_edge.ask import run as ask
 
     de = i18n.language("de")
     item = ask.make_input("a boy", "two elderly women")
@@ -341,8 +342,9 @@ def test_ask_trolley_native_renders_characters_and_keeps_free_text():
 
 
 def test_eval_config_fingerprint_includes_the_language():
-    from disca_edge import evaluate, runlog
-    from disca_edge.methods import method_suite
+    from disca_edge.evals import loop as evaluate
+    from disca_edge.evals import runlog
+    from disca_edge.maths.methods import method_suite
 
     info = {"name": "m", "sha256": "0" * 64, "settings": {}}
     countries = ("USA", "THA")
@@ -362,7 +364,7 @@ def test_eval_config_fingerprint_includes_the_language():
 
 
 def test_models_warn_once_for_an_unlisted_language(monkeypatch, caplog):
-    from disca_edge import models
+    from disca_edge.models import registry as models
 
     monkeypatch.setattr(models, "_WARNED_LANGUAGES", set())
     assert models.get_model("smollm2-135m").languages == ("en",)  # English-only
@@ -374,7 +376,7 @@ def test_models_warn_once_for_an_unlisted_language(monkeypatch, caplog):
 
 
 def test_registry_languages_must_be_a_list_of_strings(tmp_path):
-    from disca_edge import models
+    from disca_edge.models import registry as models
 
     text = (REPO / "models.toml").read_text(encoding="utf-8")
     bad = tmp_path / "models.toml"
@@ -386,8 +388,8 @@ def test_registry_languages_must_be_a_list_of_strings(tmp_path):
 def test_report_labels_languages_and_flags_persona_only():
     from types import SimpleNamespace
 
-    from disca_edge import report
-    from disca_edge.results import CountryResult
+    from disca_edge.evals.results import CountryResult
+    from disca_edge.views import tables as report
 
     def country(language):
         return CountryResult(0, 0, {}, [], None, None, {}, language=language)

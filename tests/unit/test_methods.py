@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from disca_edge import core
-from disca_edge.core import DiscaParams
-from disca_edge.methods import (
+from disca_edge.maths import core
+from disca_edge.maths.core import DiscaParams
+from disca_edge.maths.methods import (
     METHOD_ORDER,
     compute_methods,
     diagnostics_of,

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from disca_edge.content.scenarios import disca_pool
 from disca_edge.errors import UnknownNameError
-from disca_edge.metrics import (
+from disca_edge.maths.metrics import (
     amce_to_p,
     dimension_error,
     flip_rate,
@@ -27,7 +28,6 @@ from disca_edge.metrics import (
     wins,
     worst_dimension,
 )
-from disca_edge.scenarios import disca_pool
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 vec6 = arrays(np.float64, 6, elements=unit)

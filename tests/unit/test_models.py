@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import models
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError
+from disca_edge.models import registry as models
 
 
 def _gguf_bytes(n_floats: int = 8, truncate: int = 0) -> bytes:

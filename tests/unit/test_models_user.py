@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from test_models import _gguf_bytes  # same folder (pytest puts it on sys.path)
 
-from disca_edge import models
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError
+from disca_edge.models import registry as models
 
 
 def run(*args: str):

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from disca_edge import ask, core, methods, pipeline
-from disca_edge.models import ModelInfo
-from disca_edge.personas import load_panel
+from disca_edge import pipeline
+from disca_edge.ask import run as ask
+from disca_edge.content.personas import load_panel
+from disca_edge.maths import core, methods
+from disca_edge.models.registry import ModelInfo
 
 FAKE_MODEL = ModelInfo(name="fake", path="/models/fake.gguf", sha256="0" * 64, settings={})
 CATEGORIES = ["Age", "Species", None, "Gender", "SocialValue", "Utilitarianism", "Fitness"]

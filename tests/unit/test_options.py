@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import models
 from disca_edge.cli import cli
+from disca_edge.models import registry as models
 
 
 class _Opened(Exception):
@@ -67,7 +67,8 @@ def test_eval_passes_engine_options(opened, tmp_path, monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from disca_edge import categories, data
+    from disca_edge.content import human_targets as data
+    from disca_edge.maths import categories
 
     frame = pd.DataFrame(np.full((1, 6), 0.7), index=["USA"], columns=list(categories.DIMENSIONS))
     monkeypatch.setattr(data, "load_human_targets", lambda path=None: frame.copy())

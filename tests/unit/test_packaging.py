@@ -49,10 +49,10 @@ def test_wheel_ships_models_toml_and_personas_and_finds_them(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = (
-        "import disca_edge, disca_edge.paths as p, disca_edge.personas as pe, disca_edge.models as m;"
+        "import disca_edge, disca_edge.paths as p, disca_edge.content.personas as pe, disca_edge.models.registry as m;"
         "print(disca_edge.__file__); print(p.shipped_dir());"
         "print(len(pe.list_panels())); print(m.default_model_name());"
-        "import disca_edge.i18n as i; print(len(i.tables().languages))"
+        "import disca_edge.content.i18n as i; print(len(i.tables().languages))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],

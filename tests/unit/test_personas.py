@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from disca_edge.errors import DiscaError, UnknownNameError
-from disca_edge.paths import shipped_dir
-from disca_edge.personas import (
+from disca_edge.content.personas import (
     COHORT_SHIFT_DELTA,
     COHORTS,
     PAPER20,
@@ -28,7 +26,9 @@ from disca_edge.personas import (
     resolve_country,
     score_to_level,
 )
-from disca_edge.personas.files import tomllib
+from disca_edge.content.personas.files import tomllib
+from disca_edge.errors import DiscaError, UnknownNameError
+from disca_edge.paths import shipped_dir
 
 SHIPPED = shipped_dir() / "personas"
 

@@ -12,16 +12,19 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import categories, core, evaluate, metrics, report, runlog
 from disca_edge.cli import cli
+from disca_edge.content.personas import load_panel
+from disca_edge.content.scenarios import disca_pool
 from disca_edge.errors import DiscaError
-from disca_edge.evaluate import EvalConfig, build_header, summarize
-from disca_edge.executor import record_chunk
-from disca_edge.methods import compute_methods, finalize, method_suite
-from disca_edge.personas import load_panel
+from disca_edge.evals import loop as evaluate
+from disca_edge.evals import runlog
+from disca_edge.evals.executor import record_chunk
+from disca_edge.evals.loop import EvalConfig, build_header, summarize
+from disca_edge.evals.results import MethodScore, Results
+from disca_edge.maths import categories, core, metrics
+from disca_edge.maths.methods import compute_methods, finalize, method_suite
 from disca_edge.pipeline import PanelLogits
-from disca_edge.results import MethodScore, Results
-from disca_edge.scenarios import disca_pool
+from disca_edge.views import tables as report
 
 PROVENANCE = (
     "personas: authored estimates from published country aggregates, not computed from WVS "
@@ -226,7 +229,9 @@ def test_results_of_another_format_are_refused_and_recomputed(paper_run, tmp_pat
     with pytest.raises(DiscaError, match="disca-edge-results/2"):
         Results.from_dict({**results, "format": "disca-edge-results/2"})
     targets = human_targets(("USA", "JPN", "DEU"))
-    monkeypatch.setattr("disca_edge.data.load_human_targets", lambda path=None: targets)
+    monkeypatch.setattr(
+        "disca_edge.content.human_targets.load_human_targets", lambda path=None: targets
+    )
     with runlog.RunLog.open(tmp_path, header) as run:
         run.append(records)
     runlog.write_results(tmp_path, {**results, "format": "disca-edge-results/2"})

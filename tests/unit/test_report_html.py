@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 from test_report import human_targets, make_run, write_run
 
-from disca_edge import figures
 from disca_edge.cli import cli
-from disca_edge.evaluate import summarize
+from disca_edge.evals.loop import summarize
+from disca_edge.views import figures
 
 COUNTRIES = ("USA", "JPN", "DEU")
 CHROMIUM_FLAGS = [

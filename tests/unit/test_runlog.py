@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from disca_edge import categories, runlog
 from disca_edge.errors import DiscaError
-from disca_edge.runlog import (
+from disca_edge.evals import runlog
+from disca_edge.evals.runlog import (
     RESULTS_FILE,
     RUN_FILE,
     SAMPLES_FILE,
@@ -22,6 +22,7 @@ from disca_edge.runlog import (
     read_samples,
     repair_samples,
 )
+from disca_edge.maths import categories
 
 
 def header(seed: int = 42, panels: dict | None = None, shard: str | None = None, **scope) -> dict:
@@ -255,7 +256,7 @@ def fake_targets(monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from disca_edge import data
+    from disca_edge.content import human_targets as data
 
     frame = pd.DataFrame(
         np.full((2, 6), 0.7), index=["JPN", "USA"], columns=list(categories.DIMENSIONS)
@@ -264,7 +265,7 @@ def fake_targets(monkeypatch):
 
 
 def eval_config(out, **kw):
-    from disca_edge.evaluate import EvalConfig
+    from disca_edge.evals.loop import EvalConfig
 
     return EvalConfig(out=out, countries=("USA", "JPN"), limit=5, chunk=2, **kw)
 
@@ -275,7 +276,7 @@ INFO = {"name": "fake", "path": "/x.gguf", "sha256": "0" * 64, "settings": {"n_t
 def test_run_eval_resumes_after_an_interrupt(tmp_path, fake_targets):
     import signal as sig
 
-    from disca_edge.evaluate import run_eval
+    from disca_edge.evals.loop import run_eval
 
     reference = run_eval(eval_config(tmp_path / "ref"), engine=ScriptedEngine(), model_info=INFO)
     assert reference.status == "success" and reference.n_new == 10
@@ -300,7 +301,7 @@ def test_run_eval_resumes_after_an_interrupt(tmp_path, fake_targets):
 
 
 def test_run_eval_records_errors(tmp_path, fake_targets):
-    from disca_edge.evaluate import run_eval
+    from disca_edge.evals.loop import run_eval
 
     with pytest.raises(RuntimeError, match="boom"):
         run_eval(eval_config(tmp_path), engine=ScriptedEngine((2, RuntimeError("boom"))),

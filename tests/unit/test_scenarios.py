@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from disca_edge.categories import CATEGORIES
 from disca_edge.cli import cli
-from disca_edge.errors import UnknownNameError
-from disca_edge.scenarios import (
+from disca_edge.content.scenarios import (
     BASE_SYSTEM_PROMPT,
     DISCA_OPENERS,
     MULTITP_OPENERS,
@@ -33,6 +31,8 @@ from disca_edge.scenarios import (
     scenario_rows,
     swap_labels,
 )
+from disca_edge.errors import UnknownNameError
+from disca_edge.maths.categories import CATEGORIES
 
 VIGNETTES = generate_vignettes()
 MAIN_OPENER = (

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 
-from disca_edge import personas, variants
 from disca_edge.cli import cli
+from disca_edge.content import personas, variants
 from disca_edge.errors import DiscaError
 
 

@@ -21,9 +21,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import categories, metrics, runlog
-from .errors import DiscaError
-from .methods import METHOD_ORDER, VANILLA, Method, finalize, primary_method, suite_from_config
+from ..errors import DiscaError
+from ..maths import categories, metrics
+from ..maths.methods import (
+    METHOD_ORDER,
+    VANILLA,
+    Method,
+    finalize,
+    primary_method,
+    suite_from_config,
+)
+from . import runlog
 
 __all__ = [
     "RESULTS_FORMAT",
@@ -442,7 +450,7 @@ def _ablation(
 
 
 def _human_source() -> dict[str, Any]:
-    from . import data
+    from ..content import human_targets as data
 
     try:
         info = data.dataset_info()
@@ -500,7 +508,7 @@ def build_results(
     Raises:
         DiscaError: a country of the run has no human targets.
     """
-    from . import data
+    from ..content import human_targets as data
 
     if targets is None:
         targets = data.load_human_targets()

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DiscaError
-from .paths import shipped_dir
+from ..errors import DiscaError
+from ..paths import shipped_dir
 
 __all__ = [
     "COHORTS",

@@ -25,9 +25,9 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from . import paths
-from .categories import DIMENSIONS
-from .errors import DiscaError, UnknownNameError
+from .. import paths
+from ..errors import DiscaError, UnknownNameError
+from ..maths.categories import DIMENSIONS
 
 __all__ = [
     "MORAL_MACHINE",

@@ -17,9 +17,9 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from ..errors import DiscaError, UnknownNameError
-from ..paths import shipped_dir
-from ..text import TextError, check_text
+from ...errors import DiscaError, UnknownNameError
+from ...paths import shipped_dir
+from ...text import TextError, check_text
 from .files import SCHEMA, PersonaFileError, read_toml
 from .render import COHORTS, WVS_DIMENSIONS, render_persona
 

@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .categories import short_label
-from .display import PlainProgress, RichProgress, make_progress  # moved; names kept
-from .errors import UnknownNameError
-from .results import CountryResult, Results, as_results
+from ..errors import UnknownNameError
+from ..evals.results import CountryResult, Results, as_results
+from ..maths.categories import short_label
+from ..progress import PlainProgress, RichProgress, make_progress  # moved; names kept
 
 __all__ = [
     "Column",

@@ -67,12 +67,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, categories, core, i18n, methods, pipeline
-from .engine import CONTEXT_RESERVE, ChatPrompt, Engine, llama_cpp_version
-from .errors import DiscaError
-from .models import ModelInfo
-from .personas import Panel
-from .text import check_text
+from .. import __version__, pipeline
+from ..content import i18n
+from ..content.personas import Panel
+from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine, llama_cpp_version
+from ..errors import DiscaError
+from ..maths import categories, core, methods
+from ..models.registry import ModelInfo
+from ..text import check_text
 
 __all__ = [
     "SCHEMA",
@@ -747,8 +749,8 @@ def fit_context(
     Returns:
         (engine, model_info): the same ones, or a reopened engine with a larger n_ctx.
     """
-    from .models import open_engine
-    from .scenarios import disca_pool
+    from ..content.scenarios import disca_pool
+    from ..models.registry import open_engine
 
     need = 0
     for panel_prompts in prompts:
@@ -858,7 +860,7 @@ def answer_countries(
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    from .personas import load_panel as shipped
+    from ..content.personas import load_panel as shipped
 
     grid = _Grid(engine, model_info, params, int(seed), load_panel or shipped, lang)
     stream = grid.stream(list(panels), items, chunk)

@@ -35,8 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import DiscaError
-from .paths import atomic_write_text, check_writable_dir
+from ..errors import DiscaError
+from ..paths import atomic_write_text, check_writable_dir
 
 __all__ = [
     "FORMAT",

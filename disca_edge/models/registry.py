@@ -25,8 +25,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from .errors import DiscaError, UnknownNameError
-from .paths import (
+from ..errors import DiscaError, UnknownNameError
+from ..paths import (
     PlaceError,
     atomic_write_text,
     cache_dir,
@@ -822,7 +822,7 @@ class ModelInfo:
 
     def as_dict(self) -> dict:
         """JSON-ready: name, path, sha256, engine settings and the llama-cpp-python version."""
-        from .engine import llama_cpp_version
+        from ..engine import llama_cpp_version
 
         return {
             "name": self.name,
@@ -852,7 +852,7 @@ def open_engine(
     `extra_buffers` (auto, on, off; None: ``$DISCA_EXTRA_BUFFERS`` or auto) is the engine's
     weight-repacking setting.
     """
-    from .engine import Engine
+    from ..engine import Engine
 
     spec, path = resolve_model(name_or_path, progress=progress)
     sha = sha256_file(path, progress)  # first time only (remembered), with a progress bar

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DiscaError
+from ..errors import DiscaError
 
 __all__ = [
     "DEFAULT_CAP",

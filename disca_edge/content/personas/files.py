@@ -13,7 +13,7 @@ from typing import Any
 
 import tomli_w
 
-from ..errors import DiscaError
+from ...errors import DiscaError
 from .render import WVS_DIMENSIONS
 
 try:

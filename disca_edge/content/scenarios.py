@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UnknownNameError
+from ..maths.categories import CATEGORIES, normalize_category
 from . import i18n
-from .categories import CATEGORIES, normalize_category
-from .errors import UnknownNameError
 
 __all__ = [
     "ROLES",

@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from . import core, runlog
-from .errors import DiscaError
-from .paths import atomic_write_text, check_writable_dir
+from ..errors import DiscaError
+from ..maths import core
+from ..paths import atomic_write_text, check_writable_dir
+from . import runlog
 
 __all__ = [
     "SWEEP_FILE",
@@ -189,7 +190,7 @@ def rescore_run(
         DiscaError: ``out`` is ``source``, no records, an invalid override, or a run
             log error.
     """
-    from .methods import compute_methods, method_suite, record_fields, suite_from_config
+    from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
     from .results import summarize
 
     started = time.perf_counter()
@@ -290,7 +291,7 @@ def rescore(
         ``{"kind": "run", "results": ...}`` or ``{"kind": "sweep", "sweep": ...}``
         (the `sweep.json` mapping), each with ``seconds``.
     """
-    from . import data
+    from ..content import human_targets as data
 
     started = time.perf_counter()
     src, dst = Path(source), Path(out)

@@ -1,6 +1,6 @@
 """Explain: the terminal report of one `disca ask` answer (rich, 80 columns, plain when piped).
 
-`render` prints an ``ask-result/1`` object (see `disca_edge.ask`): the dilemma, the vanilla
+`render` prints an ``ask-result/1`` object (see `disca_edge.ask.run`): the dilemma, the vanilla
 and DISCA answers, one diverging bar per persona with the base gap and the consensus
 marked, the panel statistics with a plain-language gloss each, and a "why" paragraph.
 Everything is drawn with characters, so the report reads the same without colour
@@ -239,7 +239,7 @@ def render(
     """Print the report of one ``ask-result/1`` object.
 
     Args:
-        result: the object from `disca_edge.ask.answer`.
+        result: the object from `disca_edge.ask.run.answer`.
         console: where to print (default: stdout, at most 80 columns).
         verbose: add the persona texts and the raw logits.
         persona_texts: the four persona system prompts (young, middle, older, all),

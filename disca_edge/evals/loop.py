@@ -30,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, core, paths, runlog
-from .display import NullProgress, Progress
-from .errors import DiscaError
-from .machine import machine_info
-from .methods import Method, suite_from_config
+from .. import __version__, paths
+from ..errors import DiscaError
+from ..machine import machine_info
+from ..maths import core
+from ..maths.methods import Method, suite_from_config
+from ..progress import NullProgress, Progress
+from . import runlog
 from .results import load_results, summarize
 from .runlog import parse_shard
 
@@ -138,7 +140,7 @@ def parse_countries(text: str, directory: str | os.PathLike | None = None) -> tu
     Raises:
         UnknownNameError: a country without a persona panel.
     """
-    from .personas import PAPER20, resolve_country
+    from ..content.personas import PAPER20, resolve_country
 
     out: list[str] = []
     for part in str(text).split(","):
@@ -185,7 +187,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _prompts_sha256() -> str:
     """Hash of the fixed prompt texts (frame, scenario layout, openers, base prompt)."""
-    from . import scenarios
+    from ..content import scenarios
 
     blob = "\x00".join(
         [
@@ -220,7 +222,7 @@ def build_header(
     The config holds ``lang`` and, per country, the languages used and the hash of its
     five system prompts, so a run in another language is never resumed into this one.
     """
-    from . import i18n
+    from ..content import i18n
 
     settings = model_info.get("settings", {})
     languages = {
@@ -325,8 +327,10 @@ def _plan(cfg: EvalConfig) -> _Plan:
     Raises:
         DiscaError: bad options, no human targets.
     """
-    from . import data, pipeline, variants
-    from .methods import method_suite
+    from .. import pipeline
+    from ..content import human_targets as data
+    from ..content import variants
+    from ..maths.methods import method_suite
 
     if cfg.chunk < 1:
         raise DiscaError(f"--chunk must be >= 1, got {cfg.chunk}")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import cache_dir
+from ..paths import cache_dir
 
 __all__ = ["KINDS", "CacheEntry", "clear", "entries", "select"]
 
@@ -76,7 +76,7 @@ def _model_names_by_sha() -> dict[str, str]:
     for key, digest in memo.items():
         names.setdefault(str(digest)[:32], Path(str(key).split("|")[0]).name)
     try:
-        from .models import load_registry
+        from .registry import load_registry
 
         specs, _ = load_registry()
     except Exception:  # a broken user registry must not hide the cache

@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import DiscaError
-from .methods import Method, record_fields
+from ..errors import DiscaError
+from ..maths.methods import Method, record_fields
 
 __all__ = [
     "EXECUTORS",
@@ -153,8 +153,9 @@ class Worker:
     """
 
     def __init__(self, spec: WorkSpec, engine: Any = None, model_info: Any = None) -> None:
-        from . import models, variants
-        from .methods import method_suite
+        from ..content import variants
+        from ..maths.methods import method_suite
+        from ..models import registry as models
 
         self.spec = spec
         self.own_engine = engine is None
@@ -186,7 +187,8 @@ class Worker:
 
     def prompts(self, iso3: str) -> Any:
         """The country's panel prompts in the run's language (cached per country)."""
-        from . import pipeline, variants
+        from .. import pipeline
+        from ..content import variants
 
         if iso3 not in self._prompts:
             panel = variants.panel_for(iso3, **dict(self.spec.panel))
@@ -201,7 +203,8 @@ class Worker:
         """Reopen the model with a larger context before any work if the run needs it."""
         import logging
 
-        from . import models, pipeline
+        from .. import pipeline
+        from ..models import registry as models
 
         n = len(self.pool) if self.spec.limit is None else min(self.spec.limit, len(self.pool))
         need = 0
@@ -237,8 +240,9 @@ class Worker:
 
     def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Evaluate one chunk: (its records in position order, engine counters spent)."""
-        from . import core, pipeline
-        from .methods import compute_methods
+        from .. import pipeline
+        from ..maths import core
+        from ..maths.methods import compute_methods
 
         before = self.engine.stats.as_dict()
         chunk = [(p, self.pool[p]) for p in item.positions]

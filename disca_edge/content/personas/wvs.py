@@ -14,18 +14,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import __version__
-from ..errors import DiscaError
-from ..paths import atomic_write_text, check_writable_dir, shipped_dir
+from ... import __version__
+from ...errors import DiscaError
+from ...paths import atomic_write_text, check_writable_dir, shipped_dir
 from .files import PersonaFileError, panel_to_toml
 from .panel import Panel, load_file, resolve_country
-from .render import (
-    COHORTS,
-    WVS_DIMENSION_SPECS,
-    WVS_DIMENSIONS,
-    normalised_score,
-    score_to_level,
-)
+from .render import COHORTS, WVS_DIMENSION_SPECS, WVS_DIMENSIONS, normalised_score, score_to_level
 
 __all__ = ["Progress", "WVS_ITEM_RANGES", "WvsFileError", "build_from_wvs"]
 
@@ -366,7 +360,8 @@ def build_from_wvs(
                 "source": source,
                 "personas": personas,
             },
-            comment=comment + "\nPersona text is rendered by disca_edge.personas from the levels.",
+            comment=comment
+            + "\nPersona text is rendered by disca_edge.content.personas from the levels.",
         )
         path = out_dir / f"{iso3}.toml"
         atomic_write_text(path, text)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from .errors import UnknownNameError
+from ..errors import UnknownNameError
 
 __all__ = [
     "CATEGORIES",

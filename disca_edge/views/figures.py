@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import __version__
-from .categories import short_label
+from .. import __version__
+from ..maths.categories import short_label
 
 __all__ = ["FIGURES", "html_report"]
 

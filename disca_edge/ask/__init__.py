@@ -1,0 +1,1 @@
+"""`disca ask`: one answer per dilemma."""

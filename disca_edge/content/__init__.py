@@ -1,0 +1,1 @@
+"""What goes into prompts and what results are compared with."""

@@ -1,0 +1,1 @@
+"""MultiTP runs: the loop, executors, the run log, results, rescoring."""

@@ -1,0 +1,1 @@
+"""The GGUF model registry, integrity checks, pulls, opening an engine, the cache."""

@@ -1,0 +1,1 @@
+"""Everything that renders a result for a person."""
