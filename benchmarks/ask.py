@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from disca_edge import __version__
-from disca_edge.ask import run as ask
+from disca_edge.ask.inputs import make_input
+from disca_edge.ask.run import answer
 from disca_edge.content import scenarios  # noqa: E402
 from disca_edge.content.personas import load_panel  # noqa: E402
 from disca_edge.engine import llama_cpp_version  # noqa: E402
@@ -98,12 +99,12 @@ def in_process(args: argparse.Namespace) -> dict:
     panel = load_panel(COUNTRY)
     params = DiscaParams("paper")
     lines = _pool_lines(args.warm + 1)
-    items = [ask.make_input(x["left"], x["right"], category=x["category"]) for x in lines]
+    items = [make_input(x["left"], x["right"], category=x["category"]) for x in lines]
     times = []
     with engine:
         for item in items:
             t0 = time.perf_counter()
-            ask.answer(engine, info, panel, item, params, seed=42)
+            answer(engine, info, panel, item, params, seed=42)
             times.append(time.perf_counter() - t0)
         stats = engine.stats.as_dict()
     return {

@@ -22,6 +22,7 @@ from _machine import machine_info  # noqa: E402
 
 from disca_edge import pipeline  # noqa: E402
 from disca_edge.ask import run as ask
+from disca_edge.ask.inputs import AskInput, make_input
 from disca_edge.content.personas import load_panel  # noqa: E402
 from disca_edge.maths.core import DiscaParams  # noqa: E402
 from disca_edge.models import registry as models
@@ -34,11 +35,11 @@ _SENTENCE = (
 )
 
 
-def _dilemma_of(engine, run, target: int) -> tuple[ask.AskInput, int]:
+def _dilemma_of(engine, run, target: int) -> tuple[AskInput, int]:
     """A custom dilemma whose longest user turn is close to `target` tokens."""
     best = None
     for repeats in range(1, 200):
-        item = ask.make_input(
+        item = make_input(
             "swerve onto the side track",
             "stay on the main track",
             dilemma=(_SENTENCE * repeats) + "What should the driver do?",
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         with engine:
             run = ask._Run(engine, info, panel, params, 42)
             run.systems = pipeline.panel_system_prompts(panel.texts())
-            warm = ask.make_input("a boy", "two elderly women")
+            warm = make_input("a boy", "two elderly women")
             ask.answer(engine, info, panel, warm, params)
             for target in targets:
                 item, n_tokens = _dilemma_of(engine, run, target)

@@ -2,8 +2,9 @@
 
 ``Session`` loads a model once and closes it on exit; ``Session.ask`` answers one or
 many dilemmas for one or several countries (the library behind ``disca ask``) and
-returns `Answers`: the ``ask-result/1`` objects, with ``to_frame()`` and an HTML view
-for notebooks. `load_results` opens a ``disca eval`` run the same way.
+returns `Answers`: `AskResult`s (``.to_dict()`` is the ``ask-result/1`` object), with
+``to_frame()`` and an HTML view for notebooks. `load_results` opens a ``disca eval`` run
+the same way.
 
     import disca_edge
 
@@ -14,12 +15,20 @@ for notebooks. `load_results` opens a ``disca eval`` run the same way.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .ask.inputs import make_input, parse_line
+from .ask.result import AskResult
+from .ask.run import answer_countries
+from .content.personas import load_panel
 from .errors import DiscaError
+from .evals.loop import parse_countries
+from .maths.core import DiscaParams
+from .models.registry import open_engine
 
 __all__ = ["Answers", "RunResults", "Session", "load_results"]
 
@@ -31,8 +40,8 @@ ANSWER_COLUMNS = (
 )  # fmt: skip
 
 
-class Answers(list):
-    """``ask-result/1`` objects (a list of dicts), one per (dilemma, country)."""
+class Answers(list[AskResult]):
+    """`AskResult`s, one per (dilemma, country)."""
 
     def to_frame(self):
         """One row per (dilemma, country): the answers and the panel's disagreement.
@@ -44,23 +53,23 @@ class Answers(list):
 
         rows = [
             {
-                "index": r["index"],
-                "id": r["id"],
-                "country": r["country"],
-                "option_a": r["dilemma"]["option_a"],
-                "option_b": r["dilemma"]["option_b"],
-                "category": r["dilemma"]["category"],
-                "vanilla_p_b": r["vanilla"]["p_b"],
-                "vanilla_choice": r["vanilla"]["choice"],
-                "disca_p_b": r["disca"]["p_b"],
-                "disca_choice": r["disca"]["choice"],
-                "flip": r["disca"]["flips_vanilla"],
-                "disagreement": r["correction"]["disagreement"],
-                "base_gap": r["base_gap"],
-                "delta_final": r["correction"]["delta_final"],
-                "model": r["model"]["name"],
-                "variant": r["variant"],
-                "seed": r["seed"],
+                "index": r.index,
+                "id": r.id,
+                "country": r.country,
+                "option_a": r.dilemma.option_a,
+                "option_b": r.dilemma.option_b,
+                "category": r.dilemma.category,
+                "vanilla_p_b": r.vanilla.p_b,
+                "vanilla_choice": r.vanilla.choice,
+                "disca_p_b": r.disca.p_b,
+                "disca_choice": r.disca.choice,
+                "flip": r.disca.flips_vanilla,
+                "disagreement": r.correction.disagreement,
+                "base_gap": r.base_gap,
+                "delta_final": r.correction.delta_final,
+                "model": r.model.name,
+                "variant": r.variant,
+                "seed": r.seed,
             }
             for r in self
         ]
@@ -127,8 +136,6 @@ class Session:
         personas: str | os.PathLike | None = None,
         prefix_cache: bool = True,
     ) -> None:
-        from .models.registry import open_engine
-
         self.personas = None if personas is None else Path(personas)
         self.engine, self.model_info = open_engine(
             model, n_threads=n_threads, n_gpu_layers=n_gpu_layers, n_ctx=n_ctx,
@@ -179,32 +186,25 @@ class Session:
         Raises:
             DiscaError: bad input, unknown country, a dilemma that does not fit.
         """
-        import json
-
-        from .ask import run as ask_lib
-        from .content.personas import load_panel
-        from .evals.loop import parse_countries
-        from .maths.core import DiscaParams
-
         if self.engine is None:
             raise DiscaError("this session is closed")
         text = country if isinstance(country, str) else ",".join(country)
         panels = [load_panel(c, self.personas) for c in parse_countries(text, self.personas)]
         if isinstance(option_a, str):
-            items = [ask_lib.make_input(option_a, option_b, dilemma=dilemma, category=category)]
+            items = [make_input(option_a, option_b, dilemma=dilemma, category=category)]
         else:
             items = [
-                ask_lib.parse_line(json.dumps(dict(line)), n, category)
+                parse_line(json.dumps(dict(line)), n, category)
                 for n, line in enumerate(option_a, start=1)
             ]
         params = DiscaParams(variant, use_prior=prior)
-        outcomes = ask_lib.answer_countries(
+        outcomes = answer_countries(
             self.engine, self.model_info, panels, items, params, seed=seed,
             load_panel=lambda query: load_panel(query, self.personas),
         )  # fmt: skip
         answers = Answers()
         for outcome in outcomes:
-            if outcome.error is not None:
-                raise DiscaError(outcome.error)
+            if outcome.result is None:
+                raise DiscaError(outcome.error or "no answer")
             answers.append(outcome.result)
         return answers

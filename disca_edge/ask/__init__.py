@@ -1,1 +1,1 @@
-"""`disca ask`: one answer per dilemma."""
+"""`disca ask`: one answer per dilemma (`inputs` parses, `run` answers, `result` records)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Iterable, Iterator
 
 import click
 
-from ..ask import run as ask_lib
+from ..ask.inputs import AskInputError, chunk_for, inputs_from_cli
+from ..ask.run import Outcome, answer_countries, fit_context
 from ..content.personas import load_panel
 from ..errors import DiscaError
 from ..evals.loop import parse_countries
@@ -93,41 +95,25 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
     may carry "country" to be answered for that country only (then --country is
     optional). The dilemma on line n draws its noise from default_rng([seed, n - 1]).
     """
-    items = ask_lib.inputs_from_cli(groups, dilemma=dilemma, option_a=option_a,
-                                    option_b=option_b, category=category, input_path=input_)  # fmt: skip
-    if country and countries:
-        raise click.UsageError("give --country or --countries, not both")
-    wanted = country or countries
-    if wanted is None and input_ is None:
-        raise click.UsageError("missing --country (e.g. --country JP or --country JP,US,DE)")
-    codes = parse_countries(wanted, personas_dir) if wanted else ()
-    panels = [load_panel(code, personas_dir) for code in codes]
+    items = inputs_from_cli(groups, dilemma=dilemma, option_a=option_a,
+                            option_b=option_b, category=category, input_path=input_)  # fmt: skip
+    panels = _panels(country, countries, personas_dir, input_)
     prompts = [panel_prompts(panel, lang) for panel in panels]
     warn_unlisted_languages(model, sorted({code for p in prompts for code in (
         p.rendering.persona_language, p.rendering.frame_language)}))  # fmt: skip
-    params = DiscaParams(variant, use_prior=prior)
+    settings = dict(n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed,
+                    extra_buffers=extra_buffers, prefix_cache=prefix_cache)  # fmt: skip
     with download_bar(display, "pulling model") as progress:
-        engine, info = open_engine(model, n_threads=threads, n_gpu_layers=n_gpu_layers,
-                                   n_ctx=n_ctx,
-                                   seed=seed, progress=progress, extra_buffers=extra_buffers,
-                                   prefix_cache=prefix_cache)  # fmt: skip
-    engine, info = ask_lib.fit_context(engine, info, prompts, model=model, n_threads=threads,
-                                       n_gpu_layers=n_gpu_layers, seed=seed,
-                                       extra_buffers=extra_buffers,
-                                       prefix_cache=prefix_cache)  # fmt: skip
-    outcomes = _shown(ask_lib.answer_countries(
-        engine, info, panels, items, params, seed=seed, chunk=ask_lib.chunk_for(input_),
-        load_panel=functools.partial(_line_panel, personas_dir), lang=lang,
+        engine, info = open_engine(model, n_ctx=n_ctx, progress=progress, **settings)
+    engine, info = fit_context(engine, info, prompts, model=model, **settings)
+    outcomes = _shown(answer_countries(
+        engine, info, panels, items, DiscaParams(variant, use_prior=prior), seed=seed,
+        chunk=chunk_for(input_), load_panel=functools.partial(_line_panel, personas_dir),
+        lang=lang,
     ), display)  # fmt: skip
     with engine:
         if input_ is not None or json_:
-            failed = _print_json(outcomes)
-            if failed and input_ is not None:
-                raise click.ClickException(
-                    f"{failed} input line(s) failed; the other lines were answered"
-                )
-            if failed:
-                raise click.exceptions.Exit(1)
+            _print_json(outcomes, from_file=input_ is not None)
         elif len(panels) == 1:
             for outcome in outcomes:
                 if outcome.result is None:
@@ -136,15 +122,31 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
                                persona_texts=list(prompts[0].persona_texts),
                                elapsed_s=outcome.elapsed_s)  # fmt: skip
         else:
-            t0 = time.perf_counter()
-            done = list(outcomes)
-            errors = [o.error for o in done if o.error is not None]
-            results = [o.result for o in done if o.result is not None]
-            if not results:
-                raise click.ClickException(errors[0])
-            explain.render_countries(results, errors=errors, elapsed_s=time.perf_counter() - t0)
-            if errors:
-                raise click.ClickException(f"{len(errors)} of {len(done)} countries failed")
+            _render_countries(outcomes)
+
+
+def _panels(country: str | None, countries: str | None, personas_dir, input_: str | None):
+    """The panels of ``--country``/``--countries`` (none: every input line names its own)."""
+    if country and countries:
+        raise click.UsageError("give --country or --countries, not both")
+    wanted = country or countries
+    if wanted is None and input_ is None:
+        raise click.UsageError("missing --country (e.g. --country JP or --country JP,US,DE)")
+    codes = parse_countries(wanted, personas_dir) if wanted else ()
+    return [load_panel(code, personas_dir) for code in codes]
+
+
+def _render_countries(outcomes: Iterator[Outcome]) -> None:
+    """One dilemma, one row per country; a failed country is listed and fails the command."""
+    t0 = time.perf_counter()
+    done = list(outcomes)
+    errors = [o.error for o in done if o.error is not None]
+    results = [o.result for o in done if o.result is not None]
+    if not results:
+        raise click.ClickException(errors[0])
+    explain.render_countries(results, errors=errors, elapsed_s=time.perf_counter() - t0)
+    if errors:
+        raise click.ClickException(f"{len(errors)} of {len(done)} countries failed")
 
 
 def _shown(outcomes, display: str):
@@ -162,16 +164,19 @@ def _line_panel(personas_dir, query: str):
     try:
         return load_panel(query, personas_dir)
     except DiscaError as exc:
-        raise ask_lib.AskInputError(str(exc)) from None
+        raise AskInputError(str(exc)) from None
 
 
-def _print_json(outcomes) -> int:
-    """One JSON line per answered (dilemma, country); errors on stderr. Returns the errors."""
+def _print_json(outcomes: Iterable[Outcome], *, from_file: bool) -> None:
+    """One JSON line per answered (dilemma, country); errors on stderr, then exit 1."""
     failed = 0
     for outcome in outcomes:
-        if outcome.error is not None:
+        if outcome.result is None:
             failed += 1
             click.echo(f"Error: {outcome.error}", err=True)
         else:
-            click.echo(json.dumps(outcome.result, ensure_ascii=False))
-    return failed
+            click.echo(json.dumps(outcome.result.to_dict(), ensure_ascii=False))
+    if failed and from_file:
+        raise click.ClickException(f"{failed} input line(s) failed; the other lines were answered")
+    if failed:
+        raise click.exceptions.Exit(1)

@@ -1,6 +1,6 @@
 """Explain: the terminal report of one `disca ask` answer (rich, 80 columns, plain when piped).
 
-`render` prints an ``ask-result/1`` object (see `disca_edge.ask.run`): the dilemma, the vanilla
+`render` prints one `AskResult` (`disca_edge.ask.result`): the dilemma, the vanilla
 and DISCA answers, one diverging bar per persona with the base gap and the consensus
 marked, the panel statistics with a plain-language gloss each, and a "why" paragraph.
 Everything is drawn with characters, so the report reads the same without colour
@@ -13,8 +13,12 @@ import math
 import textwrap
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
+
+from ..ask.result import AskedDilemma, AskResult, Choice
 
 __all__ = ["render", "render_countries", "bar", "strength"]
 
@@ -112,15 +116,14 @@ def _gap_words(gap: float, t_dec: float) -> Text:
     return Text(words, style=_SIDE_STYLE[side])
 
 
-def _answer_line(label: str, read: dict, style: str = "") -> Text:
+def _answer_line(label: str, read: Choice, style: str = "") -> Text:
     text = Text(f"  {label:<24}", style=style)
-    text.append(f"A {_pct(read['p_a']):>4}  B {_pct(read['p_b']):>4}   ")
-    choice = read["choice"]
-    if choice == "tie":
+    text.append(f"A {_pct(read.p_a):>4}  B {_pct(read.p_b):>4}   ")
+    if read.choice == "tie":
         text.append("→ tie", style="bold")
     else:
-        text.append(f"→ {choice} ", style=f"bold {_SIDE_STYLE[choice]}")
-        text.append(_short(read["option"], 28))
+        text.append(f"→ {read.choice} ", style=f"bold {_SIDE_STYLE[read.choice]}")
+        text.append(_short(read.option, 28))
     return text
 
 
@@ -132,13 +135,12 @@ def _short(text: str | None, n: int) -> str:
 # --------------------------------------------------------------------------- glosses
 
 
-def _glosses(result: dict) -> list[tuple[str, str, str]]:
+def _glosses(result: AskResult) -> list[tuple[str, str, str]]:
     """(name, value, plain-language gloss) rows for the panel statistics."""
-    c = result["correction"]
-    params = result["params"]
-    floor = params["sigma_floor"]
-    rho = params["rho_eff"]
-    d2 = c["disagreement"]
+    c = result.correction
+    floor = result.params.sigma_floor
+    rho = result.params.rho_eff
+    d2 = c.disagreement
     spread = math.sqrt(d2)
     if spread < floor / 3:
         agree = "the personas almost agree"
@@ -146,53 +148,53 @@ def _glosses(result: dict) -> list[tuple[str, str, str]]:
         agree = "the personas differ a little"
     else:
         agree = "the personas disagree clearly"
-    e1, e2 = c["ess_ratio"]
+    e1, e2 = c.ess_ratio
     kept = [e >= rho for e in (e1, e2)]
     if all(kept):
-        ess_gloss = f"share of the {params['k_half']} samples per pass that count; both passes used"
+        ess_gloss = (
+            f"share of the {result.params.k_half} samples per pass that count; both passes used"
+        )
     elif any(kept):
         ess_gloss = f"a pass below {rho:g} is dropped (its offset set to 0)"
     else:
         ess_gloss = f"both passes below {rho:g}: importance sampling adds nothing"
-    r = c["reliability"]
+    r = c.reliability
     if r > 0.9:
         r_gloss = "the two passes agree: the sampled offset is kept"
     elif r > 0.3:
         r_gloss = f"the passes partly agree: the offset is scaled by {r:.2f}"
     else:
         r_gloss = "the passes disagree: the offset is switched off"
-    alpha = c["alpha_ess"]
+    alpha = c.alpha_ess
     alpha_gloss = (
         "DISCA moves all the way from the base gap to the consensus"
         if alpha >= 0.999
         else f"DISCA moves {100 * alpha:.0f}% of the way from the base gap to the consensus"
     )
-    s1, s2 = c["delta_star_passes"]
+    s1, s2 = c.delta_star_passes
     return [
         ("disagreement D²", f"{d2:.4f}", f"variance of the four persona gaps: {agree}"),
-        ("sigma σ", f"{c['sigma']:.3f}", f"sampling spread = max(√D², {floor:g})"),
-        ("shift Δ", f"{c['shift']:+.3f}", "consensus minus base gap: the move the panel asks for"),
+        ("sigma σ", f"{c.sigma:.3f}", f"sampling spread = max(√D², {floor:g})"),
+        ("shift Δ", f"{c.shift:+.3f}", "consensus minus base gap: the move the panel asks for"),
         ("ESS ratio e₁ e₂", f"{e1:.2f} {e2:.2f}", ess_gloss),
         ("offsets δ*₁ δ*₂", f"{s1:+.3f} {s2:+.3f}", "each pass's loss-averse compromise offset"),
         ("reliability r", f"{r:.3f}", r_gloss),
-        ("offset δ*", f"{c['delta_star']:+.3f}", "r × mean of the two offsets, added at the end"),
+        ("offset δ*", f"{c.delta_star:+.3f}", "r × mean of the two offsets, added at the end"),
         ("blend α_ess", f"{alpha:.3f}", alpha_gloss),
     ]
 
 
-def _why(result: dict) -> str:
-    c = result["correction"]
-    t_dec = result["t_dec"]
-    base = result["base_gap"]
-    bar_ = c["delta_bar"]
-    final = c["delta_final"]
+def _why(result: AskResult) -> str:
+    """The "why" paragraph: from the base gap and the personas to DISCA's answer."""
+    c = result.correction
+    t_dec = result.t_dec
+    base = result.base_gap
 
     def lean(gap: float) -> str:
         p = _p_b(gap, t_dec)
         return "no side" if strength(p) == "indifferent" else _side(p)
 
-    gaps = result["persona_gaps"]
-    sides = [_side(_p_b(g, t_dec)) for g in gaps.values()]
+    sides = [_side(_p_b(g, t_dec)) for g in result.persona_gaps.values()]
     split = (
         f"all four personas lean {sides[0]}"
         if len(set(sides)) == 1
@@ -200,27 +202,23 @@ def _why(result: dict) -> str:
     )
     parts = [
         f"Debiased, the base prompt leans {lean(base)} ({base:+.3f}) and {split} "
-        f"(consensus {bar_:+.3f}).",
-        f"DISCA takes {c['alpha_ess']:.2f} of the shift Δ {c['shift']:+.3f} and adds the "
-        f"gated offset {c['delta_star']:+.3f} (r {c['reliability']:.2f}): "
-        f"δ = {c['delta_micro']:+.3f}.",
+        f"(consensus {c.delta_bar:+.3f}).",
+        f"DISCA takes {c.alpha_ess:.2f} of the shift Δ {c.shift:+.3f} and adds the "
+        f"gated offset {c.delta_star:+.3f} (r {c.reliability:.2f}): "
+        f"δ = {c.delta_micro:+.3f}.",
     ]
-    if not math.isclose(c["delta_micro"], final, rel_tol=0, abs_tol=1e-12):
-        parts.append(f"The country prior moves it to {final:+.3f}.")
-    d = result["disca"]
+    if not math.isclose(c.delta_micro, c.delta_final, rel_tol=0, abs_tol=1e-12):
+        parts.append(f"The country prior moves it to {c.delta_final:+.3f}.")
+    d, v, m = result.disca, result.vanilla, result.vanilla_matched
     parts.append(
-        f"So DISCA answers {d['choice']} with p {_pct(max(d['p_a'], d['p_b']))}"
-        + (
-            f", unlike the model alone ({result['vanilla']['choice']})."
-            if d["flips_vanilla"]
-            else ", as the model alone does."
-        )
-    )
-    v, m = result["vanilla"], result["vanilla_matched"]
-    if v["choice"] != m["choice"]:
+        f"So DISCA answers {d.choice} with p {_pct(max(d.p_a, d.p_b))}"
+        + (f", unlike the model alone ({v.choice})." if d.flips_vanilla
+           else ", as the model alone does.")
+    )  # fmt: skip
+    if v.choice != m.choice:
         parts.append(
             "Note: debiasing the label order alone already changes the vanilla answer "
-            f"({v['choice']} → {m['choice']})."
+            f"({v.choice} → {m.choice})."
         )
     return " ".join(parts)
 
@@ -229,17 +227,17 @@ def _why(result: dict) -> str:
 
 
 def render(
-    result: dict,
+    result: AskResult,
     console: Console | None = None,
     *,
     verbose: bool = False,
     persona_texts: Sequence[str] | None = None,
     elapsed_s: float | None = None,
 ) -> None:
-    """Print the report of one ``ask-result/1`` object.
+    """Print the report of one answer.
 
     Args:
-        result: the object from `disca_edge.ask.run.answer`.
+        result: the answer (`disca_edge.ask.run.answer`).
         console: where to print (default: stdout, at most 80 columns).
         verbose: add the persona texts and the raw logits.
         persona_texts: the four persona system prompts (young, middle, older, all),
@@ -249,68 +247,64 @@ def render(
     console = console or Console(highlight=False)
     width = min(console.width, _WIDTH)
     out = _Printer(console, width)
-    d = result["dilemma"]
-    t_dec = result["t_dec"]
-    category = d["category"] or "no category"
-
     out.para(
-        f"DISCA · {result['panel']['name']} ({result['country']}) · {result['model']['name']}"
-        f" · {result['variant']} · seed {result['seed']} · T_cat {result['t_cat']:g} ({category})",
+        f"DISCA · {result.panel.name} ({result.country}) · {result.model.name}"
+        f" · {result.variant} · seed {result.seed} · T_cat {result.t_cat:g}"
+        f" ({result.dilemma.category or 'no category'})",
         indent=0,
         style="bold",
     )
     out.blank()
+    _dilemma_block(out, result.dilemma)
+    _answers(out, result)
+    _bars(out, result, width)
+    out.blank()
+    out.head("Panel statistics")
+    out.grid(_glosses(result))
+    out.blank()
+    out.head("Why")
+    out.para(_why(result), indent=2)
+    if verbose:
+        out.blank()
+        _verbose(out, result, persona_texts)
+    out.blank()
+    out.para(_footer(result, elapsed_s), indent=0, style="dim")
 
-    _dilemma_block(out, d)
 
+def _answers(out: _Printer, result: AskResult) -> None:
+    """The "Answer" section: the three read-outs and a flag when DISCA flips vanilla."""
     out.head("Answer")
-    out.line(_answer_line("vanilla (model alone)", result["vanilla"]))
-    out.line(_answer_line("vanilla, debiased", result["vanilla_matched"], style="dim"))
-    disca_line = _answer_line(f"DISCA for {result['country']}", result["disca"], style="bold")
-    out.line(disca_line)
-    if result["disca"]["flips_vanilla"]:
+    out.line(_answer_line("vanilla (model alone)", result.vanilla))
+    out.line(_answer_line("vanilla, debiased", result.vanilla_matched, style="dim"))
+    out.line(_answer_line(f"DISCA for {result.country}", result.disca, style="bold"))
+    if result.disca.flips_vanilla:
         out.line(
             Text(
-                f"  ⚑ DISCA flips the vanilla answer ({result['vanilla']['choice']} → "
-                f"{result['disca']['choice']})",
+                f"  ⚑ DISCA flips the vanilla answer ({result.vanilla.choice} → "
+                f"{result.disca.choice})",
                 style="bold yellow",
             )
         )
     out.blank()
 
-    _bars(out, result, width, t_dec)
-    out.blank()
 
-    out.head("Panel statistics")
-    out.grid(_glosses(result))
-    out.blank()
-
-    out.head("Why")
-    out.para(_why(result), indent=2)
-
-    if verbose:
-        out.blank()
-        _verbose(out, result, persona_texts)
-
-    out.blank()
-    foot = (
-        f"{result['panel']['provenance_statement']}; panel sha256 {result['panel']['sha256'][:12]}"
+def _footer(result: AskResult, elapsed_s: float | None) -> str:
+    """Provenance, panel hash, prompt languages and time, in one dim line."""
+    foot = f"{result.panel.provenance_statement}; panel sha256 {result.panel.sha256[:12]}"
+    language = result.language
+    foot += (
+        f"; prompts --lang {language.mode}: personas {language.persona_language}, "
+        f"frame {language.frame_language}"
     )
-    language = result.get("language") or {}
-    if language:
-        foot += (
-            f"; prompts --lang {language['mode']}: personas {language['persona_language']}, "
-            f"frame {language['frame_language']}"
-        )
-        if language.get("persona_only"):
-            foot += f" ({language['note']})"
+    if language.persona_only:
+        foot += f" ({language.note})"
     if elapsed_s is not None:
         foot += f"; answered in {elapsed_s:.1f} s"
-    out.para(foot, indent=0, style="dim")
+    return foot
 
 
 def render_countries(
-    results: Sequence[dict],
+    results: Sequence[AskResult],
     console: Console | None = None,
     *,
     errors: Sequence[str] = (),
@@ -319,49 +313,25 @@ def render_countries(
     """Print one dilemma answered for several countries: the dilemma once, a row per country.
 
     Args:
-        results: ``ask-result/1`` objects of one dilemma, one per country, in row order.
+        results: the answers of one dilemma, one per country, in row order.
         console: where to print (default: stdout, at most 80 columns).
         errors: one-line messages of countries that could not be answered.
         elapsed_s: seconds all countries took together, shown in the footer.
     """
-    from rich import box
-    from rich.table import Table
-
     console = console or Console(highlight=False)
     width = min(console.width, _WIDTH)
     out = _Printer(console, width)
     first = results[0]
-    d = first["dilemma"]
-    category = d["category"] or "no category"
     out.para(
-        f"DISCA · {len(results)} countries · {first['model']['name']} · {first['variant']}"
-        f" · seed {first['seed']} · T_cat {first['t_cat']:g} ({category})",
+        f"DISCA · {len(results)} countries · {first.model.name} · {first.variant}"
+        f" · seed {first.seed} · T_cat {first.t_cat:g}"
+        f" ({first.dilemma.category or 'no category'})",
         indent=0,
         style="bold",
     )
     out.blank()
-    _dilemma_block(out, d)
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, width=width, show_edge=False)
-    table.add_column("country", no_wrap=True, overflow="ellipsis")
-    table.add_column("vanilla p_B", justify="right", no_wrap=True)
-    table.add_column("DISCA p_B", justify="right", no_wrap=True)
-    table.add_column("flip", justify="center", no_wrap=True)
-    table.add_column("D²", justify="right", no_wrap=True)
-    for r in results:
-        flip = r["disca"]["flips_vanilla"]
-        move = f"{r['vanilla']['choice']}→{r['disca']['choice']}"
-        table.add_row(
-            f"{r['country']} {r['panel']['name']}",
-            f"{r['vanilla']['p_b']:.3f} {r['vanilla']['choice']}",
-            Text(
-                f"{r['disca']['p_b']:.3f} {r['disca']['choice']}",
-                style=f"bold {_SIDE_STYLE[r['disca']['choice']]}",
-            ),
-            Text(f"⚑ {move}", style="bold yellow") if flip else Text("·", style="dim"),
-            f"{r['correction']['disagreement']:.4f}",
-        )
-    console.print(table, width=width)
+    _dilemma_block(out, first.dilemma)
+    console.print(_country_table(results, width), width=width)
     for message in errors:
         out.para(f"✗ {message}", indent=2, style="red")
     out.blank()
@@ -374,11 +344,34 @@ def render_countries(
     out.para(foot, indent=0, style="dim")
 
 
-def _bars(out: _Printer, result: dict, width: int, t_dec: float) -> None:
+def _country_table(results: Sequence[AskResult], width: int) -> Table:
+    """One row per country: vanilla and DISCA p_B, a flip mark and the disagreement."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, width=width, show_edge=False)
+    table.add_column("country", no_wrap=True, overflow="ellipsis")
+    table.add_column("vanilla p_B", justify="right", no_wrap=True)
+    table.add_column("DISCA p_B", justify="right", no_wrap=True)
+    table.add_column("flip", justify="center", no_wrap=True)
+    table.add_column("D²", justify="right", no_wrap=True)
+    for r in results:
+        vanilla, disca = r.vanilla, r.disca
+        move = f"{vanilla.choice}→{disca.choice}"
+        table.add_row(
+            f"{r.country} {r.panel.name}",
+            f"{vanilla.p_b:.3f} {vanilla.choice}",
+            Text(f"{disca.p_b:.3f} {disca.choice}", style=f"bold {_SIDE_STYLE[disca.choice]}"),
+            Text(f"⚑ {move}", style="bold yellow")
+            if disca.flips_vanilla
+            else Text("·", style="dim"),
+            f"{r.correction.disagreement:.4f}",
+        )
+    return table
+
+
+def _bars(out: _Printer, result: AskResult, width: int) -> None:
     """The persona bars, then base, consensus and DISCA, on one shared scale."""
-    c = result["correction"]
-    gaps = result["persona_gaps"]
-    base, cons, final = result["base_gap"], c["delta_bar"], c["delta_final"]
+    t_dec = result.t_dec
+    gaps = result.persona_gaps
+    base, cons, final = result.base_gap, result.correction.delta_bar, result.correction.delta_final
     values = [*gaps.values(), base, cons, final]
     scale = max(0.25, max(abs(v) for v in values))
     scale = _nice(scale)
@@ -422,7 +415,8 @@ def _bar_row(label, value, half, scale, t_dec, marks, style) -> Text:
     return row
 
 
-def _verbose(out: _Printer, result: dict, persona_texts: Sequence[str] | None) -> None:
+def _verbose(out: _Printer, result: AskResult, persona_texts: Sequence[str] | None) -> None:
+    """The persona system prompts and the raw logits of every evaluation."""
     out.head("Persona system prompts")
     if persona_texts is None:
         out.line(Text("  (not given; they are the system turns of the --json prompts)"))
@@ -434,12 +428,12 @@ def _verbose(out: _Printer, result: dict, persona_texts: Sequence[str] | None) -
     out.line(
         Text(f"  {'agent':<8}{'order':<6}{'tok A':>7}{'tok B':>7}{'z_A':>12}{'z_B':>12}{'gap':>10}")
     )
-    for ev in result["evaluations"]:
-        gap = ev["logit_b"] - ev["logit_a"]
+    for ev in result.evaluations:
+        gap = ev.logit_b - ev.logit_a
         out.line(
             Text(
-                f"  {ev['agent']:<8}{ev['order']:<6}{ev['token_a']:>7}{ev['token_b']:>7}"
-                f"{ev['logit_a']:>12.4f}{ev['logit_b']:>12.4f}{gap:>+10.4f}"
+                f"  {ev.agent:<8}{ev.order:<6}{ev.token_a:>7}{ev.token_b:>7}"
+                f"{ev.logit_a:>12.4f}{ev.logit_b:>12.4f}{gap:>+10.4f}"
             )
         )
     out.line(Text("  the exact prompts are in the --json output", style="dim"))
@@ -494,10 +488,10 @@ class _Printer:
                 self.line(Text(" " * left + piece, style="dim"))
 
 
-def _dilemma_block(out: _Printer, dilemma: dict) -> None:
+def _dilemma_block(out: _Printer, dilemma: AskedDilemma) -> None:
     """The "Dilemma" section: the question text and options A and B (single and multi-country)."""
     out.head("Dilemma")
-    out.para(dilemma["text"], indent=2)
-    for label, option in (("A", dilemma["option_a"]), ("B", dilemma["option_b"])):
+    out.para(dilemma.text, indent=2)
+    for label, option in (("A", dilemma.option_a), ("B", dilemma.option_b)):
         out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
     out.blank()

@@ -46,14 +46,14 @@ def test_session_example_runs_and_closes_the_model(smollm2_path):
     namespace, printed = run_example(api_examples()[0])
     answers, frame, more = namespace["answers"], namespace["frame"], namespace["more"]
     assert namespace["session"].engine is None  # the with-block closed the model
-    assert [r["country"] for r in answers] == ["JPN", "USA", "DEU"]
+    assert [r.country for r in answers] == ["JPN", "USA", "DEU"]
     assert list(frame["country"]) == ["JPN", "USA", "DEU"]
-    assert list(frame["disca_p_b"]) == [r["disca"]["p_b"] for r in answers]
-    assert list(frame["flip"]) == [r["disca"]["flips_vanilla"] for r in answers]
-    assert answers[0]["model"]["sha256"].startswith("b179c952")
-    assert more[0]["country"] == "DEU" and more[0]["dilemma"]["form"] == "custom"
-    assert more[0]["disca"]["option"] in ("the painting", "the dog")
-    assert more[0]["disca"]["option"] in printed and "disagreement" in printed
+    assert list(frame["disca_p_b"]) == [r.disca.p_b for r in answers]
+    assert list(frame["flip"]) == [r.disca.flips_vanilla for r in answers]
+    assert answers[0].model.sha256.startswith("b179c952")
+    assert more[0].country == "DEU" and more[0].dilemma.form == "custom"
+    assert more[0].disca.option in ("the painting", "the dog")
+    assert more[0].disca.option in printed and "disagreement" in printed
     html = answers._repr_html_()
     assert html.count("<tr>") == 3 and "JPN" in html and "disca_p_b" in html
 

@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from disca_edge import pipeline
 from disca_edge.ask import run as ask
+from disca_edge.ask.inputs import AskInputError, make_input, parse_line
 from disca_edge.cli import cli
 from disca_edge.content.personas import load_panel
 from disca_edge.engine import ChatPrompt, LogitsAB
@@ -60,8 +62,7 @@ class FakeEngine:
 def items(n: int = 3):
     groups = [("a boy", "two elderly women"), ("a dog", "a cat"), ("a doctor", "two thieves")]
     return [
-        ask.make_input(a, b, category="Age", index=i, line=i + 1)
-        for i, (a, b) in enumerate(groups[:n])
+        make_input(a, b, category="Age", index=i, line=i + 1) for i, (a, b) in enumerate(groups[:n])
     ]
 
 
@@ -85,15 +86,15 @@ def test_each_country_result_equals_its_one_country_ask():
         alone, _ = answer([iso3], items())
         mine = [o.result for o in outcomes if o.country == iso3]
         assert mine == [o.result for o in alone]
-        logits = [[e["logit_b"] - e["logit_a"] for e in r["evaluations"]] for r in mine]
+        logits = [[e.logit_b - e.logit_a for e in r.evaluations] for r in mine]
         np.testing.assert_array_equal(
-            logits, [[e["logit_b"] - e["logit_a"] for e in o.result["evaluations"]] for o in alone]
+            logits, [[e.logit_b - e.logit_a for e in o.result.evaluations] for o in alone]
         )
     # one call per (chunk, country); every country's personas appear in its own calls only
     assert len(engine.calls) == 2 * 3
     jp_texts = set(load_panel("JP").texts())
     for call in engine.calls:
-        systems = {p.system for p in call} - {ask.pipeline.panel_system_prompts([])[0]}
+        systems = {p.system for p in call} - {pipeline.panel_system_prompts([])[0]}
         assert systems <= jp_texts or not (systems & jp_texts)
 
 
@@ -125,15 +126,15 @@ def test_a_line_country_replaces_the_ask_countries_and_errors_come_once():
         '{"left": "a dog", "right": "a cat"}',
         '{"left": "a dog", "right": "a cat", "country": "Atlantis"}',
     ]
-    inputs = [ask.parse_line(t, n) if t != "not json" else None for n, t in enumerate(lines, 1)]
-    inputs[1] = ask.AskInputError("line 2: not valid JSON")
+    inputs = [parse_line(t, n) if t != "not json" else None for n, t in enumerate(lines, 1)]
+    inputs[1] = AskInputError("not valid JSON", line=2)
     engine = FakeEngine()
 
     def load(query):
         try:
             return load_panel(query)
         except Exception as exc:
-            raise ask.AskInputError(str(exc)) from None
+            raise AskInputError(str(exc)) from None
 
     outcomes = list(
         ask.answer_countries(
@@ -153,7 +154,7 @@ def test_a_line_country_replaces_the_ask_countries_and_errors_come_once():
         (4, None, False),
     ]
     assert outcomes[4].error.startswith("line 4: unknown country 'Atlantis'")
-    assert outcomes[0].result["country"] == "DEU" and outcomes[0].result["index"] == 0
+    assert outcomes[0].result.country == "DEU" and outcomes[0].result.index == 0
 
 
 def test_no_country_at_all_is_a_per_line_error():
@@ -171,10 +172,10 @@ def test_terminal_view_has_one_row_per_country():
     assert text.count("a boy") == 1 and text.count("two elderly women") == 1
     for o in outcomes:
         r = o.result
-        row = next(line for line in text.splitlines() if line.lstrip().startswith(r["country"]))
-        assert f"{r['vanilla']['p_b']:.3f}" in row and f"{r['disca']['p_b']:.3f}" in row
-        assert f"{r['correction']['disagreement']:.4f}" in row
-        assert ("⚑" in row) == r["disca"]["flips_vanilla"]
+        row = next(line for line in text.splitlines() if line.lstrip().startswith(r.country))
+        assert f"{r.vanilla.p_b:.3f}" in row and f"{r.disca.p_b:.3f}" in row
+        assert f"{r.correction.disagreement:.4f}" in row
+        assert ("⚑" in row) == r.disca.flips_vanilla
     assert max(len(line) for line in text.splitlines()) <= 80
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from disca_edge import pipeline
+from disca_edge.ask import inputs
 from disca_edge.ask import run as ask
 from disca_edge.content.personas import load_panel
 from disca_edge.maths import core
@@ -83,7 +84,7 @@ def test_a_failing_dilemma_is_reported_on_its_line_and_the_batch_goes_on(monkeyp
     ]
     import io
 
-    items = ask.read_inputs(io.BytesIO(b"\n".join(lines) + b"\n"))
+    items = inputs.read_inputs(io.BytesIO(b"\n".join(lines) + b"\n"))
     info = ModelInfo("fake", "/fake.gguf", "0" * 64, {})
     outcomes = list(
         ask.answer_many(
@@ -101,7 +102,7 @@ def test_a_long_dilemma_is_answered_with_a_warning(monkeypatch, caplog):
     monkeypatch.setattr(ask.pipeline, "evaluate_panel", _fake_evaluate)
     long_text = "word " * (ask.LONG_DILEMMA_TOKENS + 10)
     line = {"dilemma": long_text.strip(), "option_a": "x", "option_b": "y"}
-    item = ask.parse_line(json.dumps(line), 4)
+    item = inputs.parse_line(json.dumps(line), 4)
     info = ModelInfo("fake", "/fake.gguf", "0" * 64, {})
     (outcome,) = ask.answer_many(
         _FakeEngine(), info, load_panel("JP"), [item], core.DiscaParams("paper")
@@ -110,7 +111,7 @@ def test_a_long_dilemma_is_answered_with_a_warning(monkeypatch, caplog):
     n = int(re.search(r"line 4: the dilemma is long \(a (\d+)-token user turn", caplog.text)[1])
     assert n > ask.LONG_DILEMMA_TOKENS + 10  # the words, plus the frame around them
     caplog.clear()
-    short = ask.make_input("a boy", "a girl")
+    short = inputs.make_input("a boy", "a girl")
     list(ask.answer_many(_FakeEngine(), info, load_panel("JP"), [short], core.DiscaParams("paper")))
     assert "long" not in caplog.text
 
@@ -118,17 +119,17 @@ def test_a_long_dilemma_is_answered_with_a_warning(monkeypatch, caplog):
 def test_empty_or_blank_input_fails_before_anything_loads(tmp_path):
     blank = tmp_path / "blank.jsonl"
     blank.write_text("\n   \n\t\n")
-    with pytest.raises(ask.AskInputError, match="no dilemmas to ask"):
-        ask.inputs_from_cli(input_path=str(blank))
+    with pytest.raises(inputs.AskInputError, match="no dilemmas to ask"):
+        inputs.inputs_from_cli(input_path=str(blank))
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    with pytest.raises(ask.AskInputError, match=f"^{empty}: no dilemmas to ask"):
-        ask.inputs_from_cli(input_path=str(empty))
+    with pytest.raises(inputs.AskInputError, match=f"^{empty}: no dilemmas to ask"):
+        inputs.inputs_from_cli(input_path=str(empty))
 
 
 def test_json_error_column_is_the_real_column():
-    with pytest.raises(ask.AskInputError, match="line 3: not valid JSON .* at column 19"):
-        ask.parse_line('{"left": "a boy", \n', 3)
+    with pytest.raises(inputs.AskInputError, match="line 3: not valid JSON .* at column 19"):
+        inputs.parse_line('{"left": "a boy", \n', 3)
 
 
 # --------------------------------------------------------------------------- places

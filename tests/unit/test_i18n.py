@@ -323,7 +323,7 @@ def test_vnm_renders_the_papers_four_printed_personas(shared_data):
 
 
 def test_ask_trolley_native_renders_characters_and_keeps_free_text():
-    from disca_edge.ask import run as ask
+    from disca_edge.ask import inputs as ask
 
     de = i18n.language("de")
     item = ask.make_input("a boy", "two elderly women")

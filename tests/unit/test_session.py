@@ -27,10 +27,10 @@ def test_ask_returns_one_row_per_country_and_closes():
     assert session.engine is None and engine.closed
     frame = answers.to_frame()
     assert list(frame["country"]) == ["JPN", "USA"]
-    assert list(frame["disca_p_b"]) == [r["disca"]["p_b"] for r in answers]
-    assert list(frame["disagreement"]) == [r["correction"]["disagreement"] for r in answers]
+    assert list(frame["disca_p_b"]) == [r.disca.p_b for r in answers]
+    assert list(frame["disagreement"]) == [r.correction.disagreement for r in answers]
     assert frame["category"].tolist() == ["Age", "Age"]
-    assert [(r["index"], r["country"]) for r in lines] == [(0, "JPN"), (1, "DEU")]
+    assert [(r.index, r.country) for r in lines] == [(0, "JPN"), (1, "DEU")]
     assert answers._repr_html_().count("<tr>") == 2  # body rows
     with pytest.raises(DiscaError, match="closed"):
         session.ask("a", "b")

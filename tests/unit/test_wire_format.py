@@ -11,6 +11,7 @@ back to 1e-12 relative on floats and says so, instead of failing on a rounding d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -21,7 +22,8 @@ import pandas as pd
 import pytest
 
 from disca_edge import pipeline
-from disca_edge.ask import run as ask
+from disca_edge.ask.inputs import make_input
+from disca_edge.ask.result import Versions, answers_from_logits, apply_prior
 from disca_edge.content.personas import load_panel
 from disca_edge.content.scenarios import disca_pool
 from disca_edge.evals import runlog
@@ -34,7 +36,7 @@ from disca_edge.models.registry import ModelInfo
 from disca_edge.paths import shipped_dir
 
 GOLDEN = Path(__file__).parents[1] / "golden"
-VERSIONS = {"disca_edge": "X", "llama_cpp_python": "X", "numpy": "X"}
+VERSIONS = Versions(disca_edge="X", llama_cpp_python="X", numpy="X")
 FAKE_MODEL = ModelInfo(
     name="fake", path="/models/fake.gguf", sha256="0" * 64, settings={"n_ctx": 4096}
 )
@@ -83,9 +85,9 @@ def assert_same(text: str, golden: str, *, lines: bool = False) -> None:
 
 def ask_inputs():
     return [
-        ask.make_input("a boy", "two elderly women", category="Age", index=0),
-        ask.make_input("swerve", "stay", dilemma="Should the car swerve?", index=1, id="q2"),
-        ask.make_input("a dog", "a man", category="species", index=7, line=3, country="JP"),
+        make_input("a boy", "two elderly women", category="Age", index=0),
+        make_input("swerve", "stay", dilemma="Should the car swerve?", index=1, id="q2"),
+        make_input("a dog", "a man", category="species", index=7, line=3, country="JP"),
     ]
 
 
@@ -108,7 +110,7 @@ def ask_lines() -> str:
     ):
         panel = load_panel(iso)
         params = core.DiscaParams(variant)
-        results = ask.build_results(
+        results = answers_from_logits(
             ask_inputs(),
             ask_logits(seed),
             model_info=FAKE_MODEL,
@@ -118,10 +120,9 @@ def ask_lines() -> str:
             n_tokens=[[100 + k for k in range(10)]] * 3,
             prompts=pipeline.panel_prompts(panel, lang),
         )
-        ask.apply_prior(results, params)
-        for result in results:
-            result["versions"] = VERSIONS
-            lines.append(json.dumps(result, ensure_ascii=False))
+        for result in apply_prior(results, params):
+            result = dataclasses.replace(result, versions=VERSIONS)
+            lines.append(json.dumps(result.to_dict(), ensure_ascii=False))
     shipped = f"{shipped_dir() / 'personas'}/"
     return "\n".join(lines).replace(shipped, "SHIPPED/personas/") + "\n"
 
