@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnknownNameError
-from ..maths.categories import CATEGORIES, normalize_category
+from ..maths.categories import (
+    AGE,
+    CATEGORIES,
+    FITNESS,
+    GENDER,
+    SOCIAL_VALUE,
+    SPECIES,
+    UTILITARIANISM,
+    normalize_category,
+)
 from . import i18n
 
 __all__ = [
@@ -93,9 +102,9 @@ _SOCIAL_VALUE_PAIRS = (
     ("Homeless", "FemaleDoctor"),
 )
 _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "Species": (("Dog", "Person"), ("Cat", "Person")),
-    "SocialValue": _SOCIAL_VALUE_PAIRS,
-    "Gender": (
+    SPECIES: (("Dog", "Person"), ("Cat", "Person")),
+    SOCIAL_VALUE: _SOCIAL_VALUE_PAIRS,
+    GENDER: (
         ("Man", "Woman"),
         ("ElderlyMan", "ElderlyWoman"),
         ("Boy", "Girl"),
@@ -104,7 +113,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("MaleAthlete", "FemaleAthlete"),
         ("MaleDoctor", "FemaleDoctor"),
     ),
-    "Age": (
+    AGE: (
         ("Woman", "Girl"),
         ("ElderlyWoman", "Girl"),
         ("ElderlyWoman", "Woman"),
@@ -112,7 +121,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ElderlyMan", "Boy"),
         ("ElderlyMan", "Man"),
     ),
-    "Fitness": (
+    FITNESS: (
         ("LargeWoman", "Woman"),
         ("LargeWoman", "FemaleAthlete"),
         ("Woman", "FemaleAthlete"),
@@ -120,7 +129,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("LargeMan", "MaleAthlete"),
         ("Man", "MaleAthlete"),
     ),
-    "Utilitarianism": (("Woman", "Pregnant"), ("LargeWoman", "Pregnant")),
+    UTILITARIANISM: (("Woman", "Pregnant"), ("LargeWoman", "Pregnant")),
 }
 _SIZES = (1, 2, 3, 4, 5)
 
@@ -269,7 +278,7 @@ def _pair_list() -> list[tuple[str, str, str, tuple[tuple[int, int], ...]]]:
     """(category, non-preferred role, preferred role, ((n_nonpref, n_pref), ...)) in order."""
     pairs: list[tuple[str, str, str, tuple[tuple[int, int], ...]]] = []
     for category in CATEGORIES:
-        if category == "Utilitarianism":
+        if category == UTILITARIANISM:
             for n_less in _SIZES:
                 for n_more in _SIZES:
                     if n_less < n_more:
@@ -415,7 +424,7 @@ _PREGNANT_FILTER_ROLES = frozenset({"Pregnant", "Woman", "LargeWoman"})
 def is_pregnant_equal_size(vignette: Vignette) -> bool:
     """True for the Utilitarianism rows DISCA drops: equal sizes, roles only Pregnant/(Large)Woman."""
     return (
-        vignette.category == "Utilitarianism"
+        vignette.category == UTILITARIANISM
         and vignette.first_count == vignette.second_count
         and {vignette.first_role, vignette.second_role} <= _PREGNANT_FILTER_ROLES
     )

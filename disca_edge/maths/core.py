@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .categories import DISCA_ORDER, TCAT_FIELD, find_category
+from .categories import TCAT_FIELD, find_category
 
 __all__ = [
-    "CATEGORIES",
     "DiscaParams",
     "Correction",
     "sigmoid",
@@ -39,9 +38,6 @@ __all__ = [
     "country_prior",
     "draws",
 ]
-
-#: MultiTP category names, in the order DISCA.md lists them (`categories.DISCA_ORDER`).
-CATEGORIES = DISCA_ORDER
 
 _VARIANTS = ("paper", "reference")
 _CHUNK = 256  # scenarios per IS chunk: six (2 K_half, 256) float64 buffers, 256 KiB each
