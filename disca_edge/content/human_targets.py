@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from .. import paths
 from ..errors import DiscaError, UnknownNameError
 from ..maths.categories import DIMENSIONS
+from ..progress import Progress
 
 __all__ = [
     "MORAL_MACHINE",
@@ -96,10 +97,6 @@ _COLUMNS = ("Estimates", "se", "Label", "Country")
 _ISO3 = re.compile(r"[A-Z]{3}")
 _TIMEOUT_S = 30.0
 _CHUNK = 1 << 16
-
-
-class _Progress(Protocol):
-    def update(self, n: int) -> None: ...
 
 
 def dataset_path(name: str = MORAL_MACHINE) -> Path:
@@ -228,7 +225,7 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     return frame
 
 
-def _download(url: str, progress: _Progress | None) -> bytes:
+def _download(url: str, progress: Progress | None) -> bytes:
     hint = f"download it yourself and run `disca data pull {MORAL_MACHINE} --from FILE`"
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
@@ -248,12 +245,12 @@ def _download(url: str, progress: _Progress | None) -> bytes:
         raise DiscaError(f"could not download {url}: {exc}; {hint}") from None
 
 
-def pull_moral_machine(from_file: Path | None = None, progress: _Progress | None = None) -> Path:
+def pull_moral_machine(from_file: Path | None = None, progress: Progress | None = None) -> Path:
     """Fetch, validate and store `country_specific_ACME.csv`.
 
     Args:
         from_file: a local copy to use instead of downloading `MORAL_MACHINE_URL`.
-        progress: optional object with `update(n_bytes)`, fed while downloading.
+        progress: a started bytes display, fed `update(n_bytes)` while downloading.
 
     Returns:
         Path of the stored file; beside it, `<file>.json` records sha256, source, rows,

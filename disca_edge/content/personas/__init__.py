@@ -32,7 +32,7 @@ from .render import (
     render_persona,
     score_to_level,
 )
-from .wvs import Progress, WvsFileError, build_from_wvs
+from .wvs import WvsFileError, build_from_wvs
 
 __all__ = [
     "COHORTS",
@@ -47,7 +47,6 @@ __all__ = [
     "Panel",
     "Persona",
     "PersonaFileError",
-    "Progress",
     "WvsFileError",
     "build_from_wvs",
     "estimate_cohort_levels",
