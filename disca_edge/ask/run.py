@@ -103,7 +103,7 @@ SCHEMA = "ask-result/1"
 
 #: The context sentence of the trolley shorthand in English: the first DISCA start
 #: sentence of the language (I18N.md §3); other languages use their own first one.
-TROLLEY_CONTEXT = i18n.language("en").scenario_starts[0]
+TROLLEY_CONTEXT = i18n.language("en").trolley_opener
 
 _LINE_FIELDS = {"dilemma", "option_a", "option_b", "left", "right", "category", "id", "country"}
 _CHUNK = 8  # dilemmas per engine call: the trie shares the frame across them

@@ -90,7 +90,8 @@ class Language:
         base_assistant: the neutral base system prompt.
         scenario_frame: lane labels, group labels and closing sentence.
         characters: MultiTP character type -> (singular, plural).
-        scenario_starts: the start sentences (6 in en and fa, 4 elsewhere).
+        scenario_starts: the start sentences (6 in en and fa, 4 elsewhere); the first is
+            the `trolley_opener`.
         conjunctions: (separator, final) for joining group parts.
         header: persona header with ``{role}``, ``{country_name}``, ``{age_range}``.
         closing: persona closing sentence ("" for the neutral scaffold).
@@ -205,6 +206,15 @@ class Language:
         return self.group_text(parts)
 
     # --- the user turn (I18N.md §3) ------------------------------------------------------
+
+    @property
+    def trolley_opener(self) -> str:
+        """The start sentence of a trolley dilemma given as two groups: the first one.
+
+        ``ask``'s shorthand always uses it, so a question gets the same prompt wherever
+        it appears; in English it is the start of the paper's prompts (I18N.md §3).
+        """
+        return self.scenario_starts[0]
 
     def start_for(self, vignette_index: int, data_seed: int = 42) -> str:
         """The start sentence of a vignette: ``default_rng([seed, index])`` over this list."""

@@ -34,7 +34,6 @@ __all__ = [
     "MULTITP_OPENERS",
     "MULTITP_SYSTEM_PROMPTS",
     "render_multitp_prompt",
-    "DISCA_OPENERS",  # noqa: F822 - module __getattr__: read from the language tables
     "DISCA_FRAME",
     "BASE_SYSTEM_PROMPT",
     "opener_for",
@@ -334,21 +333,14 @@ def generate_vignettes() -> list[Vignette]:
 # --- DISCA rendering (DISCA.md §2.2-2.3) ---------------------------------------------
 
 
-def __getattr__(name: str):
-    # DISCA_OPENERS comes from the shipped language tables, read on first use.
-    if name == "DISCA_OPENERS":
-        return i18n.language("en").scenario_starts
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def opener_for(vignette_index: int, data_seed: int = 42, lang: str = "en") -> str:
     """The DISCA start sentence for one vignette, in language `lang` (I18N.md §3).
 
     The index is drawn uniformly from the language's ``scenario_starts`` (6 in en and fa,
     4 elsewhere) by `np.random.default_rng([data_seed, vignette_index]).integers(n)`:
     random-access and the same for both orderings and all 5 prompts. The English list
-    (`DISCA_OPENERS`) holds the starts of the paper's prompts; it replaced the six MultiTP
-    openers of DISCA.md §2.2, which the MultiTP protocol still uses.
+    holds the starts of the paper's prompts; it replaced the six MultiTP openers of
+    DISCA.md §2.2 (`MULTITP_OPENERS`), which the MultiTP protocol still uses.
     """
     return i18n.language(lang).start_for(vignette_index, data_seed)
 

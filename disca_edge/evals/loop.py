@@ -187,14 +187,14 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _prompts_sha256() -> str:
     """Hash of the fixed prompt texts (frame, scenario layout, openers, base prompt)."""
-    from ..content import scenarios
+    from ..content import i18n, scenarios
 
     blob = "\x00".join(
         [
             scenarios.DISCA_FRAME,
             scenarios.render_disca_scenario("{context}", "{left}", "{right}"),
             scenarios.BASE_SYSTEM_PROMPT,
-            *scenarios.DISCA_OPENERS,
+            *i18n.language("en").scenario_starts,
         ]
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
