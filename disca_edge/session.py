@@ -182,8 +182,7 @@ class Session:
         import json
 
         from .ask import run as ask_lib
-        from .content.personas import load_panel
-        from .evals.loop import parse_countries
+        from .content.personas import load_panel, parse_countries
         from .maths.core import DiscaParams
 
         if self.engine is None:

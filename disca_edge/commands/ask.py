@@ -9,9 +9,8 @@ import time
 import click
 
 from ..ask import run as ask_lib
-from ..content.personas import load_panel
+from ..content.personas import load_panel, parse_countries
 from ..errors import DiscaError
-from ..evals.loop import parse_countries
 from ..maths.core import DiscaParams
 from ..models.registry import open_engine, warn_unlisted_languages
 from ..pipeline import panel_prompts

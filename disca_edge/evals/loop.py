@@ -46,7 +46,6 @@ __all__ = [
     "Progress",
     "NullProgress",
     "LOGIT_SETTINGS",
-    "parse_countries",
     "parse_shard",
     "parse_params",
     "run_eval",
@@ -130,31 +129,6 @@ class EvalOutcome:
 
 
 # --------------------------------------------------------------------------- option parsing
-
-
-def parse_countries(text: str, directory: str | os.PathLike | None = None) -> tuple[str, ...]:
-    """``paper20`` or a comma-separated list of ISO3/ISO2/names -> ISO3 codes (deduplicated).
-
-    Names resolve against the persona folder `directory` (default: the shipped panels).
-
-    Raises:
-        UnknownNameError: a country without a persona panel.
-    """
-    from ..content.personas import PAPER20, resolve_country
-
-    out: list[str] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if part.lower() == "paper20":
-            codes = PAPER20
-        else:
-            codes = (resolve_country(part, None if directory is None else Path(directory)),)
-        out.extend(c for c in codes if c not in out)
-    if not out:
-        raise DiscaError("no countries given (use e.g. --countries USA,JPN or paper20)")
-    return tuple(out)
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
