@@ -160,7 +160,16 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     Raises:
         DiscaError: one line naming `source` and the first problem found.
     """
-    import pandas as pd
+    frame = _read_acme_csv(data, source)
+    _check_labels(frame, source)
+    _check_numbers(frame, source)
+    _check_rows(frame, source)
+    return frame
+
+
+def _read_acme_csv(data: bytes, source: str) -> pd.DataFrame:
+    """The file as text columns; refuses an unreadable file, missing columns, no rows."""
+    import pandas as pd  # heavy: only reading the targets needs it
 
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -176,6 +185,11 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
         )
     if frame.empty:
         raise _fail(source, "no data rows")
+    return frame
+
+
+def _check_labels(frame: pd.DataFrame, source: str) -> None:
+    """Label holds exactly the 13 labels of the file format."""
     labels = set(frame["Label"])
     unknown = sorted(labels - set(ACME_LABELS))
     if unknown:
@@ -183,6 +197,12 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     absent = [label for label in ACME_LABELS if label not in labels]
     if absent:
         raise _fail(source, f"missing Label(s) {', '.join(map(repr, absent))}")
+
+
+def _check_numbers(frame: pd.DataFrame, source: str) -> None:
+    """Estimates and se are finite numbers (converted in place), Estimates in [-1, 1]."""
+    import pandas as pd  # heavy: only reading the targets needs it
+
     for column in ("Estimates", "se"):
         numeric = pd.to_numeric(frame[column], errors="coerce")
         bad = ~np.isfinite(numeric.to_numpy(dtype=float, na_value=np.nan))
@@ -200,6 +220,10 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
             source,
             f"Estimates {frame['Estimates'].iloc[row]} on line {row + 2} is outside [-1, 1]",
         )
+
+
+def _check_rows(frame: pd.DataFrame, source: str) -> None:
+    """ISO3 countries, one row per (Country, Label), the six used labels per country."""
     countries = frame["Country"]
     not_iso3 = ~countries.map(lambda code: bool(_ISO3.fullmatch(code)))
     if not_iso3.any():
@@ -222,7 +246,6 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
         have = set(used.loc[used["Country"] == incomplete[0], "Label"])
         lacking = [label for label in LABEL_TO_DIMENSION if label not in have]
         raise _fail(source, f"country {incomplete[0]} lacks Label(s) {', '.join(lacking)}")
-    return frame
 
 
 def _download(url: str, progress: Progress | None) -> bytes:
