@@ -21,6 +21,7 @@ Pure rendering apart from reading the one data file (`tables`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import string
@@ -328,7 +329,9 @@ def data_file() -> Path:
 
 
 def _pool_character_types() -> set[str]:
-    from .scenarios import disca_pool  # lazy: scenarios renders through this module
+    # The one lazy import of the content floor: scenarios imports this module to render,
+    # and the tables are checked against scenarios' pool only when they are first read.
+    from .scenarios import disca_pool
 
     return {role for v in disca_pool() for role in (v.first_role, v.second_role)}
 
@@ -339,8 +342,6 @@ def load_tables(path: str | Path | None = None) -> Tables:
     Raises:
         I18nError: unreadable, not JSON, or a table is missing or malformed (one line).
     """
-    import hashlib
-
     path = Path(path) if path is not None else data_file()
     try:
         blob = path.read_bytes()
