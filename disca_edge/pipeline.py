@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .content import i18n
-from .content.personas import Panel
+from .content.personas import COHORTS, Panel
 from .content.scenarios import BASE_SYSTEM_PROMPT, Vignette, disca_user_prompts, user_turns
 from .engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from .errors import DiscaError
@@ -32,7 +32,8 @@ __all__ = [
     "panel_system_prompts",
 ]
 
-AGENTS = ("base", "young", "middle", "older", "all")
+#: The panel's agents, in the order of every J axis: the base prompt, then the personas.
+AGENTS: tuple[str, ...] = ("base", *COHORTS)
 ORDERS = ("orig", "swap")
 
 

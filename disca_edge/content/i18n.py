@@ -34,9 +34,9 @@ import numpy as np
 
 from ..errors import DiscaError
 from ..paths import shipped_dir
+from .personas.render import COHORTS
 
 __all__ = [
-    "COHORTS",
     "LANG_MODES",
     "PERSONA_ONLY_NOTE",
     "REVERSED_IN_RELEASE",
@@ -54,8 +54,6 @@ __all__ = [
 
 #: ``--lang`` values: the country's own language (the paper's protocol) or English.
 LANG_MODES: tuple[str, ...] = ("native", "en")
-
-COHORTS: tuple[str, ...] = ("young", "middle", "older", "all")
 
 #: Table dimension keys -> the project's level keys (personas/README.md).
 _DIMENSION_KEYS = {"materialism_orientation": "materialism", "tolerance_diversity": "tolerance"}
