@@ -47,11 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
 
-from disca_edge.content.personas import load_panel  # noqa: E402
+from disca_edge.content.personas import load_panel, parse_countries  # noqa: E402
 from disca_edge.content.scenarios import disca_pool  # noqa: E402
 from disca_edge.engine import ChatPrompt  # noqa: E402
 from disca_edge.evals.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
-from disca_edge.evals.loop import parse_countries  # noqa: E402
 from disca_edge.maths import core  # noqa: E402
 from disca_edge.maths.methods import compute_methods, method_suite  # noqa: E402
 from disca_edge.models.registry import open_engine  # noqa: E402

@@ -8,14 +8,15 @@ ablations) is post-processing of those logits with `core`, with no further model
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .content import i18n
-from .content.scenarios import BASE_SYSTEM_PROMPT, disca_user_prompts, user_turns
+from .content.personas import COHORTS, Panel
+from .content.scenarios import BASE_SYSTEM_PROMPT, Vignette, disca_user_prompts, user_turns
 from .engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from .errors import DiscaError
 
@@ -29,10 +30,10 @@ __all__ = [
     "evaluate_panel",
     "panel_prompts",
     "panel_system_prompts",
-    "render_custom_scenario",
 ]
 
-AGENTS = ("base", "young", "middle", "older", "all")
+#: The panel's agents, in the order of every J axis: the base prompt, then the personas.
+AGENTS: tuple[str, ...] = ("base", *COHORTS)
 ORDERS = ("orig", "swap")
 
 
@@ -70,15 +71,10 @@ class Dilemma:
         return cls(user_orig, user_swap, category=category, index=index)
 
     @classmethod
-    def from_vignette(cls, vignette: Any, data_seed: int = 42, lang: str = "en") -> Dilemma:
+    def from_vignette(cls, vignette: Vignette, data_seed: int = 42, lang: str = "en") -> Dilemma:
         """A MultiTP vignette in the DISCA frame (`scenarios.disca_user_prompts`)."""
         user_orig, user_swap = disca_user_prompts(vignette, data_seed, lang)
         return cls(user_orig, user_swap, category=vignette.category, index=vignette.vignette_index)
-
-
-def render_custom_scenario(dilemma: str, option_a: str, option_b: str) -> str:
-    """Scenario text for a free-form two-option question, in the DISCA option layout."""
-    return f"{dilemma.strip()}\n\nOption A — {option_a.strip()}\nOption B — {option_b.strip()}"
 
 
 def panel_system_prompts(persona_texts: Sequence[str], base: str = BASE_SYSTEM_PROMPT) -> list[str]:
@@ -108,19 +104,19 @@ class PanelPrompts:
         """System prompts in AGENTS order."""
         return panel_system_prompts(self.persona_texts, self.frame.base_assistant)
 
-    def vignette(self, vignette: Any, data_seed: int = 42) -> Dilemma:
+    def vignette(self, vignette: Vignette, data_seed: int = 42) -> Dilemma:
         """The DISCA-pool dilemma of a MultiTP vignette in this language."""
         return Dilemma.from_vignette(vignette, data_seed, self.frame.code)
 
     def systems_sha256(self) -> str:
         """Hash of the five system prompts (goes into run fingerprints)."""
-        import hashlib
-
         blob = "\x00".join(self.systems).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
 
-def panel_prompts(panel, lang: str = "native", *, descriptor_order: str = "fixed") -> PanelPrompts:
+def panel_prompts(
+    panel: Panel, lang: str = "native", *, descriptor_order: str = "fixed"
+) -> PanelPrompts:
     """Render a panel's prompts under ``--lang native|en``.
 
     ``en`` gives today's English prompts (the persona text equals `Panel.texts`). ``native``
@@ -129,7 +125,7 @@ def panel_prompts(panel, lang: str = "native", *, descriptor_order: str = "fixed
     English ones (flagged in ``rendering``).
 
     Args:
-        panel: a `personas.Panel`.
+        panel: the country's persona panel.
         lang: "native" or "en".
         descriptor_order: "fixed" (default) or "released" (see `i18n.Language.persona_text`).
     """

@@ -12,9 +12,25 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichBar
+from rich.text import Text
 
 __all__ = [
     "DISPLAYS",
@@ -36,7 +52,11 @@ UNITS = ("scenarios", "bytes")
 
 
 class Progress(Protocol):
-    """What long-running work reports to a display."""
+    """What long-running work reports to a display (every display, eval runs, file reads).
+
+    The caller that makes a display starts and closes it; code it hands the display to
+    reports with ``stage`` and ``update`` only (a file reader just calls ``update``).
+    """
 
     def start(self, total: int | None, done: int = 0) -> None:
         """All work of this call: ``total`` units (None: unknown), ``done`` already done."""
@@ -66,13 +86,20 @@ class NullProgress:
     def close(self) -> None:
         """Show nothing."""
 
-    country = stage  # the name eval's protocol had
-
 
 def _check_unit(unit: str) -> str:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
     return unit
+
+
+class _ScenarioRate(ProgressColumn):
+    """Scenarios per second, as the rich bar's rate column."""
+
+    def render(self, task: Any) -> Text:
+        """The rate, or an ellipsis before there is one."""
+        speed = task.speed
+        return Text("…  scen/s" if speed is None else f"{speed:5.2f} scen/s")
 
 
 class RichProgress:
@@ -91,17 +118,6 @@ class RichProgress:
         self._stage = ("", 0, 0)
 
     def _columns(self) -> list[Any]:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            ProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.text import Text
-
         if self._unit == "bytes":
             return [
                 TextColumn("{task.description}"),
@@ -110,26 +126,17 @@ class RichProgress:
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
             ]
-
-        class _Rate(ProgressColumn):
-            def render(self, task: Any) -> Text:
-                speed = task.speed
-                return Text("…  scen/s" if speed is None else f"{speed:5.2f} scen/s")
-
         return [
             TextColumn("[bold]{task.fields[stage]}[/] {task.fields[in_stage]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            _Rate(),
+            _ScenarioRate(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
         ]
 
     def start(self, total: int | None, done: int = 0) -> None:
         """Draw the bar."""
-        from rich.console import Console
-        from rich.progress import Progress as RichBar
-
         console = self._console or Console(stderr=True)
         self._progress = RichBar(*self._columns(), console=console, transient=self._unit == "bytes")
         self._progress.start()
@@ -156,8 +163,6 @@ class RichProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-
-    country = stage  # the name eval's protocol had
 
 
 class PlainProgress:
@@ -223,10 +228,10 @@ class PlainProgress:
         if self._total or self._new:
             self._line()
 
-    country = stage  # the name eval's protocol had
 
-
-def make_progress(display: str = "auto", *, unit: str = "scenarios", description: str = "") -> Any:
+def make_progress(
+    display: str = "auto", *, unit: str = "scenarios", description: str = ""
+) -> Progress:
     """The display ``--display`` names.
 
     Args:
@@ -301,8 +306,6 @@ def working(display: str = "auto", description: str = "working", after_s: float 
     Yields:
         Nothing; the display ends with the block.
     """
-    import threading
-
     if display == "auto":
         display = "rich" if sys.stderr.isatty() else "none"
     if display not in DISPLAYS:
@@ -317,11 +320,7 @@ def working(display: str = "auto", description: str = "working", after_s: float 
             print(f"{description} ...", file=sys.stderr, flush=True)
 
     else:
-        from rich.console import Console
-        from rich.progress import Progress as Bar
-        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        shown = Bar(
+        shown = RichBar(
             SpinnerColumn(), TextColumn(description), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
         )  # fmt: skip

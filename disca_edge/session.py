@@ -24,9 +24,8 @@ from typing import Any
 from .ask.inputs import make_input, parse_line
 from .ask.result import AskResult
 from .ask.run import answer_countries
-from .content.personas import load_panel
+from .content.personas import load_panel, parse_countries
 from .errors import DiscaError
-from .evals.loop import parse_countries
 from .maths.core import DiscaParams
 from .models.registry import open_engine
 

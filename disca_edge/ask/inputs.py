@@ -50,7 +50,7 @@ __all__ = [
 
 #: The context sentence of the trolley shorthand in English: the first DISCA start
 #: sentence of the language (I18N.md §3); other languages use their own first one.
-TROLLEY_CONTEXT = i18n.language("en").scenario_starts[0]
+TROLLEY_CONTEXT = i18n.language("en").trolley_opener
 
 #: Dilemmas per engine call when the input is a file: the trie shares the frame across them.
 CHUNK = 8
@@ -119,7 +119,7 @@ class AskInput:
             a, b = self.option_a, self.option_b
             if language.code != "en":
                 a, b = language.translate_group(a), language.translate_group(b)
-            return language.scenario(language.scenario_starts[0], a, b)
+            return language.scenario(language.trolley_opener, a, b)
         return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
 
 

@@ -140,7 +140,7 @@ class AskedDilemma:
     @classmethod
     def of(cls, item: AskInput, language: i18n.Language) -> AskedDilemma:
         """The record of an input rendered in a frame language."""
-        text = language.scenario_starts[0] if item.dilemma is None else item.dilemma
+        text = language.trolley_opener if item.dilemma is None else item.dilemma
         return cls(item.form, text, item.option_a, item.option_b, item.category,
                    item.scenario(language))  # fmt: skip
 

@@ -11,9 +11,8 @@ import click
 
 from ..ask.inputs import AskInputError, chunk_for, inputs_from_cli
 from ..ask.run import Outcome, answer_countries, fit_context
-from ..content.personas import load_panel
+from ..content.personas import load_panel, parse_countries
 from ..errors import DiscaError
-from ..evals.loop import parse_countries
 from ..maths.core import DiscaParams
 from ..models.registry import open_engine, warn_unlisted_languages
 from ..pipeline import panel_prompts

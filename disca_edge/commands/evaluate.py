@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..content.personas import parse_countries
 from ..content.variants import parse_cap, parse_drop_dims
-from ..evals.loop import EvalConfig, merge, parse_countries, parse_params, parse_shard, run_eval
+from ..evals.loop import EvalConfig, merge, parse_params, parse_shard, run_eval
 from ..evals.rescore import parse_grid, parse_seeds, rescore
 from ..progress import make_progress
 from ..views.tables import country_table, render

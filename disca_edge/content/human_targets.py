@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 from .. import paths
 from ..errors import DiscaError, UnknownNameError
 from ..maths.categories import DIMENSIONS
+from ..progress import Progress
 
 __all__ = [
     "MORAL_MACHINE",
@@ -98,10 +99,6 @@ _TIMEOUT_S = 30.0
 _CHUNK = 1 << 16
 
 
-class _Progress(Protocol):
-    def update(self, n: int) -> None: ...
-
-
 def dataset_path(name: str = MORAL_MACHINE) -> Path:
     """Where a dataset's file is (or would be) stored under `paths.data_dir()`."""
     if name not in DATASETS:
@@ -163,7 +160,16 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     Raises:
         DiscaError: one line naming `source` and the first problem found.
     """
-    import pandas as pd
+    frame = _read_acme_csv(data, source)
+    _check_labels(frame, source)
+    _check_numbers(frame, source)
+    _check_rows(frame, source)
+    return frame
+
+
+def _read_acme_csv(data: bytes, source: str) -> pd.DataFrame:
+    """The file as text columns; refuses an unreadable file, missing columns, no rows."""
+    import pandas as pd  # heavy: only reading the targets needs it
 
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -179,6 +185,11 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
         )
     if frame.empty:
         raise _fail(source, "no data rows")
+    return frame
+
+
+def _check_labels(frame: pd.DataFrame, source: str) -> None:
+    """Label holds exactly the 13 labels of the file format."""
     labels = set(frame["Label"])
     unknown = sorted(labels - set(ACME_LABELS))
     if unknown:
@@ -186,6 +197,12 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
     absent = [label for label in ACME_LABELS if label not in labels]
     if absent:
         raise _fail(source, f"missing Label(s) {', '.join(map(repr, absent))}")
+
+
+def _check_numbers(frame: pd.DataFrame, source: str) -> None:
+    """Estimates and se are finite numbers (converted in place), Estimates in [-1, 1]."""
+    import pandas as pd  # heavy: only reading the targets needs it
+
     for column in ("Estimates", "se"):
         numeric = pd.to_numeric(frame[column], errors="coerce")
         bad = ~np.isfinite(numeric.to_numpy(dtype=float, na_value=np.nan))
@@ -203,6 +220,10 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
             source,
             f"Estimates {frame['Estimates'].iloc[row]} on line {row + 2} is outside [-1, 1]",
         )
+
+
+def _check_rows(frame: pd.DataFrame, source: str) -> None:
+    """ISO3 countries, one row per (Country, Label), the six used labels per country."""
     countries = frame["Country"]
     not_iso3 = ~countries.map(lambda code: bool(_ISO3.fullmatch(code)))
     if not_iso3.any():
@@ -225,10 +246,9 @@ def validate_acme(data: bytes, source: str) -> pd.DataFrame:
         have = set(used.loc[used["Country"] == incomplete[0], "Label"])
         lacking = [label for label in LABEL_TO_DIMENSION if label not in have]
         raise _fail(source, f"country {incomplete[0]} lacks Label(s) {', '.join(lacking)}")
-    return frame
 
 
-def _download(url: str, progress: _Progress | None) -> bytes:
+def _download(url: str, progress: Progress | None) -> bytes:
     hint = f"download it yourself and run `disca data pull {MORAL_MACHINE} --from FILE`"
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
@@ -248,12 +268,12 @@ def _download(url: str, progress: _Progress | None) -> bytes:
         raise DiscaError(f"could not download {url}: {exc}; {hint}") from None
 
 
-def pull_moral_machine(from_file: Path | None = None, progress: _Progress | None = None) -> Path:
+def pull_moral_machine(from_file: Path | None = None, progress: Progress | None = None) -> Path:
     """Fetch, validate and store `country_specific_ACME.csv`.
 
     Args:
         from_file: a local copy to use instead of downloading `MORAL_MACHINE_URL`.
-        progress: optional object with `update(n_bytes)`, fed while downloading.
+        progress: a started bytes display, fed `update(n_bytes)` while downloading.
 
     Returns:
         Path of the stored file; beside it, `<file>.json` records sha256, source, rows,

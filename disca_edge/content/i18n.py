@@ -21,6 +21,7 @@ Pure rendering apart from reading the one data file (`tables`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import string
@@ -33,9 +34,9 @@ import numpy as np
 
 from ..errors import DiscaError
 from ..paths import shipped_dir
+from .personas.render import COHORTS
 
 __all__ = [
-    "COHORTS",
     "LANG_MODES",
     "PERSONA_ONLY_NOTE",
     "REVERSED_IN_RELEASE",
@@ -53,8 +54,6 @@ __all__ = [
 
 #: ``--lang`` values: the country's own language (the paper's protocol) or English.
 LANG_MODES: tuple[str, ...] = ("native", "en")
-
-COHORTS: tuple[str, ...] = ("young", "middle", "older", "all")
 
 #: Table dimension keys -> the project's level keys (personas/README.md).
 _DIMENSION_KEYS = {"materialism_orientation": "materialism", "tolerance_diversity": "tolerance"}
@@ -90,7 +89,8 @@ class Language:
         base_assistant: the neutral base system prompt.
         scenario_frame: lane labels, group labels and closing sentence.
         characters: MultiTP character type -> (singular, plural).
-        scenario_starts: the start sentences (6 in en and fa, 4 elsewhere).
+        scenario_starts: the start sentences (6 in en and fa, 4 elsewhere); the first is
+            the `trolley_opener`.
         conjunctions: (separator, final) for joining group parts.
         header: persona header with ``{role}``, ``{country_name}``, ``{age_range}``.
         closing: persona closing sentence ("" for the neutral scaffold).
@@ -206,6 +206,15 @@ class Language:
 
     # --- the user turn (I18N.md §3) ------------------------------------------------------
 
+    @property
+    def trolley_opener(self) -> str:
+        """The start sentence of a trolley dilemma given as two groups: the first one.
+
+        ``ask``'s shorthand always uses it, so a question gets the same prompt wherever
+        it appears; in English it is the start of the paper's prompts (I18N.md §3).
+        """
+        return self.scenario_starts[0]
+
     def start_for(self, vignette_index: int, data_seed: int = 42) -> str:
         """The start sentence of a vignette: ``default_rng([seed, index])`` over this list."""
         rng = np.random.default_rng([data_seed, vignette_index])
@@ -318,7 +327,9 @@ def data_file() -> Path:
 
 
 def _pool_character_types() -> set[str]:
-    from .scenarios import disca_pool  # lazy: scenarios renders through this module
+    # The one lazy import of the content floor: scenarios imports this module to render,
+    # and the tables are checked against scenarios' pool only when they are first read.
+    from .scenarios import disca_pool
 
     return {role for v in disca_pool() for role in (v.first_role, v.second_role)}
 
@@ -329,8 +340,6 @@ def load_tables(path: str | Path | None = None) -> Tables:
     Raises:
         I18nError: unreadable, not JSON, or a table is missing or malformed (one line).
     """
-    import hashlib
-
     path = Path(path) if path is not None else data_file()
     try:
         blob = path.read_bytes()

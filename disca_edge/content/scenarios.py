@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnknownNameError
-from ..maths.categories import CATEGORIES, normalize_category
+from ..maths.categories import (
+    AGE,
+    CATEGORIES,
+    FITNESS,
+    GENDER,
+    SOCIAL_VALUE,
+    SPECIES,
+    UTILITARIANISM,
+    normalize_category,
+)
 from . import i18n
 
 __all__ = [
@@ -25,7 +34,6 @@ __all__ = [
     "MULTITP_OPENERS",
     "MULTITP_SYSTEM_PROMPTS",
     "render_multitp_prompt",
-    "DISCA_OPENERS",  # noqa: F822 - module __getattr__: read from the language tables
     "DISCA_FRAME",
     "BASE_SYSTEM_PROMPT",
     "opener_for",
@@ -93,9 +101,9 @@ _SOCIAL_VALUE_PAIRS = (
     ("Homeless", "FemaleDoctor"),
 )
 _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "Species": (("Dog", "Person"), ("Cat", "Person")),
-    "SocialValue": _SOCIAL_VALUE_PAIRS,
-    "Gender": (
+    SPECIES: (("Dog", "Person"), ("Cat", "Person")),
+    SOCIAL_VALUE: _SOCIAL_VALUE_PAIRS,
+    GENDER: (
         ("Man", "Woman"),
         ("ElderlyMan", "ElderlyWoman"),
         ("Boy", "Girl"),
@@ -104,7 +112,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("MaleAthlete", "FemaleAthlete"),
         ("MaleDoctor", "FemaleDoctor"),
     ),
-    "Age": (
+    AGE: (
         ("Woman", "Girl"),
         ("ElderlyWoman", "Girl"),
         ("ElderlyWoman", "Woman"),
@@ -112,7 +120,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ElderlyMan", "Boy"),
         ("ElderlyMan", "Man"),
     ),
-    "Fitness": (
+    FITNESS: (
         ("LargeWoman", "Woman"),
         ("LargeWoman", "FemaleAthlete"),
         ("Woman", "FemaleAthlete"),
@@ -120,7 +128,7 @@ _EQUAL_SIZE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("LargeMan", "MaleAthlete"),
         ("Man", "MaleAthlete"),
     ),
-    "Utilitarianism": (("Woman", "Pregnant"), ("LargeWoman", "Pregnant")),
+    UTILITARIANISM: (("Woman", "Pregnant"), ("LargeWoman", "Pregnant")),
 }
 _SIZES = (1, 2, 3, 4, 5)
 
@@ -269,7 +277,7 @@ def _pair_list() -> list[tuple[str, str, str, tuple[tuple[int, int], ...]]]:
     """(category, non-preferred role, preferred role, ((n_nonpref, n_pref), ...)) in order."""
     pairs: list[tuple[str, str, str, tuple[tuple[int, int], ...]]] = []
     for category in CATEGORIES:
-        if category == "Utilitarianism":
+        if category == UTILITARIANISM:
             for n_less in _SIZES:
                 for n_more in _SIZES:
                     if n_less < n_more:
@@ -325,21 +333,14 @@ def generate_vignettes() -> list[Vignette]:
 # --- DISCA rendering (DISCA.md §2.2-2.3) ---------------------------------------------
 
 
-def __getattr__(name: str):
-    # DISCA_OPENERS comes from the shipped language tables, read on first use.
-    if name == "DISCA_OPENERS":
-        return i18n.language("en").scenario_starts
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def opener_for(vignette_index: int, data_seed: int = 42, lang: str = "en") -> str:
     """The DISCA start sentence for one vignette, in language `lang` (I18N.md §3).
 
     The index is drawn uniformly from the language's ``scenario_starts`` (6 in en and fa,
     4 elsewhere) by `np.random.default_rng([data_seed, vignette_index]).integers(n)`:
     random-access and the same for both orderings and all 5 prompts. The English list
-    (`DISCA_OPENERS`) holds the starts of the paper's prompts; it replaced the six MultiTP
-    openers of DISCA.md §2.2, which the MultiTP protocol still uses.
+    holds the starts of the paper's prompts; it replaced the six MultiTP openers of
+    DISCA.md §2.2 (`MULTITP_OPENERS`), which the MultiTP protocol still uses.
     """
     return i18n.language(lang).start_for(vignette_index, data_seed)
 
@@ -415,7 +416,7 @@ _PREGNANT_FILTER_ROLES = frozenset({"Pregnant", "Woman", "LargeWoman"})
 def is_pregnant_equal_size(vignette: Vignette) -> bool:
     """True for the Utilitarianism rows DISCA drops: equal sizes, roles only Pregnant/(Large)Woman."""
     return (
-        vignette.category == "Utilitarianism"
+        vignette.category == UTILITARIANISM
         and vignette.first_count == vignette.second_count
         and {vignette.first_role, vignette.second_role} <= _PREGNANT_FILTER_ROLES
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
+from . import personas, scenarios
 
 __all__ = [
     "DEFAULT_CAP",
@@ -73,12 +74,10 @@ def parse_drop_dims(text: str | Iterable[str] | None) -> tuple[str, ...]:
     Raises:
         DiscaError: an unknown dimension (the message lists the known ones).
     """
-    from .personas import WVS_DIMENSION_SPECS as DIMENSION_SPECS
-
     if text is None:
         return ()
     parts = text.split(",") if isinstance(text, str) else list(text)
-    keys = [spec.key for spec in DIMENSION_SPECS]
+    keys = [spec.key for spec in personas.WVS_DIMENSION_SPECS]
     wanted = {p.strip().lower().replace("-", "_").replace(" ", "_") for p in parts if p.strip()}
     unknown = sorted(wanted - set(keys))
     if unknown:
@@ -90,10 +89,10 @@ def parse_drop_dims(text: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(k for k in keys if k in wanted)
 
 
-def pool(data_seed: int = 42, cap: int | None = DEFAULT_CAP, min_per_category: int = 0) -> list:
+def pool(
+    data_seed: int = 42, cap: int | None = DEFAULT_CAP, min_per_category: int = 0
+) -> list[scenarios.Vignette]:
     """The DISCA pool of a run (`scenarios.disca_pool`; ``cap`` None means no cap)."""
-    from . import scenarios
-
     if min_per_category < 0:
         raise DiscaError(f"--min-per-category must be >= 0, got {min_per_category}")
     return scenarios.disca_pool(
@@ -117,7 +116,7 @@ def panel_for(
     fourth: str = "aggregate",
     drop_dims: Sequence[str] = (),
     personas_dir: str | os.PathLike | None = None,
-) -> Any:
+) -> personas.Panel:
     """A country's persona panel under the run's persona variants.
 
     Args:
@@ -130,8 +129,6 @@ def panel_for(
     Returns:
         personas.Panel (its ``sha256`` covers the changed texts and levels).
     """
-    from . import personas
-
     if fourth not in FOURTH:
         raise DiscaError(f"--fourth must be one of {', '.join(FOURTH)}, got {fourth!r}")
     panel = personas.load_panel(iso3, None if personas_dir is None else Path(personas_dir))

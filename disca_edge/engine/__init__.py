@@ -27,7 +27,9 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +123,6 @@ class EngineStats:
 
 def llama_cpp_version() -> str:
     """Installed llama-cpp-python version (without importing the native library)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("llama-cpp-python")
     except PackageNotFoundError:
@@ -142,6 +142,55 @@ def _import_llama():
     set_verbose(False)
     hardware.warn_if_untested(llama_cpp_version())
     return llama_cpp, internals
+
+
+def _engine_settings(
+    llama_cpp: Any,
+    *,
+    n_ctx: int,
+    n_threads: int | None,
+    n_batch: int,
+    n_gpu_layers: int,
+    n_ubatch: int | None,
+    n_seq_max: int,
+    kv_type: str | None,
+    extra_buffers: str | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The engine's settings: its arguments with the defaults the llama.cpp build implies.
+
+    The compute path (CPU or GPU offload, flash attention, default KV type) and the extra
+    weight buffers follow the build and the CPU (`hardware`); see `Engine` for each.
+
+    Raises:
+        ValueError: an unknown KV type.
+    """
+    buffers = hardware.resolve_extra_buffers(extra_buffers)
+    features = hardware.cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
+    use_extra_bufts = hardware.extra_buffers_on(buffers, features)
+    path = hardware.compute_path(n_gpu_layers, bool(llama_cpp.llama_supports_gpu_offload()))
+    if path.warning:
+        log.warning("%s", path.warning)
+    threads = n_threads or os.cpu_count() or 1
+    kv_type = kv_type or path.kv_type
+    if kv_type not in KV_TYPES:
+        raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
+    if n_ubatch is None:
+        n_ubatch = n_batch if path.on_gpu or kv_type not in ("f16", "f32") else min(n_batch, 63)
+    return {
+        "n_ctx": int(n_ctx),
+        "n_threads": int(threads),
+        "n_batch": int(n_batch),
+        "n_ubatch": int(n_ubatch),
+        "flash_attn": path.flash_attn,
+        "n_gpu_layers": path.n_gpu_layers,
+        "n_seq_max": int(n_seq_max),
+        "kv_type": kv_type,
+        "extra_buffers": buffers,
+        "use_extra_bufts": use_extra_bufts,
+        "seed": int(seed),
+        "kv_unified": True,
+    }
 
 
 class Engine:
@@ -208,66 +257,20 @@ class Engine:
         self.model_path = Path(model_path)
         if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
             raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
-        buffers = hardware.resolve_extra_buffers(extra_buffers)
-        features = hardware.cpu_features(
-            llama_cpp.llama_print_system_info().decode(errors="replace")
+        self.settings = _engine_settings(
+            llama_cpp,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_batch=n_batch,
+            n_gpu_layers=n_gpu_layers,
+            n_ubatch=n_ubatch,
+            n_seq_max=n_seq_max,
+            kv_type=kv_type,
+            extra_buffers=extra_buffers,
+            seed=seed,
         )
-        use_extra_bufts = hardware.extra_buffers_on(buffers, features)
-        path = hardware.compute_path(n_gpu_layers, bool(llama_cpp.llama_supports_gpu_offload()))
-        if path.warning:
-            log.warning("%s", path.warning)
-        threads = n_threads or os.cpu_count() or 1
-        kv_type = kv_type or path.kv_type
-        if kv_type not in KV_TYPES:
-            raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
-        if n_ubatch is None:
-            n_ubatch = n_batch if path.on_gpu or kv_type not in ("f16", "f32") else min(n_batch, 63)
-        self.settings = {
-            "n_ctx": int(n_ctx),
-            "n_threads": int(threads),
-            "n_batch": int(n_batch),
-            "n_ubatch": int(n_ubatch),
-            "flash_attn": path.flash_attn,
-            "n_gpu_layers": path.n_gpu_layers,
-            "n_seq_max": int(n_seq_max),
-            "kv_type": kv_type,
-            "extra_buffers": buffers,
-            "use_extra_bufts": use_extra_bufts,
-            "seed": int(seed),
-            "kv_unified": True,
-        }
-        model_params = llama_cpp.llama_model_default_params()
-        model_params.n_gpu_layers = path.n_gpu_layers
-        model_params.use_extra_bufts = use_extra_bufts
-        try:
-            self._model = internals.LlamaModel(
-                path_model=str(self.model_path), params=model_params, verbose=False
-            )
-        except ValueError as exc:
-            raise DiscaError(
-                f"{self.model_path}: llama.cpp could not load the model ({exc})"
-            ) from None
-
-        ctx_params = llama_cpp.llama_context_default_params()
-        ctx_params.n_ctx = int(n_ctx)
-        ctx_params.n_batch = int(n_batch)
-        ctx_params.n_ubatch = int(n_ubatch)
-        ctx_params.n_threads = int(threads)
-        ctx_params.n_threads_batch = int(threads)
-        ctx_params.n_seq_max = int(n_seq_max)
-        ctx_params.kv_unified = True
-        ctx_params.no_perf = True
-        ctx_params.flash_attn_type = path.flash_attn
-        ctx_params.type_k = ctx_params.type_v = _GGML_TYPE[kv_type]
-        from llama_cpp._utils import suppress_stdout_stderr
-
-        with suppress_stdout_stderr(disable=False):
-            self._ctx = llama_cpp.llama_init_from_model(self._model.model, ctx_params)
-        if not self._ctx:
-            raise DiscaError(
-                f"{self.model_path}: llama.cpp could not create a context (n_ctx={n_ctx}, "
-                f"kv_type={kv_type})"
-            )
+        self._model = self._load_model(internals)
+        self._ctx = self._new_context()
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self.n_ctx = int(llama_cpp.llama_n_ctx(self._ctx))
         self.n_batch = int(n_batch)
@@ -278,7 +281,53 @@ class Engine:
         self.settings["group_cells"] = self.group_cells
         self.settings["only_group_prefixes"] = bool(only_group_prefixes)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
+        self._attach_chat(chat_template)
+        self.prefix_cache_dir = Path(prefix_cache_dir) if prefix_cache_dir else None
+        self.stats = EngineStats()
+        self._cells_in_use = 0  # KV cells holding tokens: llama.cpp attends over all of them
+        self._prefixes = self._pinned_prefixes(bool(only_group_prefixes))
 
+    def _load_model(self, internals: Any) -> Any:
+        """The weights, offloaded and repacked as the settings say."""
+        model_params = self._llama.llama_model_default_params()
+        model_params.n_gpu_layers = self.settings["n_gpu_layers"]
+        model_params.use_extra_bufts = self.settings["use_extra_bufts"]
+        try:
+            return internals.LlamaModel(
+                path_model=str(self.model_path), params=model_params, verbose=False
+            )
+        except ValueError as exc:
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not load the model ({exc})"
+            ) from None
+
+    def _new_context(self) -> Any:
+        """A llama.cpp context with the settings' sizes, threads, kernel and KV type."""
+        from llama_cpp._utils import suppress_stdout_stderr  # llama_cpp stays lazy
+
+        llama_cpp, settings = self._llama, self.settings
+        ctx_params = llama_cpp.llama_context_default_params()
+        ctx_params.n_ctx = settings["n_ctx"]
+        ctx_params.n_batch = settings["n_batch"]
+        ctx_params.n_ubatch = settings["n_ubatch"]
+        ctx_params.n_threads = settings["n_threads"]
+        ctx_params.n_threads_batch = settings["n_threads"]
+        ctx_params.n_seq_max = settings["n_seq_max"]
+        ctx_params.kv_unified = True
+        ctx_params.no_perf = True
+        ctx_params.flash_attn_type = settings["flash_attn"]
+        ctx_params.type_k = ctx_params.type_v = _GGML_TYPE[settings["kv_type"]]
+        with suppress_stdout_stderr(disable=False):
+            ctx = llama_cpp.llama_init_from_model(self._model.model, ctx_params)
+        if not ctx:
+            raise DiscaError(
+                f"{self.model_path}: llama.cpp could not create a context "
+                f"(n_ctx={settings['n_ctx']}, kv_type={settings['kv_type']})"
+            )
+        return ctx
+
+    def _attach_chat(self, chat_template: str | None) -> None:
+        """Read the GGUF metadata and set up the chat template (`chat`)."""
         self.metadata = self._model.metadata()
         template = chat_template or self.metadata.get("tokenizer.chat_template")
         if not template:
@@ -288,21 +337,21 @@ class Engine:
             )
         self.chat = ChatTokens(self._model, template)
         self.system_role = self.chat.system_role
-        self.prefix_cache_dir = Path(prefix_cache_dir) if prefix_cache_dir else None
-        self.stats = EngineStats()
-        self._cells_in_use = 0  # KV cells holding tokens: llama.cpp attends over all of them
+
+    def _pinned_prefixes(self, exclusive: bool) -> PinnedPrefixes:
+        """The resident system prompts (`kvcache`), their state files keyed by the kernel."""
         kernel_key = "/".join(
             f"{k}={self.settings[k]}" for k in ("n_ubatch", "flash_attn", "kv_type", "n_gpu_layers")
         )
-        self._prefixes = PinnedPrefixes(
-            llama_cpp,
+        return PinnedPrefixes(
+            self._llama,
             self._ctx,
             self.n_ctx,
             self._decode_prefixes,
             state_dir=self.prefix_cache_dir,
             kernel_key=kernel_key,
             stats=self.stats,
-            exclusive=bool(only_group_prefixes),
+            exclusive=exclusive,
         )
 
     # ------------------------------------------------------------------ lifecycle

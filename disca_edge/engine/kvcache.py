@@ -27,7 +27,14 @@ import numpy as np
 
 from ..paths import atomic_write_bytes
 
-__all__ = ["PINNED_SLOTS", "STATE_MAGIC", "PinnedPrefixes"]
+__all__ = [
+    "PINNED_SLOTS",
+    "STATE_MAGIC",
+    "PinnedPrefixes",
+    "read_state_file",
+    "state_file_name",
+    "write_state_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,48 @@ STATE_MAGIC = b"DISCAKV1"  # state file header: magic, then the payload's sha256
 _MEMORY_STATES = 32  # prefix states kept in RAM for rebuilding the cache without recompute
 
 Prefix = tuple[int, ...]
+
+_CHECKSUM_BYTES = 32  # SHA-256
+
+
+def state_file_name(kernel_key: str, prefix: Prefix) -> str:
+    """File name of a prefix's saved state: a hash of the kernel settings and the tokens.
+
+    Args:
+        kernel_key: the engine settings that change KV values.
+        prefix: the prefix's token ids.
+
+    Returns:
+        32 hex digits and ``.kv``.
+    """
+    digest = hashlib.sha256(kernel_key.encode())
+    digest.update(np.asarray(prefix, dtype=np.int64).tobytes())
+    return f"{digest.hexdigest()[:32]}.kv"
+
+
+def write_state_file(path: Path, state: bytes) -> None:
+    """Save a state atomically: `STATE_MAGIC`, the SHA-256 of the state, the state."""
+    atomic_write_bytes(path, STATE_MAGIC + hashlib.sha256(state).digest() + state)
+
+
+def read_state_file(path: Path) -> bytes | None:
+    """The state saved in ``path``, checked against its header.
+
+    Returns:
+        The state; None when the file is absent, or when its magic or checksum does not
+        match (logged: the caller decodes the prefix again and replaces the file).
+    """
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    head = len(STATE_MAGIC) + _CHECKSUM_BYTES
+    payload = data[head:]
+    if data[: len(STATE_MAGIC)] != STATE_MAGIC or (
+        hashlib.sha256(payload).digest() != data[len(STATE_MAGIC) : head]
+    ):
+        log.warning("replacing corrupt prefix state %s (checksum mismatch)", path)
+        return None
+    return payload
 
 
 class PinnedPrefixes:
@@ -194,27 +243,15 @@ class PinnedPrefixes:
         """Where the state of `prefix` is saved (None without a state folder)."""
         if self.state_dir is None:
             return None
-        digest = hashlib.sha256(self.kernel_key.encode())
-        digest.update(np.asarray(prefix, dtype=np.int64).tobytes())
-        return self.state_dir / f"{digest.hexdigest()[:32]}.kv"
+        return self.state_dir / state_file_name(self.kernel_key, prefix)
 
     def _read_file(self, prefix: Prefix) -> bytes | None:
-        """The checked payload of a state file; None if absent or corrupt (then replaced)."""
+        """The checked state of a prefix's file; None if absent or corrupt (then replaced)."""
         path = self.state_file(prefix)
-        if path is None or not path.is_file():
-            return None
-        data = path.read_bytes()
-        head = len(STATE_MAGIC) + 32
-        payload = data[head:]
-        if data[: len(STATE_MAGIC)] != STATE_MAGIC or (
-            hashlib.sha256(payload).digest() != data[len(STATE_MAGIC) : head]
-        ):
-            log.warning("replacing corrupt prefix state %s (checksum mismatch)", path)
-            return None
-        return payload
+        return None if path is None else read_state_file(path)
 
     def _write_file(self, prefix: Prefix, state: bytes) -> None:
         path = self.state_file(prefix)
         if path is None or not state:
             return
-        atomic_write_bytes(path, STATE_MAGIC + hashlib.sha256(state).digest() + state)
+        write_state_file(path, state)

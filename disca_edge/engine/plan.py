@@ -119,18 +119,7 @@ def plan(
         ValueError: a prefix length is out of range, or one prompt alone exceeds
             `cell_budget`.
     """
-    if len(tokens) != len(prefix_lens):
-        raise ValueError(
-            f"tokens and prefix_lens differ in length: {len(tokens)}, {len(prefix_lens)}"
-        )
-    if leaf_slots < 1:
-        raise ValueError(f"leaf_slots must be >= 1, got {leaf_slots}")
-    for i, (toks, plen) in enumerate(zip(tokens, prefix_lens, strict=True)):
-        if not 0 <= plen < len(toks):
-            raise ValueError(f"prompt {i}: prefix_len {plen} not in [0, {len(toks) - 1}]")
-        if len(toks) > cell_budget:
-            raise ValueError(f"prompt {i} has {len(toks)} tokens; a group holds {cell_budget}")
-
+    _check_plan(tokens, prefix_lens, leaf_slots, cell_budget)
     groups: list[Group] = []
     members: list[int] = []
     tries: dict[tuple[int, ...], dict] = {}  # pinned prefix -> nested {token: children}
@@ -139,14 +128,7 @@ def plan(
     for i in _order(tokens, prefix_lens):
         toks = tuple(tokens[i])
         prefix, suffix = toks[: prefix_lens[i]], toks[prefix_lens[i] :]
-        extra = 0 if prefix in tries else len(prefix)
-        node: dict | None = tries.get(prefix, {})
-        for tok in suffix:
-            if node is None or tok not in node:
-                extra += 1
-                node = None
-            else:
-                node = node[tok]
+        extra = _new_cells(tries, prefix, suffix)
         new_leaf = toks not in leaves
         new_prefix = bool(prefix) and prefix not in tries
         full = (new_leaf and len(leaves) >= leaf_slots) or cells + extra > cell_budget
@@ -164,6 +146,38 @@ def plan(
     if members:
         groups.append(_build(tokens, prefix_lens, members, first_leaf))
     return groups
+
+
+def _check_plan(
+    tokens: Sequence[Sequence[int]], prefix_lens: Sequence[int], leaf_slots: int, cell_budget: int
+) -> None:
+    """Refuse what `plan` cannot lay out (its Raises)."""
+    if len(tokens) != len(prefix_lens):
+        raise ValueError(
+            f"tokens and prefix_lens differ in length: {len(tokens)}, {len(prefix_lens)}"
+        )
+    if leaf_slots < 1:
+        raise ValueError(f"leaf_slots must be >= 1, got {leaf_slots}")
+    for i, (toks, plen) in enumerate(zip(tokens, prefix_lens, strict=True)):
+        if not 0 <= plen < len(toks):
+            raise ValueError(f"prompt {i}: prefix_len {plen} not in [0, {len(toks) - 1}]")
+        if len(toks) > cell_budget:
+            raise ValueError(f"prompt {i} has {len(toks)} tokens; a group holds {cell_budget}")
+
+
+def _new_cells(
+    tries: dict[tuple[int, ...], dict], prefix: tuple[int, ...], suffix: tuple[int, ...]
+) -> int:
+    """KV cells a prompt adds to a group: its prefix if not yet there, its suffix tokens off the trie."""
+    extra = 0 if prefix in tries else len(prefix)
+    node: dict | None = tries.get(prefix, {})
+    for tok in suffix:
+        if node is None or tok not in node:
+            extra += 1
+            node = None
+        else:
+            node = node[tok]
+    return extra
 
 
 class _Node:

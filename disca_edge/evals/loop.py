@@ -46,7 +46,6 @@ __all__ = [
     "Progress",
     "NullProgress",
     "LOGIT_SETTINGS",
-    "parse_countries",
     "parse_shard",
     "parse_params",
     "run_eval",
@@ -132,31 +131,6 @@ class EvalOutcome:
 # --------------------------------------------------------------------------- option parsing
 
 
-def parse_countries(text: str, directory: str | os.PathLike | None = None) -> tuple[str, ...]:
-    """``paper20`` or a comma-separated list of ISO3/ISO2/names -> ISO3 codes (deduplicated).
-
-    Names resolve against the persona folder `directory` (default: the shipped panels).
-
-    Raises:
-        UnknownNameError: a country without a persona panel.
-    """
-    from ..content.personas import PAPER20, resolve_country
-
-    out: list[str] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if part.lower() == "paper20":
-            codes = PAPER20
-        else:
-            codes = (resolve_country(part, None if directory is None else Path(directory)),)
-        out.extend(c for c in codes if c not in out)
-    if not out:
-        raise DiscaError("no countries given (use e.g. --countries USA,JPN or paper20)")
-    return tuple(out)
-
-
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
     """``NAME=VALUE`` strings -> DISCA overrides (values parsed as JSON, else text).
 
@@ -187,14 +161,14 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _prompts_sha256() -> str:
     """Hash of the fixed prompt texts (frame, scenario layout, openers, base prompt)."""
-    from ..content import scenarios
+    from ..content import i18n, scenarios
 
     blob = "\x00".join(
         [
             scenarios.DISCA_FRAME,
             scenarios.render_disca_scenario("{context}", "{left}", "{right}"),
             scenarios.BASE_SYSTEM_PROMPT,
-            *scenarios.DISCA_OPENERS,
+            *i18n.language("en").scenario_starts,
         ]
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

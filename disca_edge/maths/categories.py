@@ -21,6 +21,12 @@ import re
 from ..errors import UnknownNameError
 
 __all__ = [
+    "SPECIES",
+    "SOCIAL_VALUE",
+    "GENDER",
+    "AGE",
+    "FITNESS",
+    "UTILITARIANISM",
     "CATEGORIES",
     "PREFERRED_LABEL",
     "DIMENSIONS",
@@ -33,31 +39,32 @@ __all__ = [
     "short_label",
 ]
 
+#: The category names, one constant each, for tables keyed by category.
+SPECIES = "Species"
+SOCIAL_VALUE = "SocialValue"
+GENDER = "Gender"
+AGE = "Age"
+FITNESS = "Fitness"
+UTILITARIANISM = "Utilitarianism"
+
 #: The six categories in MultiTP's generation order (MULTITP.md §5).
-CATEGORIES: tuple[str, ...] = (
-    "Species",
-    "SocialValue",
-    "Gender",
-    "Age",
-    "Fitness",
-    "Utilitarianism",
-)
+CATEGORIES: tuple[str, ...] = (SPECIES, SOCIAL_VALUE, GENDER, AGE, FITNESS, UTILITARIANISM)
 
 #: Preferred-side label per category (MULTITP.md §3): the group a "human-like" answer spares.
 PREFERRED_LABEL: dict[str, str] = {
-    "Species": "Humans",
-    "SocialValue": "High",
-    "Gender": "Female",
-    "Age": "Young",
-    "Fitness": "Fit",
-    "Utilitarianism": "More",
+    SPECIES: "Humans",
+    SOCIAL_VALUE: "High",
+    GENDER: "Female",
+    AGE: "Young",
+    FITNESS: "Fit",
+    UTILITARIANISM: "More",
 }
 
 #: The six dimensions in MultiTP's reporting order (MULTITP.md §8, §10): the axis of
 #: every preference vector ``ndarray[6]``.
 DIMENSIONS: tuple[str, ...] = tuple(
     f"{c}_{PREFERRED_LABEL[c]}"
-    for c in ("Species", "Gender", "Fitness", "SocialValue", "Age", "Utilitarianism")
+    for c in (SPECIES, GENDER, FITNESS, SOCIAL_VALUE, AGE, UTILITARIANISM)
 )
 
 #: Category -> dimension name (``"Age"`` -> ``"Age_Young"``).
@@ -67,23 +74,16 @@ DIMENSION_OF_CATEGORY: dict[str, str] = {c: f"{c}_{PREFERRED_LABEL[c]}" for c in
 CATEGORY_OF_DIMENSION: dict[str, str] = {d: c for c, d in DIMENSION_OF_CATEGORY.items()}
 
 #: The categories in the order DISCA.md lists T_cat (and `core.DiscaParams` its fields).
-DISCA_ORDER: tuple[str, ...] = (
-    "Species",
-    "Gender",
-    "Age",
-    "Fitness",
-    "SocialValue",
-    "Utilitarianism",
-)
+DISCA_ORDER: tuple[str, ...] = (SPECIES, GENDER, AGE, FITNESS, SOCIAL_VALUE, UTILITARIANISM)
 
 #: Category -> the `core.DiscaParams` field holding its logit temperature T_cat.
 TCAT_FIELD: dict[str, str] = {
-    "Species": "t_cat_species",
-    "Gender": "t_cat_gender",
-    "Age": "t_cat_age",
-    "Fitness": "t_cat_fitness",
-    "SocialValue": "t_cat_social_value",
-    "Utilitarianism": "t_cat_utilitarianism",
+    SPECIES: "t_cat_species",
+    GENDER: "t_cat_gender",
+    AGE: "t_cat_age",
+    FITNESS: "t_cat_fitness",
+    SOCIAL_VALUE: "t_cat_social_value",
+    UTILITARIANISM: "t_cat_utilitarianism",
 }
 
 _BY_SQUASHED = {c.lower(): c for c in CATEGORIES}

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from disca_edge import pipeline
 from disca_edge.cli import cli
-from disca_edge.content import scenarios
+from disca_edge.content import i18n, scenarios
 from disca_edge.content.personas import load_panel
 from disca_edge.engine import ChatPrompt, Engine
 from disca_edge.maths import core
@@ -55,12 +55,12 @@ def test_json_answer_records_everything(answer, smollm2_path):
     assert r["panel"]["provenance_statement"] == panel.provenance_statement
     assert r["dilemma"] == {
         "form": "trolley",
-        "text": scenarios.DISCA_OPENERS[0],
+        "text": i18n.language("en").trolley_opener,
         "option_a": "a boy",
         "option_b": "two elderly women",
         "category": "Age",
         "scenario": scenarios.render_disca_scenario(
-            scenarios.DISCA_OPENERS[0], "a boy", "two elderly women"
+            i18n.language("en").trolley_opener, "a boy", "two elderly women"
         ),
     }
     evaluations = r["evaluations"]

@@ -33,7 +33,6 @@ def test_orders():
         "Utilitarianism_More",
     )
     assert DISCA_ORDER == ("Species", "Gender", "Age", "Fitness", "SocialValue", "Utilitarianism")
-    assert core.CATEGORIES == DISCA_ORDER
     assert sorted(DISCA_ORDER) == sorted(CATEGORIES) == sorted(CATEGORY_OF_DIMENSION.values())
     assert DIMENSION_OF_CATEGORY["SocialValue"] == "SocialValue_High"
     assert [CATEGORY_OF_DIMENSION[DIMENSION_OF_CATEGORY[c]] for c in CATEGORIES] == list(CATEGORIES)
@@ -44,6 +43,11 @@ def test_tcat_fields_are_params_fields():
     for category, field in TCAT_FIELD.items():
         assert params.t_cat(category) == getattr(params, field)
     assert set(TCAT_FIELD) == set(CATEGORIES)
+
+
+def test_params_list_the_temperatures_in_disca_order():
+    fields = [f for f in core.DiscaParams().to_dict() if f.startswith("t_cat_")]
+    assert fields == [TCAT_FIELD[c] for c in DISCA_ORDER] + ["t_cat_default"]
 
 
 @pytest.mark.parametrize(
@@ -85,7 +89,6 @@ def test_short_label():
 ALLOWED = {
     "content/human_targets.py:ACME_LABELS",  # the Moral Machine file's own label vocabulary
     "content/human_targets.py:LABEL_TO_DIMENSION",  # that vocabulary -> dimension (its format)
-    "content/scenarios.py:_EQUAL_SIZE_PAIRS",  # role pairs per category (MULTITP.md §3 rules)
 }
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from disca_edge.maths import core
 from disca_edge.maths.core import (
     Correction,
     DiscaParams,
+    _sampling,
     correct,
     country_prior,
     debias,
@@ -330,7 +330,7 @@ def test_guard_fires_against_naive():
 def test_chunk_boundaries(monkeypatch):
     base, personas, z = random_inputs(3, n_s=23)
     whole = correct(base, personas, z, DiscaParams())
-    monkeypatch.setattr(core, "_CHUNK", 5)  # 5 + 5 + 5 + 5 + 3
+    monkeypatch.setattr(_sampling, "_CHUNK", 5)  # 5 + 5 + 5 + 5 + 3
     parts = correct(base, personas, z, DiscaParams())
     for name in FIELDS:
         np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name), err_msg=name)

@@ -22,6 +22,7 @@ from disca_edge.content.personas import (
     load_panel,
     normalised_score,
     panel_to_toml,
+    parse_countries,
     render_persona,
     resolve_country,
     score_to_level,
@@ -202,6 +203,24 @@ def test_shipped_population_levels_equal_the_wvs7_aggregates(shared_data):
 )  # fmt: skip
 def test_resolve_country_accepts_codes_and_names(query, iso3):
     assert resolve_country(query) == iso3
+
+
+def test_parse_countries_expands_paper20_and_keeps_first_mentions():
+    assert parse_countries("paper20") == PAPER20
+    assert parse_countries("jp, Japan,USA") == ("JPN", "USA")
+    assert parse_countries(" de ,, paper20") == ("DEU", *(c for c in PAPER20 if c != "DEU"))
+    with pytest.raises(UnknownNameError, match="unknown country 'Japn'"):
+        parse_countries("USA,Japn")
+    with pytest.raises(DiscaError, match="no countries given"):
+        parse_countries(" , ")
+
+
+def test_parse_countries_resolves_in_the_given_folder(tmp_path):
+    (tmp_path / "JPN.toml").write_bytes((shipped_dir() / "personas" / "JPN.toml").read_bytes())
+    assert parse_countries("japan", tmp_path) == ("JPN",)
+    assert parse_countries("japan", str(tmp_path)) == ("JPN",)
+    with pytest.raises(UnknownNameError, match="known: JPN"):
+        parse_countries("USA", tmp_path)
 
 
 def test_unknown_country_suggests_close_matches():

@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 from disca_edge.cli import cli
-from disca_edge.content.personas import load_panel
-from disca_edge.evals.loop import EvalConfig, build_header, parse_countries
+from disca_edge.content.personas import load_panel, parse_countries
+from disca_edge.evals.loop import EvalConfig, build_header
 
 
 def test_personas_list_and_show_read_the_folder_by_option_and_env(built_panels, monkeypatch):

@@ -441,7 +441,5 @@ def test_cli_eval_errors_before_loading_a_model(tmp_path, args, message):
 
 
 def test_parsers():
-    assert evaluate.parse_countries("paper20")[:3] == ("USA", "GBR", "DEU")
-    assert evaluate.parse_countries("jp, Japan,USA") == ("JPN", "USA")
     assert evaluate.parse_shard("1/3") == (1, 3) and evaluate.parse_shard("0/1") is None
     assert evaluate.parse_params(["eta=0.4", "use_gate=false"]) == {"eta": 0.4, "use_gate": False}

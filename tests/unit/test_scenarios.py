@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from disca_edge.cli import cli
+from disca_edge.content import i18n
 from disca_edge.content.scenarios import (
     BASE_SYSTEM_PROMPT,
-    DISCA_OPENERS,
     MULTITP_OPENERS,
     MULTITP_SYSTEM_PROMPTS,
     ROLES,
@@ -178,8 +178,9 @@ def test_stroller_never_used():
 def test_multitp_openers_and_system_prompts():
     assert len(MULTITP_OPENERS) == 6 and MULTITP_OPENERS[0] == MAIN_OPENER
     # DISCA uses the en start sentences of the paper's prompts (I18N.md §3), not MultiTP's
-    assert len(DISCA_OPENERS) == 6 and DISCA_OPENERS != MULTITP_OPENERS
-    assert DISCA_OPENERS[0] == MULTITP_OPENERS[1]  # "Imagine a scenario where ..."
+    disca_openers = i18n.language("en").scenario_starts
+    assert len(disca_openers) == 6 and disca_openers != MULTITP_OPENERS
+    assert disca_openers[0] == MULTITP_OPENERS[1]  # "Imagine a scenario where ..."
     assert MULTITP_SYSTEM_PROMPTS == {
         "default": "You are a helpful assistant.",
         "expert": "You are a moral philosopher.",
@@ -225,8 +226,9 @@ def test_swap_labels_is_simultaneous_and_an_involution():
 def test_opener_for_is_seeded_and_uniform_ish():
     picks = [opener_for(i) for i in range(460)]
     assert picks == [opener_for(i, data_seed=42) for i in range(460)]
-    assert set(picks) == set(DISCA_OPENERS)
-    expected = DISCA_OPENERS[int(np.random.default_rng([42, 7]).integers(6))]
+    disca_openers = i18n.language("en").scenario_starts
+    assert set(picks) == set(disca_openers)
+    expected = disca_openers[int(np.random.default_rng([42, 7]).integers(6))]
     assert opener_for(7) == expected
     assert [opener_for(i, data_seed=1) for i in range(20)] != picks[:20]
 

@@ -19,7 +19,16 @@ parsing, country lookup), `files` (TOML read/write), `wvs` (the microdata builde
 from __future__ import annotations
 
 from .files import SCHEMA, PersonaFileError, panel_to_toml
-from .panel import PAPER20, PROVENANCES, Panel, Persona, list_panels, load_panel, resolve_country
+from .panel import (
+    PAPER20,
+    PROVENANCES,
+    Panel,
+    Persona,
+    list_panels,
+    load_panel,
+    parse_countries,
+    resolve_country,
+)
 from .render import (
     COHORT_SHIFT_DELTA,
     COHORT_SHIFT_SIGN,
@@ -32,7 +41,7 @@ from .render import (
     render_persona,
     score_to_level,
 )
-from .wvs import Progress, WvsFileError, build_from_wvs
+from .wvs import WvsFileError, build_from_wvs
 
 __all__ = [
     "COHORTS",
@@ -47,7 +56,6 @@ __all__ = [
     "Panel",
     "Persona",
     "PersonaFileError",
-    "Progress",
     "WvsFileError",
     "build_from_wvs",
     "estimate_cohort_levels",
@@ -55,6 +63,7 @@ __all__ = [
     "load_panel",
     "normalised_score",
     "panel_to_toml",
+    "parse_countries",
     "render_persona",
     "resolve_country",
     "score_to_level",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "list_panels",
     "load_file",
     "load_panel",
+    "parse_countries",
     "resolve_country",
 ]
 
@@ -377,6 +379,30 @@ def resolve_country(query: str, directory: Path | None = None) -> str:
     if problems:
         message += f" Note: {len(problems)} file(s) could not be read, e.g. {problems[0]}"
     raise UnknownNameError(message)
+
+
+def parse_countries(text: str, directory: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """``paper20`` or a comma-separated list of ISO3/ISO2/names -> ISO3 codes (deduplicated).
+
+    Names resolve against the persona folder `directory` (default: the shipped panels).
+
+    Raises:
+        UnknownNameError: a country without a persona panel.
+        DiscaError: no country given.
+    """
+    out: list[str] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.lower() == "paper20":
+            codes = PAPER20
+        else:
+            codes = (resolve_country(part, None if directory is None else Path(directory)),)
+        out.extend(c for c in codes if c not in out)
+    if not out:
+        raise DiscaError("no countries given (use e.g. --countries USA,JPN or paper20)")
+    return tuple(out)
 
 
 def load_panel(query: str, directory: Path | None = None) -> Panel:

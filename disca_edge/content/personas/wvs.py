@@ -11,30 +11,27 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+import numpy as np
 
 from ... import __version__
 from ...errors import DiscaError
 from ...paths import atomic_write_text, check_writable_dir, shipped_dir
+from ...progress import Progress
 from .files import PersonaFileError, panel_to_toml
 from .panel import Panel, load_file, resolve_country
 from .render import COHORTS, WVS_DIMENSION_SPECS, WVS_DIMENSIONS, normalised_score, score_to_level
 
-__all__ = ["Progress", "WVS_ITEM_RANGES", "WvsFileError", "build_from_wvs"]
+__all__ = ["WVS_ITEM_RANGES", "WvsFileError", "build_from_wvs"]
 
 log = logging.getLogger(__name__)
 
 
 class WvsFileError(DiscaError):
     """The WVS-7 input file cannot be used (missing columns, no respondents, unreadable)."""
-
-
-class Progress(Protocol):
-    """Receives progress while a WVS file is read: `update(n)` with n bytes just consumed."""
-
-    def update(self, n: int) -> None:
-        """``n`` more bytes of the file were consumed."""
 
 
 # --- builder: WVS-7 microdata -> panels (PERSONAS.md §3-§4) ------------------------------
@@ -140,8 +137,7 @@ def _add_chunk(
     Valid: within the item's `WVS_ITEM_RANGES`; values outside it (other than the
     negative survey codes) are counted into `out_of_range`; inf is an error.
     """
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # heavy: only a build reads a CSV
 
     chunk.columns = [_column_key(c) for c in chunk.columns]
     country = chunk[_COUNTRY_COL].fillna("").str.strip().str.upper()
@@ -182,14 +178,40 @@ def _add_chunk(
             acc[1] += int(row["count"])
 
 
+@dataclass(frozen=True)
+class _Tally:
+    """What one pass over the WVS file counted.
+
+    Attributes:
+        sums: (iso3, cohort, dimension) -> [sum, count] of its valid item values.
+        respondents: (iso3, cohort) -> respondents kept.
+        missing: DISCA item columns the file lacks.
+        sha256: the file's hash.
+        out_of_range: item -> values outside `WVS_ITEM_RANGES` (only items with some).
+    """
+
+    sums: dict[tuple[str, str, str], list[float]]
+    respondents: dict[tuple[str, str], int]
+    missing: list[str]
+    sha256: str
+    out_of_range: dict[str, int]
+
+    def mean(self, iso3: str, cohort: str, key: str) -> float | None:
+        """Mean valid value of a dimension in a cohort (``all``: the three pooled)."""
+        cohorts = COHORTS[:3] if cohort == "all" else (cohort,)
+        total = sum(self.sums.get((iso3, c, key), (0.0, 0))[0] for c in cohorts)
+        count = sum(self.sums.get((iso3, c, key), (0.0, 0))[1] for c in cohorts)
+        return total / count if count else None
+
+
 def _accumulate(
     csv_path: Path,
     wanted: set[str] | None,
     progress: Progress | None,
     chunksize: int,
-) -> tuple[dict, dict, list[str], str, dict[str, int]]:
+) -> _Tally:
     """One streaming pass: sums and counts of valid values per (country, cohort, dimension)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only a build reads a CSV
 
     sep, header = _sniff_header(csv_path)
     present = _check_columns(csv_path, header)
@@ -233,13 +255,11 @@ def _accumulate(
                 csv_path, n, item, lo, hi,
             )  # fmt: skip
     counts = {item: n for item, n in out_of_range.items() if n}
-    return sums, respondents, missing, raw.sha256.hexdigest(), counts
+    return _Tally(sums, respondents, missing, raw.sha256.hexdigest(), counts)
 
 
 def _check_finite(values: Any, csv_path: Path) -> None:
     """Refuse inf/-inf (NaN is a blank or a word: missing), naming column and data row."""
-    import numpy as np
-
     bad = np.isinf(values.to_numpy(dtype=float))
     if bad.any():
         row, col = (int(x[0]) for x in np.nonzero(bad))
@@ -273,7 +293,7 @@ def build_from_wvs(
         csv_path: WVS_Cross-National_Wave_7_inverted_csv_v6_0.csv or a file shaped like it.
         out_dir: folder for the ISO3.toml files (created if needed).
         countries: ISO3/ISO2/names to build; default every country in the file.
-        progress: receives `update(n)` with the bytes consumed.
+        progress: a started bytes display; gets `update(n)` with the bytes consumed.
         chunksize: rows per chunk.
 
     Returns:
@@ -289,10 +309,21 @@ def build_from_wvs(
         raise WvsFileError(f"{csv_path}: file not found")
     check_writable_dir(out_dir)  # before reading a 1 GB CSV
     wanted = _resolve_build_countries(countries)
-    sums, respondents, missing, digest, out_of_range = _accumulate(
-        csv_path, wanted, progress, chunksize
-    )
-    found = sorted({iso3 for iso3, _ in respondents})
+    tally = _accumulate(csv_path, wanted, progress, chunksize)
+    found = _found_countries(csv_path, wanted, tally)
+    shipped = {iso3: _shipped_panel(iso3) for iso3 in found}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for iso3 in found:
+        path = out_dir / f"{iso3}.toml"
+        atomic_write_text(path, _panel_text(csv_path, iso3, tally, shipped[iso3]))
+        written.append(path)
+    return written
+
+
+def _found_countries(csv_path: Path, wanted: set[str] | None, tally: _Tally) -> list[str]:
+    """The countries with respondents, in ISO3 order; refuses a requested one without any."""
+    found = sorted({iso3 for iso3, _ in tally.respondents})
     if wanted is not None:
         absent = sorted(wanted - set(found))
         if absent:
@@ -302,75 +333,70 @@ def build_from_wvs(
             )
     if not found:
         raise WvsFileError(f"{csv_path}: no valid respondents (Q261 1900-2010, A_YEAR >= 2015)")
-
-    shipped: dict[str, Panel] = {}
-    shipped_folder = shipped_dir() / "personas"
-    for iso3 in found:
-        if (shipped_folder / f"{iso3}.toml").is_file():
-            try:
-                shipped[iso3] = load_file(shipped_folder / f"{iso3}.toml")
-            except PersonaFileError as exc:  # pragma: no cover - shipped files are tested
-                log.warning("%s", exc)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for iso3 in found:
-        n_by_cohort = {c: respondents.get((iso3, c), 0) for c in COHORTS[:3]}
-        n_by_cohort["all"] = sum(n_by_cohort.values())
-        personas = []
-        for cohort in COHORTS:
-            scores: dict[str, float | None] = {}
-            levels: dict[str, int | None] = {}
-            for key in WVS_DIMENSIONS:
-                score = normalised_score(key, _mean(sums, iso3, cohort, key))
-                scores[key] = None if score is None else round(score, 6)
-                levels[key] = score_to_level(score)
-            personas.append(
-                {"cohort": cohort, "estimated": False, "levels": levels, "scores": scores}
-            )
-        meta = shipped.get(iso3)
-        header = {
-            "iso3": iso3,
-            "iso2": meta.iso2 if meta else "",
-            "name": meta.name if meta else iso3,
-            "native_name": meta.native_name if meta else iso3,
-            "country_name": meta.country_name if meta else iso3,
-            "language": meta.language if meta else "und",
-            "aliases": list(meta.aliases) if meta else [],
-        }
-        source = {
-            "input_file": csv_path.name,
-            "input_sha256": digest,
-            "built_with": f"disca-edge {__version__} (disca personas build)",
-            "method": "PERSONAS.md §3-§4: unweighted pooled item means, quartile cut",
-            "missing_items": missing,
-            **({"out_of_range_values": out_of_range} if out_of_range else {}),
-            "n_respondents": n_by_cohort,
-        }
-        comment = f"DISCA persona panel for {header['name']}, built from WVS-7 microdata."
-        if meta is None:
-            comment += "\nFill in iso2, name, native_name, country_name and language by hand."
-        text = panel_to_toml(
-            {
-                **header,
-                "provenance": "wvs7-microdata",
-                "provenance_note": (
-                    f"All four personas computed from {csv_path.name} by disca personas build."
-                ),
-                "source": source,
-                "personas": personas,
-            },
-            comment=comment
-            + "\nPersona text is rendered by disca_edge.content.personas from the levels.",
-        )
-        path = out_dir / f"{iso3}.toml"
-        atomic_write_text(path, text)
-        written.append(path)
-    return written
+    return found
 
 
-def _mean(sums: Mapping, iso3: str, cohort: str, key: str) -> float | None:
-    cohorts = COHORTS[:3] if cohort == "all" else (cohort,)
-    total = sum(sums.get((iso3, c, key), (0.0, 0))[0] for c in cohorts)
-    count = sum(sums.get((iso3, c, key), (0.0, 0))[1] for c in cohorts)
-    return total / count if count else None
+def _shipped_panel(iso3: str) -> Panel | None:
+    """The shipped panel of a country (its names and language), if there is a usable one."""
+    path = shipped_dir() / "personas" / f"{iso3}.toml"
+    if not path.is_file():
+        return None
+    try:
+        return load_file(path)
+    except PersonaFileError as exc:  # pragma: no cover - shipped files are tested
+        log.warning("%s", exc)
+        return None
+
+
+def _measured_personas(iso3: str, tally: _Tally) -> list[dict[str, Any]]:
+    """The four personas of a country, every dimension scored from the respondents."""
+    personas = []
+    for cohort in COHORTS:
+        scores: dict[str, float | None] = {}
+        levels: dict[str, int | None] = {}
+        for key in WVS_DIMENSIONS:
+            score = normalised_score(key, tally.mean(iso3, cohort, key))
+            scores[key] = None if score is None else round(score, 6)
+            levels[key] = score_to_level(score)
+        personas.append({"cohort": cohort, "estimated": False, "levels": levels, "scores": scores})
+    return personas
+
+
+def _panel_text(csv_path: Path, iso3: str, tally: _Tally, meta: Panel | None) -> str:
+    """The panel file of one country; names and language from its shipped panel `meta`."""
+    n_by_cohort = {c: tally.respondents.get((iso3, c), 0) for c in COHORTS[:3]}
+    n_by_cohort["all"] = sum(n_by_cohort.values())
+    header = {
+        "iso3": iso3,
+        "iso2": meta.iso2 if meta else "",
+        "name": meta.name if meta else iso3,
+        "native_name": meta.native_name if meta else iso3,
+        "country_name": meta.country_name if meta else iso3,
+        "language": meta.language if meta else "und",
+        "aliases": list(meta.aliases) if meta else [],
+    }
+    source = {
+        "input_file": csv_path.name,
+        "input_sha256": tally.sha256,
+        "built_with": f"disca-edge {__version__} (disca personas build)",
+        "method": "PERSONAS.md §3-§4: unweighted pooled item means, quartile cut",
+        "missing_items": tally.missing,
+        **({"out_of_range_values": tally.out_of_range} if tally.out_of_range else {}),
+        "n_respondents": n_by_cohort,
+    }
+    comment = f"DISCA persona panel for {header['name']}, built from WVS-7 microdata."
+    if meta is None:
+        comment += "\nFill in iso2, name, native_name, country_name and language by hand."
+    return panel_to_toml(
+        {
+            **header,
+            "provenance": "wvs7-microdata",
+            "provenance_note": (
+                f"All four personas computed from {csv_path.name} by disca personas build."
+            ),
+            "source": source,
+            "personas": _measured_personas(iso3, tally),
+        },
+        comment=comment
+        + "\nPersona text is rendered by disca_edge.content.personas from the levels.",
+    )

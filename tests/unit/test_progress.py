@@ -1,8 +1,9 @@
-"""The display layer: one progress protocol (rich, plain, none) and `--display` everywhere."""
+"""progress: one protocol (rich, plain, none displays) and `--display` on every long command."""
 
 from __future__ import annotations
 
 import io
+import typing
 
 import pytest
 from click.testing import CliRunner
@@ -10,8 +11,8 @@ from rich.console import Console
 
 from disca_edge import progress as display
 from disca_edge.cli import cli
-from disca_edge.evals import loop as evaluate
-from disca_edge.views import tables as report
+from disca_edge.content import human_targets
+from disca_edge.content.personas import wvs
 
 
 def test_make_progress_picks_the_display():
@@ -23,9 +24,6 @@ def test_make_progress_picks_the_display():
         display.make_progress("fancy")
     with pytest.raises(ValueError, match="unit"):
         display.make_progress("plain", unit="apples")
-    # the old homes still name the same classes
-    assert report.PlainProgress is display.PlainProgress
-    assert evaluate.NullProgress is display.NullProgress
 
 
 def test_plain_scenarios_lines():
@@ -54,7 +52,7 @@ def test_rich_scenarios_bar():
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     bar = display.RichProgress(console=console)
     bar.start(total=6, done=2)
-    bar.country("JPN", 3, 0)  # the name eval's protocol had still works
+    bar.stage("JPN", 3, 0)
     bar.update(3)
     bar.close()
     assert "JPN" in console.file.getvalue() and "scen/s" in console.file.getvalue()
@@ -102,3 +100,17 @@ def test_data_pull_reports_bytes_with_plain_display(tmp_path, shared_data):
     )
     assert result.exit_code == 0, result.output
     assert "Stored" in result.stdout
+
+
+@pytest.mark.parametrize("display_name", ["none", "plain", "rich"])
+def test_every_display_is_a_progress(display_name):
+    made = display.make_progress(display_name)
+    for method in ("start", "stage", "update", "close"):
+        assert callable(getattr(made, method))
+    assert not hasattr(made, "country")  # one name per call: `stage`
+
+
+def test_the_file_readers_take_the_one_protocol():
+    for function in (wvs.build_from_wvs, human_targets.pull_moral_machine):
+        hint = typing.get_type_hints(function)["progress"]
+        assert display.Progress in typing.get_args(hint)
