@@ -127,7 +127,7 @@ class Session:
         personas: str | os.PathLike | None = None,
         prefix_cache: bool = True,
     ) -> None:
-        from .models.registry import open_engine
+        from .models.open import open_engine
 
         self.personas = None if personas is None else Path(personas)
         self.engine, self.model_info = open_engine(

@@ -73,7 +73,7 @@ from ..content.personas import Panel
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine, llama_cpp_version
 from ..errors import DiscaError
 from ..maths import categories, core, methods
-from ..models.registry import ModelInfo
+from ..models.open import ModelInfo
 from ..text import check_text
 
 __all__ = [
@@ -750,7 +750,7 @@ def fit_context(
         (engine, model_info): the same ones, or a reopened engine with a larger n_ctx.
     """
     from ..content.scenarios import disca_pool
-    from ..models.registry import open_engine
+    from ..models.open import open_engine
 
     need = 0
     for panel_prompts in prompts:

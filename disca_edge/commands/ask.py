@@ -13,7 +13,7 @@ from ..content.personas import load_panel
 from ..errors import DiscaError
 from ..evals.loop import parse_countries
 from ..maths.core import DiscaParams
-from ..models.registry import open_engine, warn_unlisted_languages
+from ..models.open import open_engine, warn_unlisted_languages
 from ..pipeline import panel_prompts
 from ..progress import download_bar, working
 from ..views import explain

@@ -12,6 +12,10 @@ from click.testing import CliRunner
 
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError
+from disca_edge.models import gguf as gguf_check
+from disca_edge.models import integrity
+from disca_edge.models import open as model_open
+from disca_edge.models import pull as pulling
 from disca_edge.models import registry as models
 
 
@@ -63,27 +67,27 @@ def test_malformed_registry_is_one_clear_error(tmp_path):
 def test_check_gguf_accepts_valid_and_rejects_corrupt(tmp_path):
     good = tmp_path / "good.gguf"
     good.write_bytes(_gguf_bytes())
-    info = models.check_gguf(good)
+    info = gguf_check.check_gguf(good)
     assert (info.version, info.n_tensors, info.n_kv) == (3, 1, 1)
     assert info.data_end == good.stat().st_size
 
     truncated = tmp_path / "trunc.gguf"
     truncated.write_bytes(_gguf_bytes(truncate=4))
     with pytest.raises(DiscaError, match="truncated GGUF"):
-        models.check_gguf(truncated)
+        gguf_check.check_gguf(truncated)
 
     not_gguf = tmp_path / "x.gguf"
     not_gguf.write_bytes(b"PK\x03\x04" + b"\0" * 100)
     with pytest.raises(DiscaError, match="not a GGUF file"):
-        models.check_gguf(not_gguf)
+        gguf_check.check_gguf(not_gguf)
 
     with pytest.raises(DiscaError, match="size 4 bytes, expected 5"):
         short = tmp_path / "s.gguf"
         short.write_bytes(b"GGUF")
-        models.check_gguf(short, expected_size=5)
+        gguf_check.check_gguf(short, expected_size=5)
 
     with pytest.raises(DiscaError, match="not found"):
-        models.check_gguf(tmp_path / "missing.gguf")
+        gguf_check.check_gguf(tmp_path / "missing.gguf")
 
 
 def _local_registry(tmp_path: Path, payload: bytes, sha: str | None) -> models.ModelSpec:
@@ -104,13 +108,13 @@ def test_pull_from_file_verifies_hash_and_installs_atomically(tmp_path):
     src = tmp_path / "download.gguf"
     src.write_bytes(payload)
     spec = _local_registry(tmp_path, payload, hashlib.sha256(payload).hexdigest())
-    path = models.pull(spec, from_file=src)
+    path = pulling.pull(spec, from_file=src)
     assert path.read_bytes() == payload and models.is_pulled(spec)
     assert not list(path.parent.glob(".pull-*"))  # no staging left behind
 
     wrong = _local_registry(tmp_path, payload, "0" * 64)
     with pytest.raises(DiscaError, match=f"^{src}: sha256 .* is not the registry's"):
-        models.pull(wrong, from_file=src, force=True)
+        pulling.pull(wrong, from_file=src, force=True)
     assert path.read_bytes() == payload  # the installed copy is untouched
 
 
@@ -120,7 +124,7 @@ def test_pull_from_a_wrong_file_names_that_file(tmp_path):
     other = tmp_path / "other.gguf"
     other.write_bytes(_gguf_bytes(n_floats=16))
     with pytest.raises(DiscaError, match=f"^{other}: .* bytes, but tiny .* is {len(payload)}"):
-        models.pull(spec, from_file=other)
+        pulling.pull(spec, from_file=other)
     assert not models.local_path(spec).exists()
 
 
@@ -130,40 +134,40 @@ def _installed_tiny(tmp_path, monkeypatch) -> tuple[models.ModelSpec, Path]:
     spec = _local_registry(tmp_path, payload, hashlib.sha256(payload).hexdigest())
     src = tmp_path / "download.gguf"
     src.write_bytes(payload)
-    path = models.pull(spec, from_file=src)
-    monkeypatch.setattr(models, "get_model", lambda name, registry=None: spec)
+    path = pulling.pull(spec, from_file=src)
+    monkeypatch.setattr(model_open, "get_model", lambda name, registry=None: spec)
     return spec, path
 
 
 def test_a_damaged_registry_model_is_refused_before_use(tmp_path, monkeypatch):
     spec, path = _installed_tiny(tmp_path, monkeypatch)
-    assert models.resolve_model("tiny") == (spec, path)
+    assert model_open.resolve_model("tiny") == (spec, path)
     data = bytearray(path.read_bytes())
     data[-8:] = b"\xff" * 8  # same size, header intact: only the hash can tell
     path.write_bytes(bytes(data))
-    with pytest.raises(models.ModelIntegrityError) as caught:
-        models.resolve_model("tiny")
+    with pytest.raises(integrity.ModelIntegrityError) as caught:
+        model_open.resolve_model("tiny")
     message = str(caught.value)
     assert message.startswith(f"{path}: sha256 ") and "disca models pull tiny --force" in message
-    with pytest.raises(models.ModelIntegrityError):  # `pull` without --force says the same
-        models.pull(spec)
+    with pytest.raises(integrity.ModelIntegrityError):  # `pull` without --force says the same
+        pulling.pull(spec)
 
 
 def test_sha256_verification_is_remembered_by_path_size_and_mtime(tmp_path, monkeypatch):
     spec, path = _installed_tiny(tmp_path, monkeypatch)
     hashed = []
-    real = models.hashlib.sha256
-    monkeypatch.setattr(models.hashlib, "sha256", lambda *a: hashed.append(1) or real(*a))
-    models.resolve_model("tiny")
-    models.resolve_model("tiny")
+    real = integrity.hashlib.sha256
+    monkeypatch.setattr(integrity.hashlib, "sha256", lambda *a: hashed.append(1) or real(*a))
+    model_open.resolve_model("tiny")
+    model_open.resolve_model("tiny")
     assert hashed == []  # pull recorded the digest it had just verified
     import os
 
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    models.resolve_model("tiny")
+    model_open.resolve_model("tiny")
     assert hashed == [1]  # a new mtime means one new hash
-    models.resolve_model("tiny")
+    model_open.resolve_model("tiny")
     assert hashed == [1]
 
 
@@ -188,7 +192,7 @@ def test_hub_pull_calls_hf_hub_download_with_repo_and_file(tmp_path, monkeypatch
     monkeypatch.setattr(huggingface_hub.HfApi, "get_paths_info", lambda *a, **k: [Info()])
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     spec = models.get_model("phi-4")
-    path = models.pull(spec)
+    path = pulling.pull(spec)
     assert calls == [
         {"repo_id": "bartowski/phi-4-GGUF", "filename": "phi-4-Q4_K_M.gguf",
          "revision": None, "local_files_only": False}
@@ -223,9 +227,9 @@ def test_models_cli_list_json_and_path():
 def test_resolve_model_accepts_a_gguf_path_and_rejects_a_corrupt_one(tmp_path):
     good = tmp_path / "m.gguf"
     good.write_bytes(_gguf_bytes())
-    spec, path = models.resolve_model(str(good))
+    spec, path = model_open.resolve_model(str(good))
     assert spec is None and path == good
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"nonsense")
     with pytest.raises(DiscaError, match="not a GGUF file"):
-        models.resolve_model(str(bad))
+        model_open.resolve_model(str(bad))

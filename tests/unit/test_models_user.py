@@ -17,6 +17,9 @@ from test_models import _gguf_bytes  # same folder (pytest puts it on sys.path)
 
 from disca_edge.cli import cli
 from disca_edge.errors import DiscaError
+from disca_edge.models import integrity
+from disca_edge.models import open as model_open
+from disca_edge.models import pull as pulling
 from disca_edge.models import registry as models
 
 
@@ -44,7 +47,7 @@ def test_add_path_model_with_settings_layers_over_the_shipped_registry(gguf, tmp
     assert (mine.origin, mine.source, mine.path) == ("user", "path", str(gguf))
     assert (mine.n_ctx, mine.n_gpu_layers) == (2048, -1)
     assert mine.chat_template == template.read_text()
-    spec, path = models.resolve_model("mine")
+    spec, path = model_open.resolve_model("mine")
     assert spec == mine and path == gguf
 
     shown = run("show", "mine", "--json")
@@ -146,7 +149,7 @@ def test_hub_pull_uses_the_hub_cache_without_copying(hub_cache, monkeypatch):
     blob = _fill_hub_cache(hub_cache, "o/r", "m.gguf", data, "c" * 40)
     monkeypatch.setattr(huggingface_hub.HfApi, "get_paths_info", _offline)
     spec = models.ModelSpec("m", "", "hf", "m.gguf", repo="o/r", file="m.gguf")
-    path = models.pull(spec)
+    path = pulling.pull(spec)
     assert path == models.local_path(spec) and path.read_bytes() == data
     assert path.resolve() == blob.resolve()  # a link into the hub cache, not a copy
     assert models.is_pulled(spec)
@@ -179,12 +182,12 @@ def test_hub_pull_checks_the_hubs_sha256_and_pins_the_revision(hub_cache, monkey
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     spec = models.ModelSpec("m", "", "hf", "m.gguf", repo="o/r", file="m.gguf", revision="v1")
     with pytest.raises(DiscaError, match="is not the hub.s"):
-        models.pull(spec)
+        pulling.pull(spec)
     assert not models.local_path(spec).exists()
     assert asked["info"] == ("o/r", ["m.gguf"], "v1")
     assert asked["download"]["revision"] == "v1" and "local_dir" not in asked["download"]
     Lfs.sha256 = hashlib.sha256(data).hexdigest()
-    assert models.pull(spec).read_bytes() == data
+    assert pulling.pull(spec).read_bytes() == data
 
 
 def test_hub_pull_offline_and_not_cached_says_what_to_do(hub_cache, monkeypatch):
@@ -193,7 +196,7 @@ def test_hub_pull_offline_and_not_cached_says_what_to_do(hub_cache, monkeypatch)
     monkeypatch.setattr(huggingface_hub.HfApi, "get_paths_info", _offline)
     spec = models.get_model("phi-4")
     with pytest.raises(DiscaError, match=r"hub unreachable.*models pull phi-4 --from FILE"):
-        models.pull(spec)
+        pulling.pull(spec)
 
 
 def test_pull_from_a_file_links_instead_of_copying(gguf):
@@ -202,7 +205,7 @@ def test_pull_from_a_file_links_instead_of_copying(gguf):
         "m", "", "hf", "m.gguf", repo="o/r", file="m.gguf",
         sha256=hashlib.sha256(data).hexdigest(), size=len(data),
     )  # fmt: skip
-    path = models.pull(spec, from_file=gguf)
+    path = pulling.pull(spec, from_file=gguf)
     assert path.stat().st_ino == gguf.stat().st_ino and path.stat().st_nlink == 2
 
 
@@ -211,15 +214,15 @@ def test_link_falls_back_to_a_copy_across_filesystems(gguf, tmp_path, monkeypatc
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "link", cross_device)
-    models._link(gguf, tmp_path / "copy.gguf")
+    pulling._link(gguf, tmp_path / "copy.gguf")
     assert (tmp_path / "copy.gguf").read_bytes() == gguf.read_bytes()
     assert (tmp_path / "copy.gguf").stat().st_ino != gguf.stat().st_ino
 
 
 def test_first_time_hashing_reports_progress(gguf):
     seen = []
-    digest = models.sha256_file(gguf, lambda done, total: seen.append((done, total)))
+    digest = integrity.sha256_file(gguf, lambda done, total: seen.append((done, total)))
     assert digest == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert seen[-1] == (gguf.stat().st_size, gguf.stat().st_size)
     seen.clear()
-    assert models.sha256_file(gguf, lambda d, t: seen.append(d)) == digest and seen == []
+    assert integrity.sha256_file(gguf, lambda d, t: seen.append(d)) == digest and seen == []
