@@ -39,7 +39,7 @@ from disca_edge.content import scenarios  # noqa: E402
 from disca_edge.content.personas import load_panel  # noqa: E402
 from disca_edge.engine import llama_cpp_version  # noqa: E402
 from disca_edge.maths.core import DiscaParams  # noqa: E402
-from disca_edge.models import registry as models
+from disca_edge.models.open import open_engine, resolve_model
 
 __all__ = ["main"]
 
@@ -94,7 +94,7 @@ def cold_cached(args: argparse.Namespace) -> dict:
 def in_process(args: argparse.Namespace) -> dict:
     """Model load, first ask and warm asks in this process."""
     t0 = time.perf_counter()
-    engine, info = models.open_engine(args.model, n_threads=args.threads)
+    engine, info = open_engine(args.model, n_threads=args.threads)
     load = time.perf_counter() - t0
     panel = load_panel(COUNTRY)
     params = DiscaParams("paper")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=3, help="warm asks after the first (3)")
     parser.add_argument("--dilemmas", type=int, default=20, help="--input lines (default 20)")
     args = parser.parse_args(argv)
-    models.resolve_model(args.model)  # pull before timing anything
+    resolve_model(args.model)  # pull before timing anything
     load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
     figures: dict = {}

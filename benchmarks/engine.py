@@ -75,9 +75,9 @@ def part(name: str, kwargs: dict, args) -> dict:
     import numpy as np
 
     from disca_edge.engine import Engine
-    from disca_edge.models import registry as models
+    from disca_edge.models.open import resolve_model
 
-    model = str(models.resolve_model("smollm2-135m")[1])
+    model = str(resolve_model("smollm2-135m")[1])
     prompts = _prompts(args.country, args.scenarios)
     if name == "naive":
         import llama_cpp

@@ -53,7 +53,7 @@ from disca_edge.engine import ChatPrompt  # noqa: E402
 from disca_edge.evals.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
 from disca_edge.maths import core  # noqa: E402
 from disca_edge.maths.methods import compute_methods, method_suite  # noqa: E402
-from disca_edge.models.registry import open_engine  # noqa: E402
+from disca_edge.models.open import open_engine, resolve_model  # noqa: E402
 from disca_edge.pipeline import Dilemma, evaluate_panel, panel_system_prompts  # noqa: E402
 
 __all__ = ["main"]
@@ -181,8 +181,6 @@ def layouts_main(args) -> int:
         f"machine: {machine.get('cpu_model', '?')} | {machine['cpu_count']} CPUs | "
         f"load(1m) {machine.get('loadavg_1m_before', '?')}"
     )
-    from disca_edge.models.registry import resolve_model
-
     model = str(resolve_model(args.model)[1])  # a path: each layout gets its own empty cache
     rows, reference = [], None
     for jobs, threads in layouts:

@@ -27,6 +27,7 @@ from disca_edge import pipeline  # noqa: E402
 from disca_edge.content import i18n, personas, scenarios
 from disca_edge.engine import ChatPrompt, Engine  # noqa: E402
 from disca_edge.models import registry as models
+from disca_edge.models.pull import pull
 
 MODELS = ("smollm2-135m", "gemma3-270m")
 
@@ -64,7 +65,7 @@ def main() -> None:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in MODELS:
         spec = models.get_model(name)
-        path = models.pull(spec)
+        path = pull(spec)
         engine = Engine(path, n_ctx=512, n_threads=1, chat_template=spec.chat_template)
         try:
             out[name] = {code: count(engine, iso, args.scenarios) for code, iso in first.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import __version__, paths
 from .engine import hardware, llama_cpp_version
-from .models import registry as models
+from .models.registry import RegistryError, is_pulled, load_registry, local_path
 
 __all__ = ["diagnose"]
 
@@ -21,13 +21,13 @@ def diagnose() -> dict:
     except ValueError as exc:
         buffers = {"error": str(exc)}
     try:
-        specs, default = models.load_registry()
+        specs, default = load_registry()
         pulled = [
-            {"name": spec.name, "path": str(models.local_path(spec)), "default": name == default}
+            {"name": spec.name, "path": str(local_path(spec)), "default": name == default}
             for name, spec in specs.items()
-            if models.is_pulled(spec)
+            if is_pulled(spec)
         ]
-    except models.RegistryError as exc:
+    except RegistryError as exc:
         pulled = [{"error": str(exc)}]
     return {
         "versions": {

@@ -27,7 +27,7 @@ from .ask.run import answer_countries
 from .content.personas import load_panel, parse_countries
 from .errors import DiscaError
 from .maths.core import DiscaParams
-from .models.registry import open_engine
+from .models.open import open_engine
 
 __all__ = ["Answers", "RunResults", "Session", "load_results"]
 

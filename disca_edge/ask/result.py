@@ -23,7 +23,7 @@ from ..content.personas import Panel
 from ..engine import llama_cpp_version
 from ..errors import DiscaError
 from ..maths import core, methods
-from ..models.registry import ModelInfo
+from ..models.open import ModelInfo
 from .inputs import AskInput
 
 __all__ = [

@@ -23,7 +23,7 @@ from ..content.scenarios import disca_pool
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from ..errors import DiscaError
 from ..maths import core
-from ..models.registry import ModelInfo, open_engine
+from ..models.open import ModelInfo, open_engine
 from .inputs import CHUNK, AskInput, AskInputError
 from .result import AskResult, answers_from_logits, apply_prior
 

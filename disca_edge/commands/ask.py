@@ -14,7 +14,7 @@ from ..ask.run import Outcome, answer_countries, fit_context
 from ..content.personas import load_panel, parse_countries
 from ..errors import DiscaError
 from ..maths.core import DiscaParams
-from ..models.registry import open_engine, warn_unlisted_languages
+from ..models.open import open_engine, warn_unlisted_languages
 from ..pipeline import panel_prompts
 from ..progress import download_bar, working
 from ..views import explain

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from ..models import cache as cache_lib
 from ..paths import cache_dir
@@ -32,9 +34,6 @@ def list_(json_: bool) -> None:
     if json_:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"disca-edge cache: {cache_dir()}", title_justify="left")
     for column in ("kind", "name", "files", "size"):
         table.add_column(

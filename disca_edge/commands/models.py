@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..models import registry
+from ..models.gguf import check_gguf
+from ..models.pull import pull
 from ..progress import download_bar
 from ._complete import complete_models
 from ._options import display_option
@@ -84,7 +86,7 @@ def pull_model(name: str, force: bool, from_file: str | None, display: str) -> N
     """Download NAME into the cache (atomic, size and sha256 verified)."""
     spec = registry.get_model(name)
     with download_bar(display, f"pulling {spec.name}") as update:
-        path = registry.pull(spec, force=force, from_file=from_file, progress=update)
+        path = pull(spec, force=force, from_file=from_file, progress=update)
     click.echo(path)
 
 
@@ -107,7 +109,7 @@ def _source_entry(source: str) -> dict:
         return {"source": "hf", "repo": "/".join(parts[:2]), "file": "/".join(parts[2:]),
                 "revision": revision or None}  # fmt: skip
     path = Path(source).expanduser().resolve()
-    info = registry.check_gguf(path)
+    info = check_gguf(path)
     return {"source": "path", "path": str(path), "size": info.size}
 
 

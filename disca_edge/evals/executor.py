@@ -155,7 +155,7 @@ class Worker:
     def __init__(self, spec: WorkSpec, engine: Any = None, model_info: Any = None) -> None:
         from ..content import variants
         from ..maths.methods import method_suite
-        from ..models import registry as models
+        from ..models import open as models
 
         self.spec = spec
         self.own_engine = engine is None
@@ -204,7 +204,7 @@ class Worker:
         import logging
 
         from .. import pipeline
-        from ..models import registry as models
+        from ..models import open as models
 
         n = len(self.pool) if self.spec.limit is None else min(self.spec.limit, len(self.pool))
         need = 0

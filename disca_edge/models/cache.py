@@ -9,13 +9,14 @@ states (``kv/SHA/``: one folder per model sha256 prefix, written by ``disca ask`
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import cache_dir
+from .integrity import forget_digests, remembered_digests
+from .registry import load_registry
 
 __all__ = ["KINDS", "CacheEntry", "clear", "entries", "select"]
 
@@ -69,15 +70,9 @@ def _measure(folder: Path) -> tuple[int, int, int]:
 def _model_names_by_sha() -> dict[str, str]:
     """sha256[:32] -> model name, from the registry and the remembered hashes."""
     names: dict[str, str] = {}
+    for path, digest in remembered_digests():
+        names.setdefault(digest[:32], path.name)
     try:
-        memo = json.loads((cache_dir() / "sha256.json").read_text())
-    except (OSError, ValueError):
-        memo = {}
-    for key, digest in memo.items():
-        names.setdefault(str(digest)[:32], Path(str(key).split("|")[0]).name)
-    try:
-        from .registry import load_registry
-
         specs, _ = load_registry()
     except Exception:  # a broken user registry must not hide the cache
         specs = {}
@@ -119,5 +114,5 @@ def clear(selected: Iterable[CacheEntry]) -> list[CacheEntry]:
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(entry)
     if any(e.kind == "models" for e in removed):
-        (cache_dir() / "sha256.json").unlink(missing_ok=True)  # hashes are re-made on use
+        forget_digests()  # the remembered hashes go with the models
     return removed

@@ -21,7 +21,7 @@ from disca_edge.cli import cli
 from disca_edge.content.personas import load_panel
 from disca_edge.engine import ChatPrompt, LogitsAB
 from disca_edge.maths import core
-from disca_edge.models.registry import ModelInfo
+from disca_edge.models.open import ModelInfo
 from disca_edge.views import explain
 
 FAKE_MODEL = ModelInfo(name="fake", path="/models/fake.gguf", sha256="0" * 64, settings={})

@@ -20,7 +20,7 @@ from disca_edge.ask.result import SCHEMA, AskResult, answers_from_logits, apply_
 from disca_edge.content.personas import load_panel
 from disca_edge.errors import DiscaError
 from disca_edge.maths import core
-from disca_edge.models.registry import ModelInfo
+from disca_edge.models.open import ModelInfo
 
 GOLDEN_LINES = (Path(__file__).parents[1] / "golden" / "ask-results.jsonl").read_text(
     encoding="utf-8"

@@ -13,7 +13,7 @@ from disca_edge.ask import inputs
 from disca_edge.ask import run as ask
 from disca_edge.content.personas import load_panel
 from disca_edge.maths import core
-from disca_edge.models.registry import ModelInfo
+from disca_edge.models.open import ModelInfo
 from disca_edge.text import TextError, check_text, printable
 
 

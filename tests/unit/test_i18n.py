@@ -365,10 +365,11 @@ def test_eval_config_fingerprint_includes_the_language():
 
 
 def test_models_warn_once_for_an_unlisted_language(monkeypatch, caplog):
-    from disca_edge.models import registry as models
+    from disca_edge.models import open as models
+    from disca_edge.models.registry import get_model
 
     monkeypatch.setattr(models, "_WARNED_LANGUAGES", set())
-    assert models.get_model("smollm2-135m").languages == ("en",)  # English-only
+    assert get_model("smollm2-135m").languages == ("en",)  # English-only
     first = models.warn_unlisted_languages("smollm2-135m", ["en", "de", "de"])
     assert len(first) == 1 and "not de" in first[0]
     assert models.warn_unlisted_languages("smollm2-135m", ["de"]) == []  # once

@@ -16,7 +16,7 @@ from disca_edge.ask.inputs import make_input
 from disca_edge.ask.result import answers_from_logits
 from disca_edge.content.personas import load_panel
 from disca_edge.maths import core, methods
-from disca_edge.models.registry import ModelInfo
+from disca_edge.models.open import ModelInfo
 
 FAKE_MODEL = ModelInfo(name="fake", path="/models/fake.gguf", sha256="0" * 64, settings={})
 CATEGORIES = ["Age", "Species", None, "Gender", "SocialValue", "Utilitarianism", "Fitness"]

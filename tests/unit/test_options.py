@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from disca_edge.cli import cli
-from disca_edge.models import registry as models
+from disca_edge.models import open as model_open
 
 
 class _Opened(Exception):
@@ -22,7 +22,7 @@ def opened(monkeypatch):
         seen.update(kwargs, model=name_or_path)
         raise _Opened
 
-    monkeypatch.setattr(models, "open_engine", fake_open_engine)
+    monkeypatch.setattr(model_open, "open_engine", fake_open_engine)
     monkeypatch.setattr("disca_edge.commands.ask.open_engine", fake_open_engine)
     return seen
 

@@ -32,7 +32,7 @@ from disca_edge.evals.loop import EvalConfig, build_header
 from disca_edge.evals.results import summarize
 from disca_edge.maths import categories, core
 from disca_edge.maths.methods import compute_methods, method_suite
-from disca_edge.models.registry import ModelInfo
+from disca_edge.models.open import ModelInfo
 from disca_edge.paths import shipped_dir
 
 GOLDEN = Path(__file__).parents[1] / "golden"
