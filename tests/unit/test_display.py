@@ -10,8 +10,6 @@ from rich.console import Console
 
 from disca_edge import progress as display
 from disca_edge.cli import cli
-from disca_edge.evals import loop as evaluate
-from disca_edge.views import tables as report
 
 
 def test_make_progress_picks_the_display():
@@ -23,9 +21,6 @@ def test_make_progress_picks_the_display():
         display.make_progress("fancy")
     with pytest.raises(ValueError, match="unit"):
         display.make_progress("plain", unit="apples")
-    # the old homes still name the same classes
-    assert report.PlainProgress is display.PlainProgress
-    assert evaluate.NullProgress is display.NullProgress
 
 
 def test_plain_scenarios_lines():
