@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from .ask.result import AskResult
 from .ask.run import answer_countries
 from .content.personas import load_panel, parse_countries
 from .errors import DiscaError
+from .evals.results import Results
+from .evals.scoring import read_run_results
 from .maths.core import DiscaParams
 from .models.open import open_engine
 
@@ -78,8 +81,15 @@ class Answers(list[AskResult]):
         return self.to_frame().to_html(index=False, float_format=lambda x: f"{x:.4f}")
 
 
-class RunResults(dict):
-    """A ``disca eval`` run's results (the ``results.json`` object)."""
+@dataclass(frozen=True)
+class RunResults:
+    """A ``disca eval`` run's results as data frames.
+
+    Attributes:
+        results: the typed results (`evals.results.Results`, as in ``results.json``).
+    """
+
+    results: Results
 
     def to_frame(self):
         """One row per (country, method): MIS and the other alignment metrics.
@@ -91,14 +101,14 @@ class RunResults(dict):
         """
         import pandas as pd
 
-        dims = list(self.get("dimensions", []))
+        dims = list(self.results.dimensions)
         rows = []
-        for iso, entry in self.get("countries", {}).items():
-            for name, m in entry.get("methods", {}).items():
-                row = {"country": iso, "method": name, "n": entry.get("n")}
+        for iso, entry in self.results.countries.items():
+            for name, m in entry.methods.items():
+                row = {"country": iso, "method": name, "n": entry.n}
                 for key in ("mis", "jsd", "pearson", "kendall_tau", "spearman", "flip_rate"):
-                    row[key] = m.get(key)
-                row.update(zip(dims, m.get("vector") or [None] * len(dims), strict=False))
+                    row[key] = getattr(m, key)
+                row.update(zip(dims, m.vector or [None] * len(dims), strict=False))
                 rows.append(row)
         return pd.DataFrame(rows)
 
@@ -110,9 +120,7 @@ class RunResults(dict):
 
 def load_results(run: str | os.PathLike) -> RunResults:
     """Open a ``disca eval`` run folder (its results, recomputed if stale) as `RunResults`."""
-    from .evals.results import load_results as _load
-
-    return RunResults(_load(Path(run)))
+    return RunResults(read_run_results(Path(run)))
 
 
 class Session:

@@ -9,10 +9,13 @@ import click
 
 from ..content.personas import parse_countries
 from ..content.variants import parse_cap, parse_drop_dims
-from ..evals.loop import EvalConfig, merge, parse_params, parse_shard, run_eval
+from ..evals.loop import EvalConfig, parse_params, run_eval
+from ..evals.merge import merge_shards
 from ..evals.rescore import parse_grid, parse_seeds, rescore
+from ..evals.runlog import parse_shard
 from ..progress import make_progress
-from ..views.tables import country_table, render
+from ..views.render import render
+from ..views.tables import country_table
 from ._complete import complete_countries
 from ._options import display_option, engine_options
 from .personas import personas_option
@@ -121,11 +124,11 @@ def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed
 @click.option("--force", is_flag=True, help="Replace a run already in --out.")
 def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
     """Combine shard runs (same config) into one run folder with its results."""
-    results = merge(runs, out, force=force)
+    results = merge_shards(runs, out, force=force)
     render([country_table(results)])
-    coverage = results["coverage"]
-    click.echo(f"merged {len(runs)} runs into {out}: {coverage['present']} of "
-               f"{coverage['expected']} scenarios")  # fmt: skip
+    coverage = results.coverage
+    click.echo(f"merged {len(runs)} runs into {out}: {coverage.present} of "
+               f"{coverage.expected} scenarios")  # fmt: skip
 
 
 @eval_.command("rescore")
@@ -154,10 +157,10 @@ def rescore_(run: Path, out: Path, seed: int | None, seeds: str | None,
         seed_list = [seed]
     outcome = rescore(run, out, seeds=seed_list, grid=parse_grid(params), force=force,
                       argv=sys.argv)  # fmt: skip
-    if outcome["kind"] == "run":
-        render([country_table(outcome["results"])])
-        click.echo(f"rescored {run} into {out} in {outcome['seconds']:.2f} s")
-    else:
-        n = len(outcome["sweep"]["points"])
-        click.echo(f"rescored {run} into {n} runs under {out} in {outcome['seconds']:.2f} s; "
+    if outcome.results is not None:
+        render([country_table(outcome.results)])
+        click.echo(f"rescored {run} into {out} in {outcome.seconds:.2f} s")
+    elif outcome.sweep is not None:
+        n = len(outcome.sweep.points)
+        click.echo(f"rescored {run} into {n} runs under {out} in {outcome.seconds:.2f} s; "
                    f"`disca report {out}` for the sweep table")  # fmt: skip

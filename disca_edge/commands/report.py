@@ -6,19 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..evals.loop import load_results
 from ..evals.rescore import SWEEP_FILE, read_sweep
+from ..evals.scoring import read_run_results
 from ..paths import atomic_write_text
-from ..views.tables import (
-    FORMATS,
-    ablation_table,
-    compare_table,
-    country_table,
-    dimension_table,
-    render,
-    seed_table,
-    sweep_table,
-)
+from ..views.figures import html_report
+from ..views.render import FORMATS, Table, render
+from ..views.sweeps import seed_table, sweep_table
+from ..views.tables import ablation_table, compare_table, country_table, dimension_table
 
 __all__ = ["report"]
 
@@ -63,16 +57,14 @@ def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla
     if (run_dir / SWEEP_FILE).exists():  # a rescoring sweep: `disca eval rescore`
         sweep, runs = read_sweep(run_dir)
         tables = [sweep_table(sweep, runs, vanilla=van)]
-        if len(sweep["points"]) == len(sweep["seeds"]) > 1:  # seeds only: per country too
+        if sweep.seeds_only:  # per country too
             tables.append(seed_table(runs, vanilla=van))
         _emit(tables, format_, output)
         return
-    results = load_results(run_dir, recompute=recompute)
+    results = read_run_results(run_dir, recompute=recompute)
     if format_ == "html":
-        from ..views.figures import html_report
-
         pages = [(str(run_dir), results)]
-        pages += [(str(o), load_results(o, recompute=recompute)) for o in others]
+        pages += [(str(o), read_run_results(o, recompute=recompute)) for o in others]
         page = html_report(pages, vanilla=van)
         if output is None:
             click.echo(page, nl=False)
@@ -82,7 +74,7 @@ def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla
         return
     if others:
         tables = [
-            compare_table(results, load_results(o), vanilla=van, names=(str(run_dir), str(o)))
+            compare_table(results, read_run_results(o), vanilla=van, names=(str(run_dir), str(o)))
             for o in others
         ]
     elif country:
@@ -92,7 +84,7 @@ def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla
     _emit(tables, format_, output)
 
 
-def _emit(tables, format_: str, output: Path | None) -> None:
+def _emit(tables: list[Table], format_: str, output: Path | None) -> None:
     """Print the tables, or write them to `output` (Markdown for the rich view)."""
     if output is not None:
         text = render(tables, "md" if format_ == "rich" else format_)

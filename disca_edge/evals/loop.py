@@ -8,7 +8,7 @@ scenario: 2 label orders × base + 4 personas, sharing KV prefixes) and derives 
 method of the spec from the logits with `methods.compute_methods` (`record_chunk`). This
 process is the single writer: each finished chunk becomes one block of `runlog` records
 (appended, fsync'ed). A rerun of the same command skips what is on disk, with any
-executor. Finally `results.build_results` turns the records into ``results.json``.
+executor. Finally `scoring.score_run` turns the records into ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
 only the order-independent δ_micro; the prior is applied when results are built.
@@ -17,8 +17,8 @@ only the order-independent δ_micro; the prior is applied when results are built
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import os
 import platform
 import signal
 import threading
@@ -30,29 +30,25 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, paths
+from .. import __version__, paths, pipeline
+from ..content import human_targets, i18n, scenarios, variants
 from ..errors import DiscaError
 from ..machine import machine_info
 from ..maths import core
-from ..maths.methods import Method, suite_from_config
+from ..maths.methods import Method, method_suite
 from ..progress import NullProgress, Progress
 from . import runlog
-from .results import load_results, summarize
-from .runlog import parse_shard
+from .executor import WorkItem, WorkSpec, default_threads, make_executor
+from .results import Results
+from .scoring import score_run, write_run_results
 
 __all__ = [
     "EvalConfig",
     "EvalOutcome",
-    "Progress",
-    "NullProgress",
     "LOGIT_SETTINGS",
-    "parse_shard",
     "parse_params",
+    "build_header",
     "run_eval",
-    "summarize",
-    "load_results",
-    "merge",
-    "suite_from_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,7 +113,17 @@ class EvalConfig:
 
 @dataclass
 class EvalOutcome:
-    """What a finished (or interrupted) invocation did."""
+    """What a finished (or interrupted) invocation did.
+
+    Attributes:
+        out: the run folder.
+        status: ``success``, ``cancelled`` or ``error``.
+        n_new: records added by this invocation.
+        n_present: records in the folder now.
+        n_todo: records this invocation set out to add.
+        seconds: wall time of the loop.
+        results: the run's results as written to ``results.json`` (None after an error).
+    """
 
     out: Path
     status: str
@@ -125,7 +131,7 @@ class EvalOutcome:
     n_present: int
     n_todo: int
     seconds: float
-    results: dict[str, Any] | None
+    results: Results | None
 
 
 # --------------------------------------------------------------------------- option parsing
@@ -137,8 +143,6 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
     Raises:
         DiscaError: malformed item or invalid parameter.
     """
-    import json
-
     out: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -161,8 +165,6 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _prompts_sha256() -> str:
     """Hash of the fixed prompt texts (frame, scenario layout, openers, base prompt)."""
-    from ..content import i18n, scenarios
-
     blob = "\x00".join(
         [
             scenarios.DISCA_FRAME,
@@ -183,27 +185,17 @@ def _versions(model_info: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def build_header(
+def _run_config(
     cfg: EvalConfig,
     model_info: Mapping[str, Any],
     suite: Mapping[str, Method],
     panels: Mapping[str, Any],
     pool_size: int,
-    prompts: Mapping[str, Any] | None = None,
+    languages: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The run header: the fingerprinted ``config``, the ``scope`` and the metadata.
-
-    The config holds ``lang`` and, per country, the languages used and the hash of its
-    five system prompts, so a run in another language is never resumed into this one.
-    """
-    from ..content import i18n
-
+    """The fingerprinted config: everything that decides the content of a record."""
     settings = model_info.get("settings", {})
-    languages = {
-        iso: {**p.rendering.to_dict(), "systems_sha256": p.systems_sha256()}
-        for iso, p in (prompts or {}).items()
-    }
-    config = {
+    return {
         "kind": "multitp",
         "protocol": "disca-pool",
         "pool_size": pool_size,
@@ -224,8 +216,37 @@ def build_header(
             iso: {k: v for k, v in entry.items() if k != "note"} for iso, entry in languages.items()
         },
     }
+
+
+def _panel_metadata(panel: Any) -> dict[str, Any]:
     return {
-        "config": config,
+        "sha256": panel.sha256(),
+        "name": panel.name,
+        "provenance": panel.provenance,
+        "provenance_statement": panel.provenance_statement,
+        "path": str(panel.path) if panel.path else None,
+    }
+
+
+def build_header(
+    cfg: EvalConfig,
+    model_info: Mapping[str, Any],
+    suite: Mapping[str, Method],
+    panels: Mapping[str, Any],
+    pool_size: int,
+    prompts: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run header: the fingerprinted ``config``, the ``scope`` and the metadata.
+
+    The config holds ``lang`` and, per country, the languages used and the hash of its
+    five system prompts, so a run in another language is never resumed into this one.
+    """
+    languages = {
+        iso: {**p.rendering.to_dict(), "systems_sha256": p.systems_sha256()}
+        for iso, p in (prompts or {}).items()
+    }
+    return {
+        "config": _run_config(cfg, model_info, suite, panels, pool_size, languages),
         "scope": {
             "countries": list(cfg.countries),
             "limit": cfg.limit,
@@ -239,19 +260,10 @@ def build_header(
         "variant": cfg.variant,
         "lang": cfg.lang,
         "languages": languages,
-        "panels": {
-            iso: {
-                "sha256": p.sha256(),
-                "name": p.name,
-                "provenance": p.provenance,
-                "provenance_statement": p.provenance_statement,
-                "path": str(p.path) if p.path else None,
-            }
-            for iso, p in panels.items()
-        },
+        "panels": {iso: _panel_metadata(p) for iso, p in panels.items()},
         "run_settings": {
             "chunk": cfg.chunk,
-            "n_threads": settings.get("n_threads"),
+            "n_threads": model_info.get("settings", {}).get("n_threads"),
             "jobs": cfg.jobs,
             "executor": cfg.executor,
         },
@@ -301,11 +313,6 @@ def _plan(cfg: EvalConfig) -> _Plan:
     Raises:
         DiscaError: bad options, no human targets.
     """
-    from .. import pipeline
-    from ..content import human_targets as data
-    from ..content import variants
-    from ..maths.methods import method_suite
-
     if cfg.chunk < 1:
         raise DiscaError(f"--chunk must be >= 1, got {cfg.chunk}")
     if cfg.limit is not None and cfg.limit < 1:
@@ -318,7 +325,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     if len(k_half) != 1:
         raise DiscaError("all methods must share k_half")
     paths.check_writable_dir(cfg.out)  # fail before loading the model
-    targets = data.load_human_targets()
+    targets = human_targets.load_human_targets()
     missing = [c for c in cfg.countries if c not in targets.index]
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
@@ -343,10 +350,8 @@ def _plan(cfg: EvalConfig) -> _Plan:
     )
 
 
-def _work_spec(cfg: EvalConfig) -> Any:
+def _work_spec(cfg: EvalConfig) -> WorkSpec:
     """What every worker needs to evaluate this run's work items."""
-    from .executor import WorkSpec, default_threads
-
     return WorkSpec(
         model=None if cfg.model is None else str(cfg.model),
         n_threads=cfg.n_threads or default_threads(cfg.jobs),
@@ -393,8 +398,6 @@ def _run_items(
     progress: Progress,
 ) -> dict[str, int]:
     """Hand every missing chunk to the executor and append its records; engine counters."""
-    from .executor import WorkItem
-
     items = [
         WorkItem(iso, tuple(chunk))
         for iso in cfg.countries
@@ -448,8 +451,6 @@ def run_eval(
         KeyboardInterrupt: after recording the cancellation.
         ValueError: ``engine`` without ``model_info``.
     """
-    from .executor import make_executor
-
     progress = progress or NullProgress()
     plan = _plan(cfg)
     if engine is not None and model_info is None:
@@ -523,8 +524,8 @@ def _run_and_record(
         )
         results = None
         if status in ("success", "cancelled"):
-            results = summarize(run.header, runlog.read_samples(cfg.out), targets=plan.targets)
-            runlog.write_results(cfg.out, results)
+            results = score_run(run.header, runlog.read_samples(cfg.out), targets=plan.targets)
+            write_run_results(cfg.out, results)
     return EvalOutcome(
         out=Path(cfg.out),
         status=status,
@@ -534,16 +535,3 @@ def _run_and_record(
         seconds=seconds,
         results=results,
     )
-
-
-def merge(
-    sources: Sequence[str | os.PathLike], out: str | os.PathLike, *, force: bool = False
-) -> dict[str, Any]:
-    """Merge shard runs into ``out`` and write its ``results.json``; returns the results."""
-    headers = [runlog.read_header(s) for s in sources]
-    countries = (headers[0].get("scope") or {}).get("countries") or []
-    order = {c: i for i, c in enumerate(countries)}
-    header, records = runlog.merge_runs(sources, out, force=force, order=order)
-    results = summarize(header, records)
-    runlog.write_results(out, results)
-    return results

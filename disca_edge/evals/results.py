@@ -1,52 +1,38 @@
-"""Typed, versioned results of a MultiTP run, built from its header and sample records.
+"""The typed, versioned results of a MultiTP run (``results.json``).
 
-`build_results` turns a run's records into a `Results`: per country and method the
-6-dim model vector, MIS, JSD, Pearson r, Kendall τ, Spearman ρ, flip rate; macro means;
-% gain and wins against both vanilla read-outs; the ablation rows; coverage. The
-`reference` variant's country prior is sequential in pool order, so it is applied here,
-per country, over the records sorted by pool position (`methods.finalize`): a resumed,
-sharded-then-merged or single run gives identical results.
+`Results` is everything a report shows about one run: per country and method the
+6-dimension model vector, MIS, JSD, Pearson r, Kendall τ, Spearman ρ and flip rate;
+macro means; % gain and wins against both vanilla read-outs; the ablation rows;
+coverage and what the results were computed from. `scoring.score_run` builds it from a
+run's records; every library function that makes or reads results returns it.
 
 ``results.json`` is `Results.to_dict` (format `RESULTS_FORMAT`); `Results.from_dict`
-reads it back. `report` reads `Results`, not string keys.
+reads it back. These two are the only places results are a mapping.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import numpy as np
-
 from ..errors import DiscaError
-from ..maths import categories, metrics
-from ..maths.methods import (
-    METHOD_ORDER,
-    VANILLA,
-    Method,
-    finalize,
-    primary_method,
-    suite_from_config,
-)
-from . import runlog
+from ..maths import categories
 
 __all__ = [
     "RESULTS_FORMAT",
+    "MethodInfo",
+    "PromptLanguage",
     "MethodScore",
     "CountryResult",
     "MacroScore",
     "VanillaComparison",
     "AblationRow",
     "Coverage",
+    "TargetsSource",
     "RunInfo",
     "Results",
-    "as_results",
-    "build_results",
-    "summarize",
-    "load_results",
 ]
 
 #: Format tag of ``results.json``; `Results.from_dict` reads this version.
@@ -59,6 +45,40 @@ def _from_mapping(cls: type[_T], data: Mapping[str, Any]) -> _T:
     """A dataclass from a mapping: known fields only, absent ones at their defaults."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """How a method is shown: its label, kind, the method it ablates, whether sequential."""
+
+    label: str
+    kind: str
+    ablation_of: str | None = None
+    sequential: bool = False
+
+
+@dataclass(frozen=True)
+class PromptLanguage:
+    """The languages one country's prompts were in (`i18n.Rendering`, as recorded).
+
+    Attributes:
+        mode: ``native`` or ``en`` (the ``--lang`` value).
+        persona_language: language of the persona texts.
+        frame_language: language of the base prompt, frame and scenario text.
+        persona_only: native personas inside an English frame.
+        systems_sha256: hash of the country's five system prompts.
+    """
+
+    mode: str
+    persona_language: str
+    frame_language: str
+    persona_only: bool = False
+    systems_sha256: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromptLanguage:
+        """Read a recorded language mapping (keys it does not know are ignored)."""
+        return _from_mapping(cls, data)
 
 
 @dataclass(frozen=True)
@@ -100,8 +120,8 @@ class CountryResult:
         panel_sha256: hash of the persona panel used.
         provenance: the panel's provenance tag.
         methods: method name -> scores.
-        language: the prompts' languages (mode, persona_language, frame_language,
-            persona_only); None for runs from before languages were recorded (English).
+        language: the prompts' languages; None for runs from before languages were
+            recorded (English).
     """
 
     n: int
@@ -111,7 +131,20 @@ class CountryResult:
     panel_sha256: str | None
     provenance: str | None
     methods: dict[str, MethodScore]
-    language: dict[str, Any] | None = None
+    language: PromptLanguage | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CountryResult:
+        """Read a country's ``results.json`` mapping."""
+        language = data.get("language")
+        return _from_mapping(
+            cls,
+            {
+                **data,
+                "methods": {n: _from_mapping(MethodScore, m) for n, m in data["methods"].items()},
+                "language": PromptLanguage.from_dict(language) if language else None,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +195,15 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class TargetsSource:
+    """The Moral Machine file the human vectors came from (as `human_targets.dataset_info`)."""
+
+    sha256: str | None = None
+    source: str | None = None
+    pulled_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """What the results were computed from: model, variant, seeds, scope and status."""
 
@@ -189,10 +231,10 @@ class Results:
         created: when the results were computed (UTC, ISO 8601).
         run: what they were computed from.
         provenance: the persona provenance statements of the run's panels.
-        human_targets: sha256, source and pull time of the Moral Machine file.
+        human_targets: the Moral Machine file used; None where it was not recorded.
         coverage: records present against the scope.
         dimensions: the dimension names (`categories.DIMENSIONS`).
-        methods: method name -> label, kind, ablation base, sequential flag.
+        methods: method name -> how it is shown.
         countries: ISO3 -> the country's result, in run order.
         macro: method name -> macro means.
         vs_vanilla: vanilla read-out -> method name -> comparison.
@@ -206,10 +248,10 @@ class Results:
     created: str
     run: RunInfo
     provenance: list[str]
-    human_targets: dict[str, Any]
+    human_targets: TargetsSource | None
     coverage: Coverage
     dimensions: list[str]
-    methods: dict[str, dict[str, Any]]
+    methods: dict[str, MethodInfo]
     countries: dict[str, CountryResult]
     macro: dict[str, MacroScore]
     vs_vanilla: dict[str, dict[str, VanillaComparison]]
@@ -221,28 +263,29 @@ class Results:
 
     def label(self, method: str) -> str:
         """A method's display label."""
-        return str(self.methods[method]["label"])
+        return self.methods[method].label
 
     def to_dict(self) -> dict[str, Any]:
         """The ``results.json`` mapping (format `RESULTS_FORMAT`), JSON-ready."""
+        asdict = dataclasses.asdict
         out: dict[str, Any] = {
             "format": self.format,
             "created": self.created,
-            "run": dataclasses.asdict(self.run),
+            "run": asdict(self.run),
             "provenance": list(self.provenance),
-            "human_targets": dict(self.human_targets),
-            "coverage": dataclasses.asdict(self.coverage),
+            "human_targets": {} if self.human_targets is None else asdict(self.human_targets),
+            "coverage": asdict(self.coverage),
             "dimensions": list(self.dimensions),
-            "methods": {k: dict(v) for k, v in self.methods.items()},
-            "countries": {k: dataclasses.asdict(v) for k, v in self.countries.items()},
-            "macro": {k: dataclasses.asdict(v) for k, v in self.macro.items()},
+            "methods": {k: asdict(v) for k, v in self.methods.items()},
+            "countries": {k: asdict(v) for k, v in self.countries.items()},
+            "macro": {k: asdict(v) for k, v in self.macro.items()},
             "vs_vanilla": {
-                van: {k: dataclasses.asdict(v) for k, v in rows.items()}
+                van: {k: asdict(v) for k, v in rows.items()}
                 for van, rows in self.vs_vanilla.items()
             },
             "ablations": {
                 "base": self.ablation_base,
-                "rows": {k: dataclasses.asdict(v) for k, v in self.ablations.items()},
+                "rows": {k: asdict(v) for k, v in self.ablations.items()},
             },
             "sequential": self.sequential,
         }
@@ -255,35 +298,35 @@ class Results:
         """Read a ``results.json`` mapping.
 
         Raises:
-            DiscaError: the format tag is not `RESULTS_FORMAT`.
+            DiscaError: the format tag is not `RESULTS_FORMAT`, or an entry is missing
+                or malformed.
         """
         if data.get("format", RESULTS_FORMAT) != RESULTS_FORMAT:
             raise DiscaError(
                 f"results format {data.get('format')!r} is not {RESULTS_FORMAT!r}; "
                 "recompute with `disca report --recompute`"
             )
-        countries = {
-            iso: _from_mapping(
-                CountryResult,
-                {
-                    **entry,
-                    "methods": {
-                        n: _from_mapping(MethodScore, m) for n, m in entry["methods"].items()
-                    },
-                },
-            )
-            for iso, entry in data["countries"].items()
-        }
+        try:
+            return cls._from_entries(data)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise DiscaError(
+                f"results are malformed ({type(exc).__name__}: {exc}); "
+                "recompute with `disca report --recompute`"
+            ) from None
+
+    @classmethod
+    def _from_entries(cls, data: Mapping[str, Any]) -> Results:
         ablations = data.get("ablations") or {}
+        targets = data.get("human_targets") or {}
         return cls(
             created=data.get("created", ""),
             run=_from_mapping(RunInfo, data["run"]),
             provenance=list(data.get("provenance") or []),
-            human_targets=dict(data.get("human_targets") or {}),
+            human_targets=_from_mapping(TargetsSource, targets) if targets else None,
             coverage=_from_mapping(Coverage, data["coverage"]),
             dimensions=list(data.get("dimensions") or categories.DIMENSIONS),
-            methods={k: dict(v) for k, v in data["methods"].items()},
-            countries=countries,
+            methods={k: _from_mapping(MethodInfo, v) for k, v in data["methods"].items()},
+            countries={k: CountryResult.from_dict(v) for k, v in data["countries"].items()},
             macro={k: _from_mapping(MacroScore, v) for k, v in data["macro"].items()},
             vs_vanilla={
                 van: {k: _from_mapping(VanillaComparison, v) for k, v in rows.items()}
@@ -296,334 +339,3 @@ class Results:
             sequential=dict(data.get("sequential") or {}),
             recomputed=bool(data.get("recomputed", False)),
         )
-
-
-def as_results(results: Results | Mapping[str, Any]) -> Results:
-    """`Results` as is, or read from a ``results.json`` mapping."""
-    return results if isinstance(results, Results) else Results.from_dict(results)
-
-
-# --------------------------------------------------------------------------- building
-
-
-def _or_none(x: Any) -> float | None:
-    if x is None:
-        return None
-    value = float(x)
-    return value if np.isfinite(value) else None
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
-
-
-def _vector_score(
-    vector: np.ndarray, human: np.ndarray, flip_rate: float | None, consistency: float | None
-) -> MethodScore:
-    """Scores of one model vector: MIS over the covered dimensions, shape metrics with all six."""
-    covered = ~np.isnan(vector)
-    listed = [_or_none(v) for v in vector]
-    if not covered.any():
-        return MethodScore(
-            listed, 0, None, flip_rate=flip_rate, option_order_consistency=consistency
-        )
-    # a missing dimension contributes 0: its model value is replaced by the human one
-    mis = _or_none(metrics.mis(np.where(covered, vector, human), human))
-    full = bool(covered.all())
-    return MethodScore(
-        vector=listed,
-        dims_covered=int(covered.sum()),
-        mis=mis,
-        jsd=_or_none(metrics.jsd(vector, human)) if full else None,
-        pearson=_or_none(metrics.pearson(vector, human)) if full else None,
-        kendall_tau=_or_none(metrics.kendall_tau(vector, human)) if full else None,
-        spearman=_or_none(metrics.spearman(vector, human)) if full else None,
-        worst_dimension=metrics.worst_dimension(vector, human),
-        flip_rate=flip_rate,
-        option_order_consistency=consistency,
-    )
-
-
-def _method_score(
-    name: str, method: Method, recs: Sequence[Mapping[str, Any]], human: np.ndarray
-) -> tuple[MethodScore, np.ndarray]:
-    """One method in one country (records in pool order); also its p_spare per record."""
-    if not recs:
-        return _vector_score(np.full(6, np.nan), human, None, None), np.zeros(0)
-    cats = [r["category"] for r in recs]
-    right = np.array([bool(r["preferred_right"]) for r in recs], dtype=bool)
-    delta_micro = np.array([r["delta_micro"][name] for r in recs], dtype=float)
-    delta_out, p_spare = finalize(delta_micro, right, method)
-    flip = None
-    if all(name in r.get("delta_bar", {}) for r in recs):
-        delta_bar = np.array([r["delta_bar"][name] for r in recs], dtype=float)
-        flip = _or_none(metrics.flip_rate(delta_out, delta_bar))
-    consistency = _or_none(
-        metrics.option_order_consistency(p_spare, [r["unordered_key"] for r in recs], ~right)
-    )
-    vector = metrics.model_vector(p_spare, cats)
-    return _vector_score(vector, human, flip, consistency), p_spare
-
-
-def _expected_positions(config: Mapping[str, Any], scope: Mapping[str, Any]) -> tuple[int, int]:
-    """(pool positions in scope, positions this shard covers)."""
-    pool_size = int(config["pool_size"])
-    limit = scope.get("limit")
-    n_positions = pool_size if limit is None else min(int(limit), pool_size)
-    shard_i, shard_n = runlog.parse_shard(scope.get("shard")) or (0, 1)
-    return n_positions, len(range(shard_i, n_positions, shard_n))
-
-
-def _by_country(
-    records: Sequence[Mapping[str, Any]], countries: Sequence[str], n_positions: int
-) -> dict[str, list[Mapping[str, Any]]]:
-    """Records per country in pool order, within scope, duplicates (by key) dropped."""
-    kept: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {c: {} for c in countries}
-    for record in records:
-        iso = record["country"]
-        if iso in kept and int(record["pool_position"]) < n_positions:
-            kept[iso].setdefault(runlog.record_key(record), record)
-    return {
-        iso: sorted(recs.values(), key=lambda r: int(r["pool_position"]))
-        for iso, recs in kept.items()
-    }
-
-
-def _macro(countries: Mapping[str, CountryResult], name: str) -> MacroScore:
-    rows = [c.methods[name] for c in countries.values()]
-    return MacroScore(
-        mis=_mean([r.mis for r in rows]),
-        jsd=_mean([r.jsd for r in rows]),
-        pearson=_mean([r.pearson for r in rows]),
-        kendall_tau=_mean([r.kendall_tau for r in rows]),
-        spearman=_mean([r.spearman for r in rows]),
-        flip_rate=_mean([r.flip_rate for r in rows]),
-        n_countries=sum(r.mis is not None for r in rows),
-    )
-
-
-def _paired(
-    countries: Mapping[str, CountryResult], a: str, b: str
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Countries where both methods have a MIS, with the two MIS arrays."""
-    isos = [
-        iso
-        for iso, c in countries.items()
-        if c.methods[a].mis is not None and c.methods[b].mis is not None
-    ]
-    va = np.array([countries[c].methods[a].mis for c in isos], dtype=float)
-    vb = np.array([countries[c].methods[b].mis for c in isos], dtype=float)
-    return isos, va, vb
-
-
-def _against_vanilla(
-    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], van: str, name: str
-) -> VanillaComparison:
-    isos, v_van, v_m = _paired(countries, van, name)
-    m_van, m_m = macro[van].mis, macro[name].mis
-    gain = None
-    if m_van is not None and m_m is not None and m_van != 0:
-        gain = _or_none(metrics.pct_gain(m_van, m_m))
-    return VanillaComparison(
-        pct_gain=gain,
-        wins=metrics.wins(v_van, v_m) if isos else 0,
-        n=len(isos),
-        per_country_pct_gain={
-            c: _or_none(metrics.pct_gain(a, b)) if a != 0 else None
-            for c, a, b in zip(isos, v_van, v_m, strict=True)
-        },
-    )
-
-
-def _ablation(
-    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], base: str, name: str
-) -> AblationRow:
-    isos, v_full, v_abl = _paired(countries, base, name)
-    m_full, m_abl = macro[base].mis, macro[name].mis
-    return AblationRow(
-        mis=m_abl,
-        delta=None if m_full is None or m_abl is None else m_abl - m_full,
-        n_hurt=metrics.n_hurt(v_full, v_abl) if isos else 0,
-        n=len(isos),
-    )
-
-
-def _human_source() -> dict[str, Any]:
-    from ..content import human_targets as data
-
-    try:
-        info = data.dataset_info()
-    except DiscaError:
-        return {}
-    return {k: info.get(k) for k in ("sha256", "source", "pulled_at")}
-
-
-def _country_result(
-    iso: str,
-    recs: Sequence[Mapping[str, Any]],
-    human: np.ndarray,
-    suite: Mapping[str, Method],
-    names: Sequence[str],
-    meta: tuple[int, str | None, str | None],
-    sequential: dict[str, dict[str, dict[str, float]]],
-) -> CountryResult:
-    """One country's result; fills ``sequential`` with the prior-applied p_spare."""
-    n_expected, panel_sha256, provenance = meta
-    dims = [categories.DIMENSION_OF_CATEGORY[r["category"]] for r in recs]
-    scores = {}
-    for name in names:
-        scores[name], p_spare = _method_score(name, suite[name], recs, human)
-        if suite[name].sequential and recs:
-            sequential[name][iso] = {
-                r["scenario_id"]: float(p) for r, p in zip(recs, p_spare, strict=True)
-            }
-    return CountryResult(
-        n=len(recs),
-        n_expected=n_expected,
-        n_per_dimension={d: dims.count(d) for d in categories.DIMENSIONS} if recs else {},
-        human=[float(x) for x in human],
-        panel_sha256=panel_sha256,
-        provenance=provenance,
-        methods=scores,
-    )
-
-
-def build_results(
-    header: Mapping[str, Any],
-    records: Sequence[Mapping[str, Any]],
-    *,
-    targets: Any = None,
-) -> Results:
-    """Results of a run from its header and records (pure apart from loading targets).
-
-    Args:
-        header: the run's ``run.json``.
-        records: its sample records (any order; duplicates by key are ignored).
-        targets: human targets (`data.load_human_targets()` frame); default: loaded.
-
-    Returns:
-        The typed results.
-
-    Raises:
-        DiscaError: a country of the run has no human targets.
-    """
-    from ..content import human_targets as data
-
-    if targets is None:
-        targets = data.load_human_targets()
-    config, scope = header["config"], header.get("scope") or {}
-    suite = suite_from_config(config)
-    names = [n for n in METHOD_ORDER if n in suite]
-    primary = primary_method(config["variant"])
-    countries = list(scope.get("countries") or [])
-    n_positions, expected = _expected_positions(config, scope)
-    panels_meta = header.get("panels") or {}
-    missing = [iso for iso in countries if iso not in targets.index]
-    if missing:
-        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
-
-    sequential: dict[str, dict[str, dict[str, float]]] = {
-        n: {} for n in names if suite[n].sequential
-    }
-    by_country = _by_country(records, countries, n_positions)
-    country_out = {
-        iso: _country_result(
-            iso,
-            by_country[iso],
-            targets.loc[iso].to_numpy(dtype=float),
-            suite,
-            names,
-            (
-                expected,
-                config.get("panels", {}).get(iso),
-                (panels_meta.get(iso) or {}).get("provenance"),
-            ),
-            sequential,
-        )
-        for iso in countries
-    }
-    languages = config.get("languages") or {}
-    country_out = {
-        iso: dataclasses.replace(entry, language=languages.get(iso))
-        for iso, entry in country_out.items()
-    }
-    macro = {name: _macro(country_out, name) for name in names}
-    present = sum(c.n for c in country_out.values())
-    statements = {(panels_meta.get(c) or {}).get("provenance_statement") for c in countries}
-    model = header.get("model") or {}
-    return Results(
-        created=runlog.now(),
-        run=RunInfo(
-            model=model.get("name"),
-            model_sha256=model.get("sha256"),
-            fingerprint=header.get("fingerprint"),
-            variant=config["variant"],
-            primary=primary,
-            ablation_base=primary,
-            vanilla=list(VANILLA),
-            is_seed=config.get("is_seed"),
-            data_seed=config.get("data_seed"),
-            status=header.get("status"),
-            countries=countries,
-            limit=scope.get("limit"),
-            shard=scope.get("shard"),
-            lang=config.get("lang", "en"),
-        ),
-        provenance=sorted(s for s in statements if s),
-        human_targets=_human_source(),
-        coverage=Coverage(
-            expected=expected * len(countries),
-            present=present,
-            missing=expected * len(countries) - present,
-            complete=present == expected * len(countries),
-            per_country_expected=expected,
-            pool_positions=n_positions,
-            shard=scope.get("shard"),
-            n_records=len(records),
-        ),
-        dimensions=list(categories.DIMENSIONS),
-        methods={n: {k: v for k, v in suite[n].describe().items() if k != "params"} for n in names},
-        countries=country_out,
-        macro=macro,
-        vs_vanilla={
-            van: {n: _against_vanilla(country_out, macro, van, n) for n in names if n != van}
-            for van in VANILLA
-        },
-        ablation_base=primary,
-        ablations={
-            n: _ablation(country_out, macro, primary, n)
-            for n in names
-            if suite[n].ablation_of == primary
-        },
-        sequential=sequential,
-    )
-
-
-def summarize(
-    header: Mapping[str, Any],
-    records: Sequence[Mapping[str, Any]],
-    *,
-    targets: Any = None,
-) -> dict[str, Any]:
-    """The ``results.json`` mapping of a run: `build_results` as `Results.to_dict`."""
-    return build_results(header, records, targets=targets).to_dict()
-
-
-def load_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> dict[str, Any]:
-    """A run's ``results.json`` mapping, or computed from the samples when absent or stale.
-
-    Stale means the record count differs from the samples on disk (e.g. after kill -9).
-    A file in another format is recomputed too.
-    """
-    header = runlog.read_header(run_dir)
-    records = runlog.read_samples(run_dir)
-    results = None if recompute else runlog.read_results(run_dir)
-    if (
-        results is not None
-        and results.get("format") == RESULTS_FORMAT
-        and results.get("coverage", {}).get("n_records") == len(records)
-    ):
-        return results
-    recomputed = dataclasses.replace(build_results(header, records), recomputed=True)
-    return recomputed.to_dict()

@@ -1,4 +1,4 @@
-"""The run log: a run directory's header, append-only sample records, resume and merge.
+"""The run log: a run directory's header, append-only sample records and resume.
 
 A run directory holds
 
@@ -12,13 +12,13 @@ A run directory holds
   with SIGINT/SIGTERM held back meanwhile, so an interrupt never splits a chunk. Only
   ``kill -9`` or a crash can leave a torn last line: `RunLog.open` truncates the file
   back to its last newline before appending again, and readers ignore the torn tail.
-* ``results.json``: derived results (`evaluate`), written atomically.
+* ``results.json``: derived results (`scoring.write_run_results`), written atomically.
 
 Re-opening a directory resumes it: records already present are skipped by the caller
 (`RunLog.keys`). A different ``config`` is refused unless ``force`` (the old files are
 then moved to ``superseded-<time>/``). A lock file keeps two processes out of one
 directory; shards of one run go to separate directories and are joined with
-`merge_runs`.
+`merge.merge_runs`.
 """
 
 from __future__ import annotations
@@ -30,13 +30,18 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
 from ..paths import atomic_write_text, check_writable_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "FORMAT",
@@ -53,7 +58,9 @@ __all__ = [
     "read_results",
     "repair_samples",
     "write_results",
-    "merge_runs",
+    "OPEN_MAPPINGS",
+    "canonical_json",
+    "supersede",
     "record_key",
     "parse_shard",
 ]
@@ -66,8 +73,8 @@ RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
 _LOCK_FILE = ".lock"
-#: config entries that are mappings keyed by country: runs may add keys, not change them.
-_OPEN_MAPPINGS = ("panels", "languages")
+#: Config entries that are mappings keyed by country: runs may add keys, not change them.
+OPEN_MAPPINGS = ("panels", "languages")
 
 
 class RunLogError(DiscaError):
@@ -79,14 +86,15 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _canonical(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: equal values give equal text."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def fingerprint(config: Mapping[str, Any]) -> str:
     """SHA-256 of a config, without the open (per-country) mappings."""
-    closed = {k: v for k, v in config.items() if k not in _OPEN_MAPPINGS}
-    return hashlib.sha256(_canonical(closed).encode("utf-8")).hexdigest()
+    closed = {k: v for k, v in config.items() if k not in OPEN_MAPPINGS}
+    return hashlib.sha256(canonical_json(closed).encode("utf-8")).hexdigest()
 
 
 def record_key(record: Mapping[str, Any]) -> tuple[str, str]:
@@ -102,7 +110,7 @@ def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
     diffs: list[str] = []
 
     def short(value: Any) -> str:
-        text = _canonical(value)
+        text = canonical_json(value)
         return text if len(text) <= 60 else text[:57] + "..."
 
     def walk(a: Any, b: Any, path: str, open_keys: bool) -> None:
@@ -122,7 +130,7 @@ def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
         if key not in old or key not in new:
             diffs.append(f"{key}: {short(old.get(key))} -> {short(new.get(key))}")
         else:
-            walk(old[key], new[key], key, open_keys=key in _OPEN_MAPPINGS)
+            walk(old[key], new[key], key, open_keys=key in OPEN_MAPPINGS)
     return diffs
 
 
@@ -281,9 +289,7 @@ class _Lock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no lock
+        if fcntl is None:  # pragma: no cover - Windows: no lock
             return
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -390,7 +396,7 @@ class RunLog:
                     f"{problem}; refusing to mix results. Use another --out, or --force "
                     "to start over (the old files are moved aside)"
                 )
-            _supersede(path)
+            supersede(path)
             old = None
         if old is None:
             header["created"] = now()
@@ -471,7 +477,7 @@ class RunLog:
         self.close()
 
 
-def _supersede(path: Path) -> Path:
+def supersede(path: Path) -> Path:
     """Move a run's files into ``superseded-<time>/`` inside the directory."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = path / f"superseded-{stamp}"
@@ -483,7 +489,7 @@ def _supersede(path: Path) -> Path:
     return target
 
 
-# --------------------------------------------------------------------------- merging
+# --------------------------------------------------------------------------- resuming
 
 
 def _existing_run(
@@ -513,11 +519,11 @@ def _resumed_header(
     merged = dict(old)
     merged.update({k: v for k, v in header.items() if k not in ("created", "invocations")})
     merged["config"] = dict(config)
-    for key in _OPEN_MAPPINGS:
+    for key in OPEN_MAPPINGS:
         if key in old["config"] or key in config:
             merged["config"][key] = {**old["config"].get(key, {}), **config.get(key, {})}
     for key, value in header.items():  # metadata mappings keyed by country: union too
-        if isinstance(value, Mapping) and key in _OPEN_MAPPINGS:
+        if isinstance(value, Mapping) and key in OPEN_MAPPINGS:
             merged[key] = {**old.get(key, {}), **value}
     merged["created"] = old.get("created", now())
     merged["invocations"] = [dict(e) for e in old.get("invocations", [])]
@@ -526,132 +532,3 @@ def _resumed_header(
             entry["status"] = "error"
             entry["error"] = "ended without recording a status (killed or crashed)"
     return merged
-
-
-def _check_mergeable(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse sources whose configs or scopes (shard aside) differ."""
-    first = headers[0]
-    for d, h in zip(dirs[1:], headers[1:], strict=True):
-        diffs = config_differences(first["config"], h["config"])
-        if diffs:
-            raise RunLogError(
-                f"cannot merge {dirs[0]} and {d}: configs differ ({'; '.join(diffs[:4])})"
-            )
-    scopes = {
-        _canonical({k: v for k, v in (h.get("scope") or {}).items() if k != "shard"})
-        for h in headers
-    }
-    if len(scopes) > 1:
-        raise RunLogError(
-            "cannot merge runs with different scopes (countries or --limit); "
-            "shards of one run must use the same countries and limit"
-        )
-
-
-def _merged_records(dirs: Sequence[Path], order: Mapping[str, int] | None) -> list[dict[str, Any]]:
-    """Every source's records once, sorted by (country rank, pool position, scenario id)."""
-    by_key: dict[tuple[str, str], dict[str, Any]] = {}
-    canon: dict[tuple[str, str], str] = {}
-    countries: dict[str, int] = dict(order or {})
-    for d in dirs:
-        for record in read_samples(d):
-            key = record_key(record)
-            text = _canonical(record)
-            if key in by_key:
-                if canon[key] != text:
-                    raise RunLogError(
-                        f"{d}: record {key[0]}/{key[1]} differs from another source's copy"
-                    )
-                continue
-            by_key[key] = record
-            canon[key] = text
-            countries.setdefault(key[0], len(countries))
-    return sorted(
-        by_key.values(),
-        key=lambda r: (countries[r["country"]], r.get("pool_position", 0), r["scenario_id"]),
-    )
-
-
-def _merged_header(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The first source's header with the open mappings joined, no shard, the sources listed."""
-    first = headers[0]
-    config = dict(first["config"])
-    for key in _OPEN_MAPPINGS:
-        if key in config:
-            joined: dict[str, Any] = {}
-            for h in headers:
-                joined.update(h["config"].get(key, {}))
-            config[key] = joined
-    header = {k: v for k, v in first.items() if k not in ("invocations", "fingerprint")}
-    header["config"] = config
-    header["scope"] = {k: v for k, v in (first.get("scope") or {}).items() if k != "shard"}
-    header["scope"]["shard"] = None
-    for key in _OPEN_MAPPINGS:
-        if isinstance(first.get(key), Mapping):
-            joined = {}
-            for h in headers:
-                joined.update(h.get(key) or {})
-            header[key] = joined
-    header["merged_from"] = [
-        {
-            "path": str(d.resolve()),
-            "fingerprint": h.get("fingerprint"),
-            "shard": (h.get("scope") or {}).get("shard"),
-            "status": h.get("status"),
-            "created": h.get("created"),
-            "finished": h.get("finished"),
-        }
-        for d, h in zip(dirs, headers, strict=True)
-    ]
-    return header
-
-
-def merge_runs(
-    sources: Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-    *,
-    force: bool = False,
-    order: Mapping[str, int] | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Join the records of several run directories (shards) into a new one.
-
-    The sources must have equal configs (apart from the per-country panel mappings,
-    which are joined). A record present in several sources must be identical apart
-    from nothing: differing copies of one key are an error.
-
-    Args:
-        sources: run directories.
-        out: the new run directory (must not hold a run, unless ``force``).
-        force: replace a run already in ``out`` (moved aside).
-        order: optional country -> rank for sorting (default: first-seen order); records
-            are written sorted by (country rank, pool_position).
-
-    Returns:
-        (header, records) as written to ``out``. The header's ``scope`` drops the shard;
-        ``merged_from`` lists the sources; ``status`` is success.
-
-    Raises:
-        RunLogError: fewer than one source, differing configs, conflicting records, or
-            ``out`` already holds a run.
-    """
-    dirs = [Path(s) for s in sources]
-    if not dirs:
-        raise RunLogError("merge needs at least one run directory")
-    out_path = Path(out)
-    if any(d.resolve() == out_path.resolve() for d in dirs):
-        raise RunLogError(f"{out_path}: the merged run must go to a new directory")
-    headers = [read_header(d) for d in dirs]
-    _check_mergeable(dirs, headers)
-    records = _merged_records(dirs, order)
-    header = _merged_header(dirs, headers)
-    if (out_path / RUN_FILE).exists() or (out_path / SAMPLES_FILE).exists():
-        if not force:
-            raise RunLogError(
-                f"{out_path} already holds a run; merge into a new directory, or --force "
-                "to replace it (the old files are moved aside)"
-            )
-        _supersede(out_path)
-    with RunLog.open(out_path, header, invocation={"merge": True}) as run:
-        run.append(records)
-        run.finish("success")
-        return run.header, records

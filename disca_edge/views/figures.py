@@ -1,6 +1,6 @@
 """Figures of evaluation runs: one self-contained HTML page with inline SVG.
 
-`html_report` draws, from one or more ``results.json`` mappings (`evaluate.summarize`):
+`html_report` draws, from the `Results` of one or more runs:
 
 * ``dumbbell``: per-country MIS, vanilla → DISCA, one dumbbell per (country, run);
 * ``dimensions``: per country, the six dimensions, human vs vanilla vs DISCA, as bars;
@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
+from ..evals.results import Results
 from ..maths.categories import short_label
 
 __all__ = ["FIGURES", "html_report"]
@@ -120,20 +121,16 @@ def _legend(svg: _Svg, x: float, y: float, items: Sequence[tuple[str, str, str]]
         x += 24 + 7 * len(label)
 
 
-def _primary(results: Mapping[str, Any]) -> str:
-    return results["run"]["primary"]
-
-
-def dumbbell(runs: Sequence[tuple[str, Mapping[str, Any]]], vanilla: str) -> str:
+def dumbbell(runs: Sequence[tuple[str, Results]], vanilla: str) -> str:
     """Per-country MIS, vanilla (ring) → DISCA (dot), one dumbbell per country and run."""
     countries: list[str] = []
     for _, res in runs:
-        countries += [c for c in res["countries"] if c not in countries]
+        countries += [c for c in res.countries if c not in countries]
     values = [
-        _num(res["countries"][c]["methods"][m]["mis"])
+        _num(entry.methods[m].mis)
         for _, res in runs
-        for c in res["countries"]
-        for m in (vanilla, _primary(res))
+        for entry in res.countries.values()
+        for m in (vanilla, res.run.primary)
     ]
     hi = max([v for v in values if v is not None] + [0.1])
     hi = math.ceil(hi * 10) / 10
@@ -156,13 +153,13 @@ def dumbbell(runs: Sequence[tuple[str, Mapping[str, Any]]], vanilla: str) -> str
         y_band = top + ci * band
         svg.text(left - 10, y_band + band / 2 + 4, iso, text_anchor="end", font_weight="600")
         for ri, (name, res) in enumerate(runs):
-            entry = res["countries"].get(iso)
+            entry = res.countries.get(iso)
             if entry is None:
                 continue
             y = y_band + 4 + row_h * ri + row_h / 2
             color = _RUN_COLORS[ri % 7]
-            v = _num(entry["methods"][vanilla]["mis"])
-            d = _num(entry["methods"][_primary(res)]["mis"])
+            v = _num(entry.methods[vanilla].mis)
+            d = _num(entry.methods[res.run.primary].mis)
             who = f"{iso} ({name})" if len(runs) > 1 else iso
             if v is not None and d is not None:
                 svg.mark("line", {"x1": round(x(v), 1), "y1": round(y, 1), "x2": round(x(d), 1),
@@ -176,34 +173,34 @@ def dumbbell(runs: Sequence[tuple[str, Mapping[str, Any]]], vanilla: str) -> str
             if d is not None:
                 svg.mark("circle", {"cx": round(x(d), 1), "cy": round(y, 1), "r": 5,
                                     "fill": color},
-                         f"{who}: {_primary(res)} MIS {d:.3f}", "disca")  # fmt: skip
+                         f"{who}: {res.run.primary} MIS {d:.3f}", "disca")  # fmt: skip
     _axis(svg, x0, x1, top + band * len(countries) + 6, 0.0, hi, "MIS (lower is better)")
     return svg.render()
 
 
-def dimension_bars(name: str, res: Mapping[str, Any], iso: str, vanilla: str) -> str:
+def dimension_bars(name: str, res: Results, iso: str, vanilla: str) -> str:
     """One country's six dimensions: human, vanilla and DISCA preference as bars."""
-    entry = res["countries"][iso]
-    dims = res["dimensions"]
-    method = _primary(res)
+    entry = res.countries[iso]
+    dims = res.dimensions
+    method = res.run.primary
     bar_h, gap = 7, 6
     group = 3 * bar_h + gap
     left, top, width = 92, 30, 330
     height = top + group * len(dims) + 44
-    mis_v = _fmt(entry["methods"][vanilla]["mis"])
-    mis_d = _fmt(entry["methods"][method]["mis"])
+    mis_v = _fmt(entry.methods[vanilla].mis)
+    mis_d = _fmt(entry.methods[method].mis)
     svg = _Svg("dimensions", width, height,
                f"{iso}: preference per dimension, human vs model (MIS {mis_v} → {mis_d})")  # fmt: skip
     svg.text(4, 16, f"{iso} — MIS {mis_v} → {mis_d}", font_weight="600")
     x0, x1 = left, width - 16
-    series = (
-        ("human", entry["human"], _HUMAN_COLOR),
-        (vanilla, entry["methods"][vanilla]["vector"], _VANILLA_COLOR),
-        (method, entry["methods"][method]["vector"], _RUN_COLORS[0]),
+    series: tuple[tuple[str, Sequence[float | None], str], ...] = (
+        ("human", entry.human, _HUMAN_COLOR),
+        (vanilla, entry.methods[vanilla].vector, _VANILLA_COLOR),
+        (method, entry.methods[method].vector, _RUN_COLORS[0]),
     )
     for d, dim in enumerate(dims):
         y = top + d * group
-        n = (entry.get("n_per_dimension") or {}).get(dim)
+        n = entry.n_per_dimension.get(dim)
         label = short_label(dim)
         svg.text(left - 6, y + 1.5 * bar_h + 4, label, text_anchor="end")
         for s, (series_name, vector, color) in enumerate(series):
@@ -228,22 +225,22 @@ def dimension_bars(name: str, res: Mapping[str, Any], iso: str, vanilla: str) ->
     return svg.render()
 
 
-def ablations(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+def ablations(runs: Sequence[tuple[str, Results]]) -> str:
     """Macro MIS of full DISCA, each ablation and the vanilla read-outs, per run."""
     rows: list[tuple[str, str, float | None, str]] = []  # (label, series, mis, colour)
     for ri, (name, res) in enumerate(runs):
-        base = res["ablations"]["base"]
-        macro = res["macro"]
+        base = res.ablation_base
+        macro = res.macro
         prefix = f"{name}: " if len(runs) > 1 else ""
         color = _RUN_COLORS[ri % 7]
-        rows.append((prefix + "full " + res["methods"][base]["label"], "full",
-                     _num(macro[base]["mis"]), color))  # fmt: skip
-        for method, row in res["ablations"]["rows"].items():
-            rows.append((prefix + res["methods"][method]["label"], "ablation", _num(row["mis"]),
+        rows.append((prefix + "full " + res.label(base), "full",
+                     _num(macro[base].mis), color))  # fmt: skip
+        for method, row in res.ablations.items():
+            rows.append((prefix + res.label(method), "ablation", _num(row.mis),
                          color))  # fmt: skip
-        for van in res["run"]["vanilla"]:
-            rows.append((prefix + res["methods"][van]["label"], "vanilla",
-                         _num(macro[van]["mis"]), _VANILLA_COLOR))  # fmt: skip
+        for van in res.run.vanilla:
+            rows.append((prefix + res.label(van), "vanilla",
+                         _num(macro[van].mis), _VANILLA_COLOR))  # fmt: skip
     hi = max([r[2] for r in rows if r[2] is not None] + [0.1])
     hi = math.ceil(hi * 10) / 10
     left, right, top, bar_h = 260, 60, 30, 18
@@ -275,44 +272,39 @@ def _labels(paths: Sequence[str]) -> list[str]:
     return names
 
 
-def _meta_table(name: str, res: Mapping[str, Any], path: str) -> str:
-    run = res["run"]
-    cov = res.get("coverage", {})
+def _meta_table(name: str, res: Results, path: str) -> str:
+    run = res.run
+    cov = res.coverage
     rows = [
         ("run", f"{name} ({path})" if name != path else name),
-        ("model", f"{run.get('model')} (sha256 {str(run.get('model_sha256'))[:16]}…)"),
-        ("language", run.get("language") or "en (prompts and personas in English)"),
-        ("variant", f"{run.get('variant')} (headline method {run.get('primary')})"),
-        ("seed", f"IS seed {run.get('is_seed')}, data seed {run.get('data_seed')}"),
-        ("countries", ", ".join(run.get("countries", []))),
+        ("model", f"{run.model} (sha256 {str(run.model_sha256)[:16]}…)"),
+        ("language", "en (prompts and personas in English)" if run.lang == "en" else run.lang),
+        ("variant", f"{run.variant} (headline method {run.primary})"),
+        ("seed", f"IS seed {run.is_seed}, data seed {run.data_seed}"),
+        ("countries", ", ".join(run.countries)),
         (
             "coverage",
-            f"{cov.get('present')} of {cov.get('expected')} scenario records"
-            + ("" if cov.get("complete", True) else " (incomplete)"),
+            f"{cov.present} of {cov.expected} scenario records"
+            + ("" if cov.complete else " (incomplete)"),
         ),  # fmt: skip
-        (
-            "scope",
-            f"limit {run.get('limit')}, shard {run.get('shard')}, status {run.get('status')}",
-        ),
+        ("scope", f"limit {run.limit}, shard {run.shard}, status {run.status}"),
         (
             "results",
-            f"{res.get('format')} created {res.get('created')}"
-            + (" (recomputed from samples)" if res.get("recomputed") else ""),
+            f"{res.format} created {res.created}"
+            + (" (recomputed from samples)" if res.recomputed else ""),
         ),  # fmt: skip
-        ("personas", "; ".join(res.get("provenance", [])) or "–"),
-        ("fingerprint", str(run.get("fingerprint"))),
+        ("personas", "; ".join(res.provenance) or "–"),
+        ("fingerprint", str(run.fingerprint)),
     ]
     body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="meta" data-run="{_esc(name)}">{body}</table>'
 
 
-def html_report(
-    runs: Sequence[tuple[str, Mapping[str, Any]]], *, vanilla: str = "vanilla_raw"
-) -> str:
+def html_report(runs: Sequence[tuple[str, Results]], *, vanilla: str = "vanilla_raw") -> str:
     """The whole page for one run or several (`--compare`): figures, then metadata.
 
     Args:
-        runs: (display name, ``results.json`` mapping) per run; the first is the main run.
+        runs: (display name, results) per run; the first is the main run.
         vanilla: the vanilla read-out the dumbbells start from.
 
     Returns:
@@ -350,7 +342,7 @@ def html_report(
         if len(runs) > 1:
             parts.append(f"<h3>{_esc(name)}</h3>")
         parts.append('<div class="small-multiples">')
-        parts += [dimension_bars(name, res, iso, vanilla) for iso in res["countries"]]
+        parts += [dimension_bars(name, res, iso, vanilla) for iso in res.countries]
         parts.append("</div>")
     parts += ["<h2>Ablations</h2>", ablations(runs), "<h2>Run metadata</h2>"]
     parts += [_meta_table(name, res, path) for (name, res), path in zip(runs, paths, strict=True)]

@@ -79,6 +79,6 @@ def test_load_results_example_runs_on_a_real_run(shared_data, smollm2_path, tmp_
     assert set(frame["country"]) == {"USA"} and "disca_paper" in set(frame["method"])
     raw = namespace["results"]
     for row in frame.itertuples():
-        assert row.mis == raw["countries"][row.country]["methods"][row.method]["mis"]
+        assert row.mis == raw.results.countries[row.country].methods[row.method].mis
     assert "USA" in printed and "disca_paper" in printed
     assert "<table" in raw._repr_html_()

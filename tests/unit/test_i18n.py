@@ -390,15 +390,15 @@ def test_registry_languages_must_be_a_list_of_strings(tmp_path):
 def test_report_labels_languages_and_flags_persona_only():
     from types import SimpleNamespace
 
-    from disca_edge.evals.results import CountryResult
+    from disca_edge.evals.results import CountryResult, PromptLanguage
     from disca_edge.views import tables as report
 
     def country(language):
         return CountryResult(0, 0, {}, [], None, None, {}, language=language)
 
     countries = {
-        "DEU": country({"persona_language": "de", "frame_language": "de"}),
-        "THA": country({"persona_language": "th", "frame_language": "en", "persona_only": True}),
+        "DEU": country(PromptLanguage("native", "de", "de")),
+        "THA": country(PromptLanguage("native", "th", "en", persona_only=True)),
         "USA": country(None),  # a run from before languages were recorded: English
     }
     assert [report._lang_cell(c) for c in countries.values()] == ["de", "th/en", "en"]

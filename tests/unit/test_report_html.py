@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from test_report import human_targets, make_run, write_run
 
 from disca_edge.cli import cli
-from disca_edge.evals.loop import summarize
+from disca_edge.evals.scoring import score_run
 from disca_edge.views import figures
 
 COUNTRIES = ("USA", "JPN", "DEU")
@@ -85,20 +85,20 @@ def expected_marks(runs) -> dict[str, int]:
     """What the figures must draw: a mark per value present in the results."""
     dumbbell = dims = ablation = 0
     for res in runs:
-        primary = res["run"]["primary"]
-        for entry in res["countries"].values():
-            v = entry["methods"]["vanilla_raw"]["mis"]
-            d = entry["methods"][primary]["mis"]
+        primary = res.run.primary
+        for entry in res.countries.values():
+            v = entry.methods["vanilla_raw"].mis
+            d = entry.methods[primary].mis
             dumbbell += (v is not None) + (d is not None) + (v is not None and d is not None)
             for vector in (
-                entry["human"],
-                entry["methods"]["vanilla_raw"]["vector"],
-                entry["methods"][primary]["vector"],
+                entry.human,
+                entry.methods["vanilla_raw"].vector,
+                entry.methods[primary].vector,
             ):
                 dims += sum(x is not None for x in vector)
-        rows = [res["macro"][primary]["mis"]]
-        rows += [r["mis"] for r in res["ablations"]["rows"].values()]
-        rows += [res["macro"][v]["mis"] for v in res["run"]["vanilla"]]
+        rows = [res.macro[primary].mis]
+        rows += [r.mis for r in res.ablations.values()]
+        rows += [res.macro[v].mis for v in res.run.vanilla]
         ablation += sum(x is not None for x in rows)
     return {"dumbbell": dumbbell, "dimensions": dims, "ablations": ablation}
 
@@ -109,7 +109,7 @@ def runs(tmp_path_factory):
     out = []
     for name, variant, seed in (("a", "paper", 0), ("b", "reference", 1)):
         header, records = make_run(COUNTRIES, n=40, variant=variant, seed=seed)
-        results = summarize(header, records, targets=human_targets(COUNTRIES))
+        results = score_run(header, records, targets=human_targets(COUNTRIES))
         write_run(folder / name, header, records, results)
         out.append((folder / name, results))
     return out
@@ -146,7 +146,7 @@ def test_page_is_self_contained_and_counts_marks_in_chromium(runs, tmp_path):
     assert series.count("vanilla") == series.count("disca") == 2 * len(COUNTRIES)
     # run a's DISCA dots (rows alternate a, b per country) sit where the MIS values say
     dots = [m for m in marks.counts["dumbbell"] if m["data-series"] == "disca"][::2]
-    values = [res_a["countries"][c]["methods"]["disca_paper"]["mis"] for c in COUNTRIES]
+    values = [res_a.countries[c].methods["disca_paper"].mis for c in COUNTRIES]
     order = sorted(range(3), key=lambda i: values[i])
     assert sorted(range(3), key=lambda i: float(dots[i]["cx"])) == order
     assert str(a) in dumped.stdout and "IS seed 42" in dumped.stdout

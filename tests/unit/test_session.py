@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from test_ask_countries import FAKE_MODEL, FakeEngine
+from test_results import small_results
 
 import disca_edge
 from disca_edge.errors import DiscaError
@@ -45,18 +47,16 @@ def test_bad_input_raises_one_error():
 
 
 def test_run_results_frame_has_a_row_per_country_and_method():
-    results = RunResults(
-        dimensions=["species", "gender"],
-        countries={
-            "USA": {"n": 2, "methods": {"vanilla": {"mis": 0.5, "vector": [1.0, 2.0]},
-                                        "disca": {"mis": 0.25, "vector": [3.0, 4.0]}}},
-            "JPN": {"n": 2, "methods": {"vanilla": {"mis": 0.75, "vector": None},
-                                        "disca": {"mis": None, "vector": None}}},
-        },
-    )  # fmt: skip
+    results = RunResults(small_results())
     frame = results.to_frame()
     assert list(zip(frame["country"], frame["method"], strict=True)) == [
-        ("USA", "vanilla"), ("USA", "disca"), ("JPN", "vanilla"), ("JPN", "disca"),
+        ("USA", "vanilla_raw"), ("USA", "disca_paper"), ("THA", "vanilla_raw"),
+        ("THA", "disca_paper"),
     ]  # fmt: skip
-    assert frame.loc[1, "species"] == 3.0 and frame.loc[1, "mis"] == 0.25
-    assert "0.7500" in results._repr_html_()
+    assert list(frame.columns[:9]) == [
+        "country", "method", "n", "mis", "jsd", "pearson", "kendall_tau", "spearman", "flip_rate"
+    ]  # fmt: skip
+    assert frame.loc[1, "mis"] == 0.2 and frame.loc[1, "Gender_Female"] == pytest.approx(0.51)
+    assert frame.loc[2, "n"] == 2 and pd.isna(frame.loc[2, "Fitness_Fit"])  # not covered
+    assert results.results.countries["THA"].methods["disca_paper"].mis is None
+    assert "0.4000" in results._repr_html_()

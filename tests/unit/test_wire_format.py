@@ -29,7 +29,7 @@ from disca_edge.content.scenarios import disca_pool
 from disca_edge.evals import runlog
 from disca_edge.evals.executor import record_chunk
 from disca_edge.evals.loop import EvalConfig, build_header
-from disca_edge.evals.results import summarize
+from disca_edge.evals.scoring import score_run
 from disca_edge.maths import categories, core
 from disca_edge.maths.methods import compute_methods, method_suite
 from disca_edge.models.open import ModelInfo
@@ -170,7 +170,7 @@ def make_run(countries, n, variant, seed):
 def results_text(variant: str, n: int, seed: int) -> str:
     countries = ("USA", "JPN", "DEU")
     header, records = make_run(countries, n, variant, seed)
-    results = summarize(header, records, targets=human_targets(countries))
+    results = score_run(header, records, targets=human_targets(countries)).to_dict()
     return json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False)
 
 

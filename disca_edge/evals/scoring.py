@@ -1,0 +1,378 @@
+"""Scoring a MultiTP run: its header and sample records -> `Results`.
+
+`score_run` computes, per country and method, the 6-dim model vector, MIS, JSD,
+Pearson r, Kendall τ, Spearman ρ and flip rate; macro means; % gain and wins against
+both vanilla read-outs; the ablation rows; coverage. The `reference` variant's country
+prior is sequential in pool order, so it is applied here, per country, over the
+records sorted by pool position (`methods.finalize`): a resumed, sharded-then-merged or
+single run gives identical results.
+
+`read_run_results` opens a run folder's results (``results.json``, rescored from the
+samples when absent or stale); `write_run_results` writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..content import human_targets
+from ..errors import DiscaError
+from ..maths import categories, metrics
+from ..maths.methods import (
+    METHOD_ORDER,
+    VANILLA,
+    Method,
+    finalize,
+    primary_method,
+    suite_from_config,
+)
+from . import runlog
+from .results import (
+    RESULTS_FORMAT,
+    AblationRow,
+    CountryResult,
+    Coverage,
+    MacroScore,
+    MethodInfo,
+    MethodScore,
+    PromptLanguage,
+    Results,
+    RunInfo,
+    TargetsSource,
+    VanillaComparison,
+)
+
+__all__ = ["score_run", "read_run_results", "write_run_results"]
+
+#: prior-applied p_spare of the sequential methods: method -> ISO3 -> scenario id -> value
+_Sequential = dict[str, dict[str, dict[str, float]]]
+
+
+def _or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    value = float(x)
+    return value if np.isfinite(value) else None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _vector_score(
+    vector: np.ndarray, human: np.ndarray, flip_rate: float | None, consistency: float | None
+) -> MethodScore:
+    """Scores of one model vector (ndarray[6]): MIS over the covered dimensions.
+
+    The shape metrics (JSD, correlations) need all six dimensions.
+    """
+    covered = ~np.isnan(vector)
+    listed = [_or_none(v) for v in vector]
+    if not covered.any():
+        return MethodScore(
+            listed, 0, None, flip_rate=flip_rate, option_order_consistency=consistency
+        )
+    # a missing dimension contributes 0: its model value is replaced by the human one
+    mis = _or_none(metrics.mis(np.where(covered, vector, human), human))
+    full = bool(covered.all())
+    return MethodScore(
+        vector=listed,
+        dims_covered=int(covered.sum()),
+        mis=mis,
+        jsd=_or_none(metrics.jsd(vector, human)) if full else None,
+        pearson=_or_none(metrics.pearson(vector, human)) if full else None,
+        kendall_tau=_or_none(metrics.kendall_tau(vector, human)) if full else None,
+        spearman=_or_none(metrics.spearman(vector, human)) if full else None,
+        worst_dimension=metrics.worst_dimension(vector, human),
+        flip_rate=flip_rate,
+        option_order_consistency=consistency,
+    )
+
+
+def _method_score(
+    name: str, method: Method, recs: Sequence[Mapping[str, Any]], human: np.ndarray
+) -> tuple[MethodScore, np.ndarray]:
+    """One method in one country (records in pool order); also its p_spare (ndarray[S])."""
+    if not recs:
+        return _vector_score(np.full(6, np.nan), human, None, None), np.zeros(0)
+    cats = [r["category"] for r in recs]
+    right = np.array([bool(r["preferred_right"]) for r in recs], dtype=bool)
+    delta_micro = np.array([r["delta_micro"][name] for r in recs], dtype=float)
+    delta_out, p_spare = finalize(delta_micro, right, method)
+    flip = None
+    if all(name in r.get("delta_bar", {}) for r in recs):
+        delta_bar = np.array([r["delta_bar"][name] for r in recs], dtype=float)
+        flip = _or_none(metrics.flip_rate(delta_out, delta_bar))
+    consistency = _or_none(
+        metrics.option_order_consistency(p_spare, [r["unordered_key"] for r in recs], ~right)
+    )
+    vector = metrics.model_vector(p_spare, cats)
+    return _vector_score(vector, human, flip, consistency), p_spare
+
+
+def _expected_positions(config: Mapping[str, Any], scope: Mapping[str, Any]) -> tuple[int, int]:
+    """(pool positions in scope, positions this shard covers)."""
+    pool_size = int(config["pool_size"])
+    limit = scope.get("limit")
+    n_positions = pool_size if limit is None else min(int(limit), pool_size)
+    shard_i, shard_n = runlog.parse_shard(scope.get("shard")) or (0, 1)
+    return n_positions, len(range(shard_i, n_positions, shard_n))
+
+
+def _by_country(
+    records: Sequence[Mapping[str, Any]], countries: Sequence[str], n_positions: int
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Records per country in pool order, within scope, duplicates (by key) dropped."""
+    kept: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {c: {} for c in countries}
+    for record in records:
+        iso = record["country"]
+        if iso in kept and int(record["pool_position"]) < n_positions:
+            kept[iso].setdefault(runlog.record_key(record), record)
+    return {
+        iso: sorted(recs.values(), key=lambda r: int(r["pool_position"]))
+        for iso, recs in kept.items()
+    }
+
+
+def _macro(countries: Mapping[str, CountryResult], name: str) -> MacroScore:
+    rows = [c.methods[name] for c in countries.values()]
+    return MacroScore(
+        mis=_mean([r.mis for r in rows]),
+        jsd=_mean([r.jsd for r in rows]),
+        pearson=_mean([r.pearson for r in rows]),
+        kendall_tau=_mean([r.kendall_tau for r in rows]),
+        spearman=_mean([r.spearman for r in rows]),
+        flip_rate=_mean([r.flip_rate for r in rows]),
+        n_countries=sum(r.mis is not None for r in rows),
+    )
+
+
+def _paired(
+    countries: Mapping[str, CountryResult], a: str, b: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Countries where both methods have a MIS, with the two MIS arrays (ndarray[C])."""
+    isos = [
+        iso
+        for iso, c in countries.items()
+        if c.methods[a].mis is not None and c.methods[b].mis is not None
+    ]
+    va = np.array([countries[c].methods[a].mis for c in isos], dtype=float)
+    vb = np.array([countries[c].methods[b].mis for c in isos], dtype=float)
+    return isos, va, vb
+
+
+def _against_vanilla(
+    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], van: str, name: str
+) -> VanillaComparison:
+    isos, v_van, v_m = _paired(countries, van, name)
+    m_van, m_m = macro[van].mis, macro[name].mis
+    gain = None
+    if m_van is not None and m_m is not None and m_van != 0:
+        gain = _or_none(metrics.pct_gain(m_van, m_m))
+    return VanillaComparison(
+        pct_gain=gain,
+        wins=metrics.wins(v_van, v_m) if isos else 0,
+        n=len(isos),
+        per_country_pct_gain={
+            c: _or_none(metrics.pct_gain(a, b)) if a != 0 else None
+            for c, a, b in zip(isos, v_van, v_m, strict=True)
+        },
+    )
+
+
+def _ablation(
+    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], base: str, name: str
+) -> AblationRow:
+    isos, v_full, v_abl = _paired(countries, base, name)
+    m_full, m_abl = macro[base].mis, macro[name].mis
+    return AblationRow(
+        mis=m_abl,
+        delta=None if m_full is None or m_abl is None else m_abl - m_full,
+        n_hurt=metrics.n_hurt(v_full, v_abl) if isos else 0,
+        n=len(isos),
+    )
+
+
+def _targets_source() -> TargetsSource | None:
+    try:
+        info = human_targets.dataset_info()
+    except DiscaError:
+        return None
+    return TargetsSource(info.get("sha256"), info.get("source"), info.get("pulled_at"))
+
+
+def _country_result(
+    iso: str,
+    recs: Sequence[Mapping[str, Any]],
+    human: np.ndarray,
+    suite: Mapping[str, Method],
+    header: Mapping[str, Any],
+    sequential: _Sequential,
+) -> CountryResult:
+    """One country's result; fills ``sequential`` with the prior-applied p_spare."""
+    config = header["config"]
+    dims = [categories.DIMENSION_OF_CATEGORY[r["category"]] for r in recs]
+    scores = {}
+    for name in (n for n in METHOD_ORDER if n in suite):
+        scores[name], p_spare = _method_score(name, suite[name], recs, human)
+        if suite[name].sequential and recs:
+            sequential[name][iso] = {
+                r["scenario_id"]: float(p) for r, p in zip(recs, p_spare, strict=True)
+            }
+    language = (config.get("languages") or {}).get(iso)
+    return CountryResult(
+        n=len(recs),
+        n_expected=_expected_positions(config, header.get("scope") or {})[1],
+        n_per_dimension={d: dims.count(d) for d in categories.DIMENSIONS} if recs else {},
+        human=[float(x) for x in human],
+        panel_sha256=config.get("panels", {}).get(iso),
+        provenance=((header.get("panels") or {}).get(iso) or {}).get("provenance"),
+        methods=scores,
+        language=None if language is None else PromptLanguage.from_dict(language),
+    )
+
+
+def _method_info(method: Method) -> MethodInfo:
+    return MethodInfo(method.label, method.kind, method.ablation_of, method.sequential)
+
+
+def _run_info(header: Mapping[str, Any], countries: list[str]) -> RunInfo:
+    config, scope = header["config"], header.get("scope") or {}
+    model = header.get("model") or {}
+    primary = primary_method(config["variant"])
+    return RunInfo(
+        model=model.get("name"),
+        model_sha256=model.get("sha256"),
+        fingerprint=header.get("fingerprint"),
+        variant=config["variant"],
+        primary=primary,
+        ablation_base=primary,
+        vanilla=list(VANILLA),
+        is_seed=config.get("is_seed"),
+        data_seed=config.get("data_seed"),
+        status=header.get("status"),
+        countries=countries,
+        limit=scope.get("limit"),
+        shard=scope.get("shard"),
+        lang=config.get("lang", "en"),
+    )
+
+
+def _coverage(header: Mapping[str, Any], present: int, n_records: int) -> Coverage:
+    scope = header.get("scope") or {}
+    n_positions, per_country = _expected_positions(header["config"], scope)
+    expected = per_country * len(scope.get("countries") or [])
+    return Coverage(
+        expected=expected,
+        present=present,
+        missing=expected - present,
+        complete=present == expected,
+        per_country_expected=per_country,
+        pool_positions=n_positions,
+        shard=scope.get("shard"),
+        n_records=n_records,
+    )
+
+
+def score_run(
+    header: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    targets: Any = None,
+) -> Results:
+    """Results of a run from its header and records (pure apart from loading targets).
+
+    Args:
+        header: the run's ``run.json``.
+        records: its sample records (any order; duplicates by key are ignored).
+        targets: human targets (`human_targets.load_human_targets()` frame, ISO3 x 6
+            dimensions); default: loaded.
+
+    Returns:
+        The typed results.
+
+    Raises:
+        DiscaError: a country of the run has no human targets.
+    """
+    if targets is None:
+        targets = human_targets.load_human_targets()
+    config, scope = header["config"], header.get("scope") or {}
+    suite = suite_from_config(config)
+    names = [n for n in METHOD_ORDER if n in suite]
+    primary = primary_method(config["variant"])
+    countries = list(scope.get("countries") or [])
+    missing = [iso for iso in countries if iso not in targets.index]
+    if missing:
+        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
+    by_country = _by_country(records, countries, _expected_positions(config, scope)[0])
+    country_out = {
+        iso: _country_result(
+            iso, by_country[iso], targets.loc[iso].to_numpy(dtype=float), suite, header, sequential
+        )
+        for iso in countries
+    }
+    macro = {name: _macro(country_out, name) for name in names}
+    panels = header.get("panels") or {}
+    statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
+    ablated = [n for n in names if suite[n].ablation_of == primary]
+    return Results(
+        created=runlog.now(),
+        run=_run_info(header, countries),
+        provenance=sorted(s for s in statements if s),
+        human_targets=_targets_source(),
+        coverage=_coverage(header, sum(c.n for c in country_out.values()), len(records)),
+        dimensions=list(categories.DIMENSIONS),
+        methods={n: _method_info(suite[n]) for n in names},
+        countries=country_out,
+        macro=macro,
+        vs_vanilla={
+            van: {n: _against_vanilla(country_out, macro, van, n) for n in names if n != van}
+            for van in VANILLA
+        },
+        ablation_base=primary,
+        ablations={n: _ablation(country_out, macro, primary, n) for n in ablated},
+        sequential=sequential,
+    )
+
+
+def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
+    """The run's ``results.json`` when it is current: this format, this many records."""
+    stored = runlog.read_results(run_dir)
+    if stored is None or stored.get("format") != RESULTS_FORMAT:
+        return None
+    try:
+        results = Results.from_dict(stored)
+    except DiscaError:
+        return None  # malformed: recomputed like a stale file
+    return results if results.coverage.n_records == n_records else None
+
+
+def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> Results:
+    """A run folder's results: its ``results.json``, or scored from the samples.
+
+    The samples are scored (and `Results.recomputed` set) when ``results.json`` is
+    absent, in another format, malformed or stale (its record count differs from the
+    samples on disk, e.g. after kill -9), or when ``recompute``. Nothing is written.
+
+    Raises:
+        DiscaError: not a run folder, corrupt samples, or no human targets.
+    """
+    header = runlog.read_header(run_dir)
+    records = runlog.read_samples(run_dir)
+    stored = None if recompute else _stored_results(run_dir, len(records))
+    if stored is not None:
+        return stored
+    return dataclasses.replace(score_run(header, records), recomputed=True)
+
+
+def write_run_results(run_dir: str | os.PathLike, results: Results) -> Path:
+    """Write a run folder's ``results.json`` atomically; returns its path."""
+    return runlog.write_results(run_dir, results.to_dict())

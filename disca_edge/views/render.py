@@ -1,0 +1,184 @@
+"""Report tables as data, and their renderings: rich, Markdown, CSV and JSON.
+
+A `Table` holds raw values per row (`Column` says how to show each); it is formatted
+only when rendered. `views.tables` and `views.sweeps` build them from results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+__all__ = ["Column", "Table", "FORMATS", "format_value", "bar", "render"]
+
+FORMATS = ("rich", "md", "csv", "json")
+
+
+@dataclass
+class Column:
+    """One column: row key, header text and value kind.
+
+    Kinds: ``text``, ``int``, ``mis`` (3 decimals), ``pct`` (signed, 1 decimal),
+    ``corr`` (signed, 2 decimals), ``frac`` (3 decimals), ``delta`` (signed, 3
+    decimals), ``pp`` (signed percentage points, 1 decimal), ``bar`` (a [0, 1] value
+    drawn as a bar).
+
+    ``show``: ``all``; ``view`` (rich and Markdown only: bars, the paper-style cells);
+    ``data`` (CSV and JSON only: the raw numbers behind a view cell).
+    """
+
+    key: str
+    header: str
+    kind: str = "text"
+    show: str = "all"
+
+
+@dataclass
+class Table:
+    """A report table: raw values per row, formatted only when rendered."""
+
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    footer: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: raw values only (view-only columns left out)."""
+        keys = [c.key for c in self.columns if c.show != "view"]
+        return {
+            "name": self.name,
+            "title": self.title,
+            "columns": keys,
+            "rows": [{k: row.get(k) for k in keys} for row in self.rows],
+            "footer": [{k: row.get(k) for k in keys} for row in self.footer],
+            "notes": list(self.notes),
+        }
+
+
+_NUMBER_FORMATS = {
+    "pct": "+.1f",
+    "corr": "+.2f",
+    "pp": "+.1f",
+    "delta": "+.3f",
+    "mis": ".3f",
+    "frac": ".3f",
+}
+
+
+def format_value(value: Any, kind: str) -> str:
+    """A cell's text: a value of a `Column` kind (None: an em dash)."""
+    if value is None:
+        return "—"
+    if kind in _NUMBER_FORMATS:
+        return format(value, _NUMBER_FORMATS[kind])
+    if kind == "int":
+        return str(int(value))
+    if kind == "bar":
+        return bar(value)
+    return str(value)
+
+
+def bar(value: float, width: int = 20) -> str:
+    """A horizontal bar for a [0, 1] value with eighth-block resolution."""
+    value = min(max(float(value), 0.0), 1.0)
+    eighths = round(value * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return text.ljust(width)
+
+
+def render(tables: Sequence[Table], fmt: str = "rich", console: Any = None) -> str | None:
+    """Render tables.
+
+    Args:
+        tables: the tables, in order.
+        fmt: ``rich`` (printed to ``console``, returns None), ``md``, ``csv`` or ``json``
+            (returned as text).
+        console: a `rich.console.Console` for ``rich`` (default: stdout).
+
+    Raises:
+        ValueError: an unknown format.
+    """
+    if fmt == "rich":
+        _render_rich(tables, console)
+        return None
+    if fmt == "md":
+        return "\n".join(_markdown(t) for t in tables)
+    if fmt == "csv":
+        return "\n".join(_csv(t) for t in tables)
+    if fmt == "json":
+        return json.dumps({"tables": [t.as_dict() for t in tables]}, indent=2, ensure_ascii=False)
+    raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+
+
+def _render_rich(tables: Sequence[Table], console: Any) -> None:
+    if console is None:  # piped output: wide enough for the tables instead of 80 columns
+        console = Console() if sys.stdout.isatty() else Console(width=160)
+    for t in tables:
+        rt = RichTable(title=t.title, title_justify="left", caption_justify="left")
+        columns = [c for c in t.columns if c.show != "data"]
+        for col in columns:
+            numeric = col.kind not in ("text", "bar")
+            rt.add_column(
+                col.header, justify="right" if numeric else "left", no_wrap=col.kind == "bar"
+            )
+        for i, row in enumerate(t.rows):
+            rt.add_row(
+                *(format_value(row.get(c.key), c.kind) for c in columns),
+                end_section=bool(t.footer) and i == len(t.rows) - 1,
+            )
+        for row in t.footer:
+            rt.add_row(
+                *(format_value(row.get(c.key), c.kind) if c.key in row else "" for c in columns),
+                style="bold",
+            )
+        rt.caption = "\n".join(t.notes)
+        console.print(rt, markup=False, highlight=False)
+        console.print()
+
+
+def _markdown_cell(row: Mapping[str, Any], c: Column) -> str:
+    if c.key not in row:
+        return ""
+    text = format_value(row.get(c.key), c.kind)
+    return f"`{text}`" if c.kind == "bar" else text.replace("|", "\\|")
+
+
+def _markdown(t: Table) -> str:
+    columns = [c for c in t.columns if c.show != "data"]
+    lines = [f"### {t.title}", ""]
+    lines.append("| " + " | ".join(c.header.replace("|", "\\|") for c in columns) + " |")
+    aligns = [":---" if c.kind in ("text", "bar") else "---:" for c in columns]
+    lines.append("| " + " | ".join(aligns) + " |")
+    for row in t.rows:
+        lines.append("| " + " | ".join(_markdown_cell(row, c) for c in columns) + " |")
+    for row in t.footer:
+        cells = [_markdown_cell(row, c) for c in columns]
+        lines.append("| " + " | ".join(f"**{x}**" if x else "" for x in cells) + " |")
+    lines.append("")
+    lines.extend(f"- {note}" for note in t.notes)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _csv(t: Table) -> str:
+    keys = [c for c in t.columns if c.show != "view"]
+    buffer = io.StringIO()
+    buffer.write(f"# {t.title}\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([c.key for c in keys])
+    for row in [*t.rows, *t.footer]:
+        writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in keys])
+    for note in t.notes:
+        buffer.write(f"# {note}\n")
+    return buffer.getvalue()

@@ -1,0 +1,151 @@
+"""The typed results (`evals.results`): round trips through the ``results.json`` mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from disca_edge.errors import DiscaError
+from disca_edge.evals.results import (
+    RESULTS_FORMAT,
+    AblationRow,
+    CountryResult,
+    Coverage,
+    MacroScore,
+    MethodInfo,
+    MethodScore,
+    PromptLanguage,
+    Results,
+    RunInfo,
+    TargetsSource,
+    VanillaComparison,
+)
+from disca_edge.maths import categories
+
+
+def score(mis: float | None, covered: int = 6) -> MethodScore:
+    vector = [0.5 + 0.01 * i if i < covered else None for i in range(6)]
+    return MethodScore(vector, covered, mis, jsd=0.01 if covered == 6 else None)
+
+
+def small_results(**changes) -> Results:
+    """Two countries, two methods, one ablation; every field set by hand."""
+    countries = {
+        "USA": CountryResult(
+            n=6, n_expected=6, n_per_dimension=dict.fromkeys(categories.DIMENSIONS, 1),
+            human=[0.7] * 6, panel_sha256="a" * 64, provenance="authored-estimate",
+            methods={"vanilla_raw": score(0.4), "disca_paper": score(0.2)},
+            language=PromptLanguage("native", "en", "en", False, "b" * 64),
+        ),
+        "THA": CountryResult(
+            n=2, n_expected=6, n_per_dimension={}, human=[0.6] * 6, panel_sha256=None,
+            provenance=None, methods={"vanilla_raw": score(0.5, 2), "disca_paper": score(None, 0)},
+            language=PromptLanguage("native", "th", "en", True),
+        ),
+    }  # fmt: skip
+    results = Results(
+        created="2025-01-01T00:00:00+00:00",
+        run=RunInfo(
+            model="m",
+            model_sha256="f" * 64,
+            fingerprint="c" * 64,
+            variant="paper",
+            primary="disca_paper",
+            ablation_base="disca_paper",
+            vanilla=["vanilla_raw"],
+            is_seed=42,
+            data_seed=42,
+            status="success",
+            countries=["USA", "THA"],
+            limit=6,
+            shard=None,
+            lang="native",
+        ),  # fmt: skip
+        provenance=["personas: authored"],
+        human_targets=TargetsSource("d" * 64, "file.csv", "2025-01-01"),
+        coverage=Coverage(12, 8, 4, False, 6, 6, None, 8),
+        dimensions=list(categories.DIMENSIONS),
+        methods={
+            "vanilla_raw": MethodInfo("Vanilla", "vanilla_raw"),
+            "disca_paper": MethodInfo("DISCA (paper)", "disca"),
+            "no_is": MethodInfo("No-IS", "disca", "disca_paper"),
+        },
+        countries=countries,
+        macro={
+            "vanilla_raw": MacroScore(0.45, None, None, None, None, None, 2),
+            "disca_paper": MacroScore(0.2, 0.01, None, None, None, None, 1),
+        },
+        vs_vanilla={"vanilla_raw": {"disca_paper": VanillaComparison(50.0, 1, 1, {"USA": 50.0})}},
+        ablation_base="disca_paper",
+        ablations={"no_is": AblationRow(0.3, 0.1, 1, 1)},
+        sequential={"disca_reference": {"USA": {"s0": 0.25}}},
+    )
+    return dataclasses.replace(results, **changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"recomputed": True}, {"human_targets": None}, {"sequential": {}}],
+    ids=["plain", "recomputed", "no-targets", "no-sequential"],
+)
+def test_round_trip_through_the_json_mapping(changes):
+    results = small_results(**changes)
+    data = results.to_dict()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data  # JSON-ready as it is
+    assert Results.from_dict(data) == results
+    assert Results.from_dict(json.loads(json.dumps(data))) == results
+
+
+def test_the_mapping_has_the_results_json_layout():
+    data = small_results().to_dict()
+    assert list(data) == [
+        "format", "created", "run", "provenance", "human_targets", "coverage", "dimensions",
+        "methods", "countries", "macro", "vs_vanilla", "ablations", "sequential",
+    ]  # fmt: skip
+    assert data["format"] == RESULTS_FORMAT == "disca-edge-results/1"
+    assert data["ablations"] == {"base": "disca_paper", "rows": {"no_is": {
+        "mis": 0.3, "delta": 0.1, "n_hurt": 1, "n": 1}}}  # fmt: skip
+    assert data["methods"]["no_is"] == {
+        "label": "No-IS", "kind": "disca", "ablation_of": "disca_paper", "sequential": False
+    }  # fmt: skip
+    assert data["countries"]["THA"]["language"] == {
+        "mode": "native", "persona_language": "th", "frame_language": "en",
+        "persona_only": True, "systems_sha256": None,
+    }  # fmt: skip
+    assert data["countries"]["THA"]["methods"]["disca_paper"]["vector"] == [None] * 6
+    assert "recomputed" not in data and small_results(recomputed=True).to_dict()["recomputed"]
+    assert small_results(human_targets=None).to_dict()["human_targets"] == {}
+
+
+def test_older_files_read_with_defaults():
+    data = small_results().to_dict()
+    del data["run"]["lang"], data["dimensions"], data["sequential"], data["format"]
+    for entry in data["countries"].values():
+        del entry["language"]
+    data["countries"]["USA"]["methods"]["disca_paper"]["unknown_metric"] = 1.0  # ignored
+    results = Results.from_dict(data)
+    assert results.run.lang == "en" and results.dimensions == list(categories.DIMENSIONS)
+    assert results.countries["USA"].language is None and results.sequential == {}
+    assert results.countries["USA"].methods["disca_paper"] == score(0.2)
+
+
+def test_another_format_or_a_malformed_mapping_is_refused():
+    data = small_results().to_dict()
+    with pytest.raises(DiscaError, match="'disca-edge-results/2' is not 'disca-edge-results/1'"):
+        Results.from_dict({**data, "format": "disca-edge-results/2"})
+    with pytest.raises(DiscaError, match="malformed.*--recompute"):
+        Results.from_dict({k: v for k, v in data.items() if k != "coverage"})
+    data["countries"]["USA"]["methods"] = {"disca_paper": {"mis": 0.1}}  # no vector
+    with pytest.raises(DiscaError, match="malformed"):
+        Results.from_dict(data)
+
+
+def test_labels_and_frozen_fields():
+    results = small_results()
+    assert results.label("no_is") == "No-IS"
+    with pytest.raises(KeyError):
+        results.label("absent")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        results.created = "now"  # type: ignore[misc]
