@@ -64,8 +64,8 @@ class Dilemma:
     ) -> Dilemma:
         """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap).
 
-        The frame and labels are the `language`'s (default English); the swap runs over
-        the whole user turn (I18N.md §3).
+        The frame and labels are the `language`'s (default English); the labels are
+        swapped in the scenario text only (I18N.md §3).
         """
         user_orig, user_swap = user_turns(scenario, language.code if language else "en")
         return cls(user_orig, user_swap, category=category, index=index)

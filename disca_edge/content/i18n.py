@@ -243,8 +243,7 @@ class Language:
     def swap_labels(self, text: str) -> str:
         """Exchange the two lane labels and the two group labels, case-sensitive, everywhere.
 
-        Applied to the whole user turn as the released code does: in zh, ja and fa the
-        frame's question names the lane labels, so it then asks "B or A".
+        Apply it to the scenario text only (`user_turns`), as the released code does.
         """
         f = self.scenario_frame
         pairs = {
@@ -257,10 +256,15 @@ class Language:
         return re.sub(pattern, lambda m: pairs[m.group(0)], text)
 
     def user_turns(self, scenario: str) -> tuple[str, str | None]:
-        """(orig, swap) user turns; swap is None when swapping changes nothing."""
-        orig = self.user_turn(scenario)
-        swapped = self.swap_labels(orig)
-        return orig, (None if swapped == orig else swapped)
+        """(orig, swap) user turns; swap is None when swapping changes nothing.
+
+        The labels are swapped in the scenario, which is then put in the frame (I18N.md
+        §3): in zh, ja and fa the frame's question names the lane labels, and it still
+        asks "A or B" in the swapped turn, so a bias toward the first-named letter stays
+        on token A in both orders and cancels in δ = (δ^orig − δ^swap)/2.
+        """
+        swapped = self.swap_labels(scenario)
+        return self.user_turn(scenario), (None if swapped == scenario else self.user_turn(swapped))
 
 
 @dataclass(frozen=True)
