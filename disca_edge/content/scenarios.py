@@ -45,6 +45,8 @@ __all__ = [
     "is_pregnant_equal_size",
     "disca_pool",
     "PROTOCOLS",
+    "PROMPT_PROTOCOL",
+    "PROMPT_PROTOCOLS",
     "scenario_rows",
 ]
 
@@ -352,6 +354,16 @@ def render_disca_scenario(context: str, left: str, right: str) -> str:
 
 _SWAP = {"Option A": "Option B", "Option B": "Option A", "Group A": "Group B", "Group B": "Group A"}
 _SWAP_RE = re.compile("|".join(re.escape(key) for key in _SWAP))
+
+
+#: Version of the DISCA prompt rules a run uses (recorded in its fingerprinted config; a
+#: config without it is version 1). English prompts are the same in both versions.
+PROMPT_PROTOCOL = 2
+PROMPT_PROTOCOLS: dict[int, str] = {
+    1: "labels swapped across the whole user turn (before the I18N.md §3 fix: the "
+    'swapped zh, ja and fa prompts asked "B or A")',
+    2: "labels swapped in the scenario text only (I18N.md §3)",
+}
 
 
 def swap_labels(text: str) -> str:

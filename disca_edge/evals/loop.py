@@ -196,7 +196,7 @@ def build_header(
     The config holds ``lang`` and, per country, the languages used and the hash of its
     five system prompts, so a run in another language is never resumed into this one.
     """
-    from ..content import i18n
+    from ..content import i18n, scenarios
 
     settings = model_info.get("settings", {})
     languages = {
@@ -206,6 +206,7 @@ def build_header(
     config = {
         "kind": "multitp",
         "protocol": "disca-pool",
+        "prompt_protocol": scenarios.PROMPT_PROTOCOL,
         "pool_size": pool_size,
         "pool": {"cap": cfg.cap, "min_per_category": cfg.min_per_category},
         "personas": {"fourth": cfg.fourth, "drop_dims": list(cfg.drop_dims)},

@@ -179,6 +179,7 @@ class RunInfo:
     limit: int | None
     shard: str | None
     lang: str = "en"
+    prompt_protocol: int = 1  # `scenarios.PROMPT_PROTOCOLS`; runs before it was recorded: 1
 
 
 @dataclass(frozen=True)
@@ -569,6 +570,7 @@ def build_results(
             limit=scope.get("limit"),
             shard=scope.get("shard"),
             lang=config.get("lang", "en"),
+            prompt_protocol=config.get("prompt_protocol", 1),
         ),
         provenance=sorted(s for s in statements if s),
         human_targets=_human_source(),

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..content.scenarios import PROMPT_PROTOCOLS
 from ..errors import UnknownNameError
 from ..evals.results import CountryResult, Results, as_results
 from ..maths.categories import short_label
@@ -153,6 +154,12 @@ def _run_line(results: Results) -> str:
         f"prompts --lang {run.lang}",
     ]
     return "; ".join(parts)
+
+
+def _protocol_line(results: Results) -> str:
+    """Which DISCA prompt rules the run used (`scenarios.PROMPT_PROTOCOLS`)."""
+    number = results.run.prompt_protocol
+    return f"prompt protocol {number}: {PROMPT_PROTOCOLS.get(number, 'unknown to this version')}"
 
 
 def _language_notes(results: Results) -> list[str]:
@@ -300,6 +307,7 @@ def country_table(
         "Δ% from the macro means",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
         _run_line(res),
+        _protocol_line(res),
         *_language_notes(res),
         *_provenance_notes(res),
         *_coverage_notes(res),
