@@ -93,6 +93,8 @@ def _break(raw, what):
         raw["country_lang"]["XYZ"] = "tlh"
     elif what == "dimension":
         del langs["fa"]["persona_templates"]["national_pride"]
+    elif what == "anchor":
+        langs["ky"]["utilitarian_persona"] = "Сиз утилитаристсиз"
     return raw
 
 
@@ -106,6 +108,7 @@ def _break(raw, what):
         ("header", "languages.vi.persona_scaffold.header: needs exactly"),
         ("country", "country_lang.XYZ: language 'tlh' has no table"),
         ("dimension", "languages.fa.persona_templates: dimensions differ from en"),
+        ("anchor", "languages.ky.utilitarian_persona: needs exactly {country_name}"),
     ],
 )
 def test_a_broken_table_is_one_line_naming_where(tmp_path, what, expected):
@@ -295,6 +298,12 @@ def test_a_persona_only_country_gets_the_english_frame_and_is_flagged():
     dilemma = prompts.vignette(scenarios.disca_pool()[0])
     assert dilemma.user_orig.endswith("Choice: ")
     assert "Option A — Group A: " in dilemma.user_orig
+    # one of a kind is "a person" as in English, not the released "1 person" (PROVENANCE.md)
+    one = next(v for v in scenarios.disca_pool() if v.first_count == 1)
+    singular = i18n.language("en").characters[one.first_role][0]
+    text = prompts.vignette(one).user_orig
+    assert f"Group A: a {singular}" in text or f"Group A: an {singular}" in text
+    assert f"Group A: 1 {singular}" not in text
 
 
 # --- Vietnam: the paper's printed personas (I18N.md §6) ------------------------------------
