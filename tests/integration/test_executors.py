@@ -217,5 +217,6 @@ def test_prompt_variants_are_in_the_run_config(env, smollm2_path, tmp_path):
     # the default prompts are another config: refused, the folder untouched
     before = (out / "samples.jsonl").read_bytes()
     done = subprocess.run(base, env=env, capture_output=True, text=True)
-    assert done.returncode == 1 and 'personas.fourth: "utilitarian" -> "aggregate"' in done.stderr
+    assert done.returncode == 1 and "holds a run with a different config" in done.stderr
+    assert 'personas.anchor_text: "fixed" -> null' in done.stderr  # the first 4 differences
     assert (out / "samples.jsonl").read_bytes() == before
