@@ -69,7 +69,11 @@ def eval_() -> None:
               help="Oversample small categories to N rows (36: the paper's text).")  # fmt: skip
 @click.option("--fourth", type=click.Choice(["aggregate", "utilitarian"]), default="aggregate",
               show_default=True, help="Fourth persona: the population aggregate or a "
-              "country-invariant utilitarian anchor.")  # fmt: skip
+              "utilitarian anchor (the authors' text, in the personas' language).")  # fmt: skip
+@click.option("--anchor-text", type=click.Choice(["fixed", "released"]), default="fixed",
+              show_default=True, help="Wording of the --fourth utilitarian anchor: fixed "
+              "(the country named) or released ({country_name} left unfilled, as in the "
+              "authors' code).")  # fmt: skip
 @click.option("--drop-dims", help="WVS dimensions left out of the persona texts "
               "(comma-separated, e.g. religiosity).")  # fmt: skip
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -80,15 +84,16 @@ def eval_() -> None:
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @display_option
 def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed, shard, chunk,
-            params, cap, min_per_category, fourth, drop_dims, jobs, threads, executor, address,
-            n_gpu_layers, n_ctx, extra_buffers, force, display, lang) -> None:  # fmt: skip
+            params, cap, min_per_category, fourth, anchor_text, drop_dims, jobs, threads,
+            executor, address, n_gpu_layers, n_ctx, extra_buffers, force, display,
+            lang) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
     goes) and results.json to --out. Rerunning the same command resumes (with any
     --jobs or --executor). --jobs N runs N workers, each with its own model and
     --threads threads (default: the CPUs shared out); one writer keeps the records
-    append-only. --cap, --min-per-category, --fourth and
+    append-only. --cap, --min-per-category, --fourth (with --anchor-text) and
     --drop-dims change the prompts and are part of the run's config.
     """
     cfg = EvalConfig(
@@ -98,7 +103,7 @@ def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed
         n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
         personas_dir=personas_dir, jobs=jobs, executor=executor, address=address,
         cap=parse_cap(cap), min_per_category=min_per_category, fourth=fourth,
-        drop_dims=parse_drop_dims(drop_dims), lang=lang,
+        anchor_text=anchor_text, drop_dims=parse_drop_dims(drop_dims), lang=lang,
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)

@@ -50,6 +50,11 @@ def test_a_dilemma_from_a_scenario_has_both_label_orders():
 def test_a_dilemma_without_labels_has_no_swap():
     dilemma = pipeline.Dilemma.from_scenario("Tea or coffee?")
     assert dilemma.user_swap is None
+    # nor where the frame's question names the labels: only the scenario is swapped
+    for code in ("zh", "ja", "fa"):
+        language = i18n.language(code)
+        assert language.scenario_frame["left_lane"] in language.prompt_frame
+        assert pipeline.Dilemma.from_scenario("Tea or coffee?", language=language).user_swap is None
 
 
 def test_a_dilemma_from_a_vignette_keeps_its_category_and_noise_index():
