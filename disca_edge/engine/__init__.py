@@ -444,7 +444,7 @@ class Engine:
         texts, tokens, ids = [], [], np.zeros((len(prompts), 2), dtype=np.int64)
         for i, prompt in enumerate(prompts):
             text = self.render(prompt)
-            toks = self.tokenize(text)
+            toks = self.chat.encode(prompt, text)  # the texts literal, the markup special
             if len(toks) + CONTEXT_RESERVE > self.n_ctx:
                 raise PromptTooLongError(
                     f"prompt {i} is {len(toks)} tokens long; the context holds {self.n_ctx} "
@@ -452,7 +452,7 @@ class Engine:
                 )
             texts.append(text)
             tokens.append(toks)
-            ids[i] = self.decision_tokens(text, toks)
+            ids[i] = self.chat.decision_tokens(text, toks, prompt)
         return texts, tokens, ids
 
     def logits_ab(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
