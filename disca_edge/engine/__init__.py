@@ -257,6 +257,12 @@ class Engine:
         self.model_path = Path(model_path)
         if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
             raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
+        if min(n_ctx, n_batch) < n_seq_max:  # llama.cpp would abort the process (GGML_ASSERT)
+            raise DiscaError(
+                f"{'n_ctx' if n_ctx < n_seq_max else 'n_batch'}={min(n_ctx, n_batch)} is too "
+                f"small: llama.cpp needs at least {n_seq_max} (n_seq_max) and a DISCA prompt "
+                "several hundred tokens; use a context of 512 or more"
+            )
         self.settings = _engine_settings(
             llama_cpp,
             n_ctx=n_ctx,
