@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 
 import numpy as np
@@ -202,6 +204,45 @@ def test_check_writable_dir_names_the_path_and_the_reason(tmp_path, monkeypatch)
     monkeypatch.setattr(paths.shutil, "disk_usage", lambda _: Usage)
     with pytest.raises(paths.PlaceError, match=r"the disk is full \(1.0 MiB free\)"):
         paths.check_writable_dir(tmp_path / "run")
+
+
+class _FillingDisk:
+    """A file handle on a disk that fills up: half of a write lands, then ENOSPC/EDQUOT."""
+
+    def __init__(self, handle, errno_: int) -> None:
+        self._handle, self._errno = handle, errno_
+
+    def write(self, data: bytes) -> int:
+        self._handle.write(data[: len(data) // 2])
+        self._handle.flush()
+        raise OSError(self._errno, os.strerror(self._errno))
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.close()
+
+
+@pytest.mark.parametrize(("errno_", "reason"), [(errno.ENOSPC, "the disk is full"),
+                                                (errno.EDQUOT, "the disk quota is full")])  # fmt: skip
+def test_an_atomic_write_on_a_full_disk_is_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, errno_, reason
+):
+    from disca_edge import paths
+
+    target = tmp_path / "models.toml"
+    target.write_text("before\n")
+    real = os.fdopen
+    monkeypatch.setattr(paths.os, "fdopen", lambda fd, *a: _FillingDisk(real(fd, *a), errno_))
+    with pytest.raises(paths.PlaceError) as caught:
+        paths.atomic_write_text(target, "after\n" * 1000)
+    assert str(caught.value) == f"{target}: cannot write there: {reason}"
+    assert target.read_text() == "before\n"  # the old file stands
+    assert [p.name for p in tmp_path.iterdir()] == ["models.toml"]  # no half-written temp
 
 
 def test_a_broken_disca_home_fails_only_commands_that_write(tmp_path, monkeypatch):
