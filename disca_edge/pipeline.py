@@ -163,12 +163,15 @@ class PanelLogits:
         token_ids (ndarray[S, 2, J, 2]): the resolved A/B ids per evaluation.
         texts (list[list[str]]): per dilemma, the exact rendered prompts in
             (order, agent) row-major order (J or 2J entries).
+        n_tokens (list[list[int]] | None): per dilemma, the length in tokens of each of
+            those prompts as the engine evaluated it (None where not known).
     """
 
     logits: np.ndarray
     has_swap: np.ndarray
     token_ids: np.ndarray
     texts: list[list[str]]
+    n_tokens: list[list[int]] | None = None
 
 
 def evaluate_panel(
@@ -207,14 +210,17 @@ def evaluate_panel(
     logits = np.full((n, 2, n_agents, 2), np.nan)
     ids = np.zeros((n, 2, n_agents, 2), dtype=np.int64)
     texts: list[list[str]] = [[] for _ in range(n)]
+    n_tokens: list[list[int]] = [[] for _ in range(n)]
     for k, (s, o, j) in enumerate(slots):
         logits[s, o, j] = result.logit_a[k], result.logit_b[k]
         ids[s, o, j] = result.token_a[k], result.token_b[k]
         texts[s].append(result.texts[k])
+        n_tokens[s].append(int(result.n_tokens[k]))
     has_swap = np.array([d.user_swap is not None for d in dilemmas], dtype=bool)
     logits[~has_swap, 1] = logits[~has_swap, 0]
     ids[~has_swap, 1] = ids[~has_swap, 0]
-    return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts)
+    return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts,
+                       n_tokens=n_tokens)  # fmt: skip
 
 
 def context_needed(engine: Engine, systems: Sequence[str], users: Sequence[str]) -> int:

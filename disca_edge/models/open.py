@@ -16,7 +16,7 @@ from ..engine import Engine, llama_cpp_version
 from ..errors import DiscaError
 from ..paths import PlaceError, cache_dir, check_writable_dir
 from .gguf import check_gguf
-from .integrity import ProgressFn, sha256_file, verify_sha256
+from .integrity import ProgressFn, verify_model, verify_sha256
 from .pull import pull
 from .registry import (
     ModelSpec,
@@ -105,12 +105,17 @@ def resolve_model(
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a result records about the model it came from."""
+    """What a result records about the model it came from.
+
+    `sha256` is the digest checked when the model was opened; `verified` says how:
+    "full" (hashed now) or "sampled" (`models.integrity`); "" when not known.
+    """
 
     name: str
     path: str
     sha256: str
     settings: dict
+    verified: str = ""
 
     def as_dict(self) -> dict:
         """JSON-ready: name, path, sha256, engine settings and the llama-cpp-python version."""
@@ -143,7 +148,8 @@ def open_engine(
     weight-repacking setting.
     """
     spec, path = resolve_model(name_or_path, progress=progress)
-    sha = sha256_file(path, progress)  # first time only (remembered), with a progress bar
+    checked = verify_model(spec, path, progress)  # the digest checked now, and how
+    sha = checked.sha256
     kv_dir = cache_dir() / "kv" / sha[:32]
     if prefix_cache:
         try:
@@ -162,5 +168,6 @@ def open_engine(
         prefix_cache_dir=kv_dir if prefix_cache else None,
     )
     name = spec.name if spec else path.name
-    info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings)
+    info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings,
+                     verified=checked.how)  # fmt: skip
     return engine, info
