@@ -70,6 +70,7 @@ class ModelSpec:
     chat_template: str | None = None
     revision: str | None = None
     languages: tuple[str, ...] = ()
+    paper_backbone: bool = False
     extra: dict = field(default_factory=dict, compare=False)
     origin: str = "shipped"  # "shipped", or "user" for the user's models.toml
 
@@ -123,6 +124,8 @@ def _parse_entry(file: Path, name: str, entry: Any, origin: str) -> ModelSpec:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise RegistryError(f"{file}: [models.{name}] {key} must be a list of strings")
         fields[key] = tuple(value)
+    if not isinstance(fields.get("paper_backbone", False), bool):
+        raise RegistryError(f"{file}: [models.{name}] paper_backbone must be true or false")
     if "filename" not in fields:
         origin_file = fields.get("file") or fields.get("path") or fields["members"][-1]
         fields["filename"] = Path(origin_file).name
