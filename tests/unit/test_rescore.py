@@ -107,8 +107,11 @@ def test_rescoring_with_the_source_settings_reproduces_it(source, tmp_path, targ
     assert read_samples(tmp_path / "again") == read_samples(source)
     assert read_header(tmp_path / "again")["fingerprint"] == read_header(source)["fingerprint"]
     before = read_run_results(source)
+    assert before.bootstrap is not None and not before.recomputed
     for key in COMPARED:
         assert getattr(results, key) == getattr(before, key), key
+    assert results.bootstrap == before.bootstrap  # the intervals are recomputed, equal
+    assert results.vs_vanilla["vanilla_raw"]["disca_paper"].difference_interval is not None
     assert read_run_results(tmp_path / "again") == results  # results.json as returned
     with pytest.raises(DiscaError, match="new run"):
         rescore_run(source, source)
@@ -122,8 +125,9 @@ def test_a_new_seed_and_parameter_change_disca_not_vanilla(source, tmp_path, tar
     assert header["rescored_from"]["param_overrides"] == {"sigma_floor": 0.2}
     assert results.run.is_seed == 101 and results.run.fingerprint == header["fingerprint"]
     before = read_run_results(source)
-    assert results.macro["vanilla_raw"] == before.macro["vanilla_raw"]
+    assert results.macro["vanilla_raw"] == before.macro["vanilla_raw"]  # interval included
     assert results.macro["disca_paper"].mis != before.macro["disca_paper"].mis
+    assert results.macro["disca_paper"].mis_interval != before.macro["disca_paper"].mis_interval
 
 
 # --------------------------------------------------------------------------- rescore, sweeps
