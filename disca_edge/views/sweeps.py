@@ -11,8 +11,8 @@ from typing import Any
 
 from ..evals.rescore import Sweep
 from ..evals.results import Results
+from .notes import VANILLA_DESCRIPTIONS, coverage_notes, provenance_notes, run_line
 from .render import Column, Table, format_value
-from .tables import VANILLA_DESCRIPTIONS, coverage_notes, provenance_notes, run_line
 
 __all__ = ["sweep_table", "seed_table"]
 
