@@ -2,8 +2,10 @@
 
 `scoring.score_run` hands each country's per-method p_spare to `country_resamples`,
 which scores every method on the same stratified scenario resamples (`maths.bootstrap`,
-drawn from ``default_rng([seed, country_key(iso3)])``). The other functions turn those
-resampled MIS values into the ``[low, high]`` intervals `results.Results` stores:
+drawn from ``default_rng([seed, country_key(iso3)])``); a country with fewer than
+`maths.bootstrap.MIN_PER_DIMENSION` scenarios in a covered dimension gets none. The other
+functions turn those resampled MIS values into the ``[low, high]`` basic bootstrap
+intervals (`maths.bootstrap.basic_interval`) `results.Results` stores:
 
 * a macro resample is the mean over countries of their resampled MIS (the countries'
   resamples are drawn independently, so this is a bootstrap of the macro mean);
@@ -46,6 +48,7 @@ def settings(
     *,
     n_resamples: int = bootstrap.N_RESAMPLES,
     level: float = bootstrap.LEVEL,
+    min_per_dimension: int = bootstrap.MIN_PER_DIMENSION,
 ) -> BootstrapInfo:
     """The bootstrap of a run: B resamples at this level, seeded by its data seed.
 
@@ -56,7 +59,12 @@ def settings(
     A run without a data seed uses `DEFAULT_SEED`.
     """
     seed = DEFAULT_SEED if data_seed is None else int(data_seed)
-    return BootstrapInfo(n_resamples=int(n_resamples), level=float(level), seed=seed)
+    return BootstrapInfo(
+        n_resamples=int(n_resamples),
+        level=float(level),
+        seed=seed,
+        min_per_dimension=int(min_per_dimension),
+    )
 
 
 def country_resamples(
@@ -77,27 +85,41 @@ def country_resamples(
 
     Returns:
         method -> ndarray[B] of resampled MIS; a method with a non-finite p_spare (or no
-        scenarios) is left out.
+        scenarios) is left out, and every method when a covered dimension has fewer than
+        ``info.min_per_dimension`` scenarios.
     """
     names = [n for n, p in p_spare.items() if p.size and np.isfinite(p).all()]
-    if not names:
+    dims = bootstrap.dimension_indices(categories)
+    counts = np.bincount(dims, minlength=6)
+    if not names or (counts[counts > 0] < info.min_per_dimension).any():
         return {}
     rng = np.random.default_rng([info.seed, bootstrap.country_key(iso3)])
     vectors = bootstrap.resampled_vectors(
-        np.stack([p_spare[n] for n in names]),
-        bootstrap.dimension_indices(categories),
-        n_resamples=info.n_resamples,
-        rng=rng,
+        np.stack([p_spare[n] for n in names]), dims, n_resamples=info.n_resamples, rng=rng
     )
     mis = bootstrap.resampled_mis(vectors, human)
     return {name: mis[m] for m, name in enumerate(names)}
 
 
-def interval(samples: np.ndarray | None, level: float) -> list[float] | None:
-    """``[low, high]`` of resampled values (None: no resamples, or a non-finite one)."""
-    if samples is None or not np.isfinite(samples).all():
+def interval(
+    samples: np.ndarray | None, point: float | None, level: float, *, floor: float | None = None
+) -> list[float] | None:
+    """``[low, high]``, the basic bootstrap interval of ``point`` from its resamples.
+
+    Args:
+        samples (ndarray[B] or None): the resampled statistic.
+        point: the statistic on the data.
+        level: the interval level.
+        floor: the least value the statistic can take (0 for MIS): the interval is cut there.
+
+    Returns:
+        The interval; None without resamples or a point, or with a non-finite value.
+    """
+    if samples is None or point is None or not np.isfinite(samples).all():
         return None
-    low, high = bootstrap.percentile_interval(samples, level)
+    low, high = bootstrap.basic_interval(samples, point, level)
+    if floor is not None:
+        low, high = max(low, floor), max(high, floor)
     return [float(low), float(high)]
 
 
@@ -155,15 +177,16 @@ def paired(
         country = resamples.get(iso, {})
         if a in country and b in country:
             samples[iso] = country[b] - country[a]
-    bounds = {iso: interval(s, level) for iso, s in samples.items()}
+    bounds = {iso: interval(s, per_country[iso], level) for iso, s in samples.items()}
     per_country_interval = {iso: iv for iso, iv in bounds.items() if iv is not None}
     complete = len(per_country_interval) == len(points)
     macro_samples = macro_resamples([samples[i] for i in points]) if complete else None
+    macro = float(np.mean(list(per_country.values()))) if per_country else None
     return Paired(
         per_country=per_country,
         per_country_interval=per_country_interval,
-        macro=float(np.mean(list(per_country.values()))) if per_country else None,
-        macro_interval=interval(macro_samples, level),
+        macro=macro,
+        macro_interval=interval(macro_samples, macro, level),
         below=sum(iv[1] < 0 for iv in per_country_interval.values()) if complete else None,
         above=sum(iv[0] > 0 for iv in per_country_interval.values()) if complete else None,
     )

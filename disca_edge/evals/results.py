@@ -7,8 +7,9 @@ Spearman ρ, flip rate and the share of scenarios with σ at its floor; macro me
 rows; coverage and what the results were computed from. `scoring.score_run` builds it
 from a run's records; every library function that makes or reads results returns it.
 
-An interval is ``[low, high]``, the central percentile interval of a stratified
-scenario bootstrap (`maths.bootstrap`, settings in `Results.bootstrap`); a paired
+An interval is ``[low, high]``, the basic interval of a stratified scenario bootstrap
+(`maths.bootstrap`, settings in `Results.bootstrap`; None where a dimension has too
+few scenarios for one); a paired
 difference is MIS(method) − MIS(vanilla) on the same resamples, so a negative value and
 an interval below 0 mean the method is better.
 
@@ -321,13 +322,17 @@ class BootstrapInfo:
         seed: the seed the resamples are drawn from, with each country's key
             (``default_rng([seed, country_key(iso3)])``): the run's data seed, so runs
             that differ only in their IS seed share their resamples.
-        method: what is resampled.
+        min_per_dimension: a country gets no intervals when a covered dimension has
+            fewer scenarios than this.
+        method: what is resampled, and the kind of interval (basic: the percentile
+            interval reflected about the point, `maths.bootstrap.basic_interval`).
     """
 
     n_resamples: int
     level: float
     seed: int
-    method: str = "stratified scenario bootstrap, within dimension"
+    min_per_dimension: int = 10
+    method: str = "stratified scenario bootstrap within dimension, basic intervals"
 
 
 @dataclass(frozen=True)

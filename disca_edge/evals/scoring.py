@@ -163,15 +163,17 @@ def _macro(
     level: float,
 ) -> MacroScore:  # fmt: skip
     rows = [c.methods[name] for c in countries.values()]
+    mis = _mean([r.mis for r in rows])
+    samples = _macro_resamples(countries, name, resamples)
     return MacroScore(
-        mis=_mean([r.mis for r in rows]),
+        mis=mis,
         jsd=_mean([r.jsd for r in rows]),
         pearson=_mean([r.pearson for r in rows]),
         kendall_tau=_mean([r.kendall_tau for r in rows]),
         spearman=_mean([r.spearman for r in rows]),
         flip_rate=_mean([r.flip_rate for r in rows]),
         n_countries=sum(r.mis is not None for r in rows),
-        mis_interval=intervals.interval(_macro_resamples(countries, name, resamples), level),
+        mis_interval=intervals.interval(samples, mis, level, floor=0.0),
     )
 
 
@@ -199,14 +201,14 @@ def _paired(
 
 def _gain_interval(
     countries: Mapping[str, CountryResult], resamples: Mapping[str, Resamples], van: str,
-    name: str, level: float,
+    name: str, gain: float | None, level: float,
 ) -> list[float] | None:  # fmt: skip
-    """[low, high] of the macro % gain, each resample's gain from its macro means."""
+    """[low, high] of the macro % gain ``gain``, each resample's from its macro means."""
     m_van = _macro_resamples(countries, van, resamples)
     m_m = _macro_resamples(countries, name, resamples)
     if m_van is None or m_m is None or not np.all(m_van > 0):
         return None
-    return intervals.interval(100.0 * (m_van - m_m) / m_van, level)
+    return intervals.interval(100.0 * (m_van - m_m) / m_van, gain, level)
 
 
 def _against_vanilla(
@@ -229,7 +231,7 @@ def _against_vanilla(
             c: _or_none(metrics.pct_gain(a, b)) if a != 0 else None
             for c, a, b in zip(isos, v_van, v_m, strict=True)
         },
-        pct_gain_interval=_gain_interval(countries, resamples, van, name, level),
+        pct_gain_interval=_gain_interval(countries, resamples, van, name, gain, level),
         difference=diff.macro,
         difference_interval=diff.macro_interval,
         wins_significant=diff.below,
@@ -265,14 +267,15 @@ def _ablation(
     diff = intervals.paired(
         dict(zip(isos, zip(v_full, v_abl, strict=True), strict=True)), resamples, base, name, level
     )
+    delta = None if m_full is None or m_abl is None else m_abl - m_full
     return AblationRow(
         mis=m_abl,
-        delta=None if m_full is None or m_abl is None else m_abl - m_full,
+        delta=delta,
         n_hurt=metrics.n_hurt(v_full, v_abl) if isos else 0,
         n=len(isos),
         delta_interval=None
         if r_full is None or r_abl is None
-        else intervals.interval(r_abl - r_full, level),
+        else intervals.interval(r_abl - r_full, delta, level),
         n_hurt_significant=diff.above,
     )
 
@@ -309,7 +312,7 @@ def _country_result(
     )
     for name, score in scores.items():
         if score.mis is not None:
-            bounds = intervals.interval(resamples.get(name), info.level)
+            bounds = intervals.interval(resamples.get(name), score.mis, info.level, floor=0.0)
             scores[name] = dataclasses.replace(score, mis_interval=bounds)
     language = (config.get("languages") or {}).get(iso)
     result = CountryResult(

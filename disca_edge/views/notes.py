@@ -101,15 +101,35 @@ def _listed(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (" …" if len(items) > limit else "")
 
 
-def caveat_lines(results: Results) -> list[str]:
-    """One line per caveat that applies: few scenarios, σ at its floor, a high noise floor."""
-    lines = []
+def _few_scenarios(results: Results) -> list[str]:
     few = [f"{iso} {c.n}" for iso, c in results.countries.items() if c.n < PAPER_N]
-    if few:
-        lines.append(
-            f"caveat: n < {PAPER_N} scenarios per country (the paper scores {PAPER_N}): "
-            + _listed(few)
-        )
+    if not few:
+        return []
+    return [
+        f"caveat: n < {PAPER_N} scenarios per country (the paper scores {PAPER_N}): " + _listed(few)
+    ]
+
+
+def _without_intervals(results: Results) -> list[str]:
+    boot, primary = results.bootstrap, results.run.primary
+    if boot is None:
+        return []
+    bare = [
+        iso
+        for iso, c in results.countries.items()
+        if primary in c.methods
+        and c.methods[primary].mis is not None
+        and c.methods[primary].mis_interval is None
+    ]
+    if not bare:
+        return []
+    return [
+        f"caveat: no intervals, and no significant wins counted, where a dimension has "
+        f"fewer than {boot.min_per_dimension} scenarios: " + _listed(bare)
+    ]
+
+
+def _sigma_at_floor(results: Results) -> list[str]:
     primary = results.run.primary
     floored = [
         f"{iso} {share:.0%}"
@@ -118,19 +138,38 @@ def caveat_lines(results: Results) -> list[str]:
         for share in [c.methods[primary].sigma_at_floor]
         if share is not None and share > 0.5
     ]
-    if floored:
-        lines.append(
-            f"caveat: σ sits at its floor σ₀ in most scenarios ({primary}; the personas "
-            "disagree less than σ₀): " + _listed(floored)
-        )
+    if not floored:
+        return []
+    return [
+        f"caveat: σ sits at its floor σ₀ in most scenarios ({primary}; the personas "
+        "disagree less than σ₀): " + _listed(floored)
+    ]
+
+
+def _noise_floor(results: Results) -> list[str]:
     noise = results.noise
-    if noise is not None and noise.mis > noise.persona_effect:
-        lines.append(
-            f"caveat: the noise floor exceeds the persona effects (MIS moves {noise.mis:.3f} "
-            f"from noise alone, {noise.persona_effect:.3f} from the personas"
-            + (f"; {noise.source})" if noise.source else ")")
-        )
-    return lines
+    if noise is None or noise.mis <= noise.persona_effect:
+        return []
+    return [
+        f"caveat: the noise floor exceeds the persona effects (MIS moves {noise.mis:.3f} "
+        f"from noise alone, {noise.persona_effect:.3f} from the personas"
+        + (f"; {noise.source})" if noise.source else ")")
+    ]
+
+
+def caveat_lines(results: Results) -> list[str]:
+    """One line per caveat that applies.
+
+    Fewer than the paper's 310 scenarios per country; countries without intervals (a
+    dimension with too few scenarios); σ at its floor in most of a country's scenarios;
+    a measured noise floor above the persona effects.
+    """
+    return [
+        *_few_scenarios(results),
+        *_without_intervals(results),
+        *_sigma_at_floor(results),
+        *_noise_floor(results),
+    ]
 
 
 def header_lines(results: Results, *, is_seed: bool = True) -> list[str]:
@@ -145,7 +184,8 @@ def interval_note(results: Results) -> str:
         return "no intervals in these results (written before them): `disca report --recompute`"
     return (
         f"[low, high]: {boot.level:.0%} intervals, {boot.method} ({boot.n_resamples:,} "
-        f"resamples, seed {boot.seed}); Δ = MIS(method) − MIS(vanilla) on the same "
+        f"resamples, seed {boot.seed}; none where a dimension has fewer than "
+        f"{boot.min_per_dimension} scenarios); Δ = MIS(method) − MIS(vanilla) on the same "
         "resamples (below 0: the method is closer to the humans)"
     )
 

@@ -2,8 +2,10 @@
 
 Hand-made records whose scenarios agree within each dimension must give zero-width
 intervals at the point values; records from random logits must give exactly what a
-direct `maths.bootstrap` call with the documented seed gives; the σ-floor share, the
-prompt variant and the registry's ``paper_backbone`` are read from what the run recorded.
+direct `maths.bootstrap` call with the documented seed gives (basic intervals, MIS cut
+at 0); a country with too few scenarios in a dimension gets none, and no significant
+wins are counted; the σ-floor share, the prompt variant and the registry's
+``paper_backbone`` are read from what the run recorded.
 """
 
 from __future__ import annotations
@@ -27,13 +29,20 @@ COUNTRIES = ("USA", "JPN", "DEU")
 
 @pytest.fixture(scope="module")
 def paper_run():
+    """40 scenarios a country: two dimensions have fewer than MIN_PER_DIMENSION."""
     return scored_run()
 
 
-def tripled(records):
-    """Each hand-made scenario three times (new ids), so resamples have choices to make."""
+@pytest.fixture(scope="module")
+def wide_run():
+    """180 scenarios a country: every dimension has at least MIN_PER_DIMENSION (10)."""
+    return scored_run(n=180)
+
+
+def repeated(records, times=bootstrap.MIN_PER_DIMENSION):
+    """Each hand-made scenario `times` times (new ids), so resamples have choices to make."""
     out = []
-    for copy_index in range(3):
+    for copy_index in range(times):
         for r in records:
             out.append({**r, "scenario_id": f"{r['scenario_id']}-{copy_index}",
                         "pool_position": r["pool_position"] + 6 * copy_index,
@@ -44,11 +53,13 @@ def tripled(records):
 def test_identical_scenarios_give_zero_width_intervals_at_the_point():
     header, records, targets = hand_run()
     header = copy.deepcopy(header)
-    header["scope"]["limit"] = 18
-    results = score_run(header, tripled(records), targets=targets)
-    assert results.countries["USA"].n == 18
+    header["scope"]["limit"] = 60
+    results = score_run(header, repeated(records), targets=targets)
+    assert results.countries["USA"].n == 60
     for iso, entry in results.countries.items():
         for name, score in entry.methods.items():
+            if results.methods[name].sequential:  # its prior makes the repeats differ
+                continue
             low, high = score.mis_interval
             assert low == pytest.approx(score.mis, abs=1e-12), (iso, name)
             assert high == pytest.approx(score.mis, abs=1e-12), (iso, name)
@@ -67,53 +78,73 @@ def test_identical_scenarios_give_zero_width_intervals_at_the_point():
     assert results.bootstrap.n_resamples == 1000 and results.bootstrap.level == 0.95
 
 
-def test_intervals_equal_a_direct_bootstrap_with_the_documented_seed(paper_run):
-    header, records, results = paper_run
+def test_intervals_equal_a_direct_bootstrap_with_the_documented_seed(wide_run):
+    header, records, results = wide_run
     targets = human_targets(COUNTRIES)
     info = results.bootstrap
-    assert info.seed == header["config"]["data_seed"] == 42
+    assert info.seed == header["config"]["data_seed"] == 42 and info.min_per_dimension == 10
     names = ("vanilla_raw", "vanilla_lfl", "disca_paper")
-    per_country = {}
+    resampled, points = {}, {}
     for iso in COUNTRIES:
         recs = sorted((r for r in records if r["country"] == iso), key=lambda r: r["pool_position"])
         p = np.array([[r["p_spare"][n] for r in recs] for n in names])
         dims = bootstrap.dimension_indices([r["category"] for r in recs])
         rng = np.random.default_rng([42, bootstrap.country_key(iso)])
         vectors = bootstrap.resampled_vectors(p, dims, n_resamples=1000, rng=rng)
-        mis = bootstrap.resampled_mis(vectors, targets.loc[iso].to_numpy())
-        per_country[iso] = mis
+        resampled[iso] = bootstrap.resampled_mis(vectors, targets.loc[iso].to_numpy())
         got = results.countries[iso].methods
+        points[iso] = np.array([got[n].mis for n in names])
         for m, name in enumerate(names):
-            want = bootstrap.percentile_interval(mis[m])
-            np.testing.assert_allclose(got[name].mis_interval, want, rtol=1e-12)
-        diff = bootstrap.percentile_interval(mis[2] - mis[0])
+            low, high = bootstrap.basic_interval(resampled[iso][m], points[iso][m])
+            np.testing.assert_allclose(got[name].mis_interval, [max(low, 0), high], rtol=1e-12)
+        diff = bootstrap.basic_interval(
+            resampled[iso][2] - resampled[iso][0], points[iso][2] - points[iso][0]
+        )
         vs = results.vs_vanilla["vanilla_raw"]["disca_paper"]
         np.testing.assert_allclose(vs.per_country_difference_interval[iso], diff, rtol=1e-12)
-    macro = np.mean([per_country[c] for c in COUNTRIES], axis=0)  # ndarray[3 methods, B]
+    macro = np.mean([resampled[c] for c in COUNTRIES], axis=0)  # ndarray[3 methods, B]
+    macro_point = np.mean([points[c] for c in COUNTRIES], axis=0)
     np.testing.assert_allclose(
         results.macro["disca_paper"].mis_interval,
-        bootstrap.percentile_interval(macro[2]),
+        bootstrap.basic_interval(macro[2], macro_point[2]),
         rtol=1e-12,
     )
     vs = results.vs_vanilla["vanilla_lfl"]["disca_paper"]
     np.testing.assert_allclose(
-        vs.difference_interval, bootstrap.percentile_interval(macro[2] - macro[1]), rtol=1e-12
+        vs.difference_interval,
+        bootstrap.basic_interval(macro[2] - macro[1], macro_point[2] - macro_point[1]),
+        rtol=1e-12,
     )
     gain = 100 * (macro[1] - macro[2]) / macro[1]
     np.testing.assert_allclose(
-        vs.pct_gain_interval, bootstrap.percentile_interval(gain), rtol=1e-12
+        vs.pct_gain_interval, bootstrap.basic_interval(gain, vs.pct_gain), rtol=1e-12
     )
-    significant = sum(
-        high < 0
-        for low, high in results.vs_vanilla["vanilla_raw"][
-            "disca_paper"
-        ].per_country_difference_interval.values()
+    raw = results.vs_vanilla["vanilla_raw"]["disca_paper"]
+    bounds = raw.per_country_difference_interval.values()
+    assert raw.wins_significant == sum(high < 0 for _, high in bounds)
+    assert raw.hurt_significant == sum(low > 0 for low, _ in bounds)
+
+
+def test_too_few_scenarios_in_a_dimension_give_no_interval_and_no_significant_wins(paper_run):
+    _, records, results = paper_run
+    usa = [r for r in records if r["country"] == "USA"]
+    counts = np.bincount(bootstrap.dimension_indices([r["category"] for r in usa]))
+    assert counts.min() < bootstrap.MIN_PER_DIMENSION  # 40 scenarios: Species has 2
+    for entry in results.countries.values():
+        assert all(m.mis is not None and m.mis_interval is None for m in entry.methods.values())
+    vs = results.vs_vanilla["vanilla_raw"]["disca_paper"]
+    assert vs.wins == sum(  # the raw count stays
+        c.methods["disca_paper"].mis < c.methods["vanilla_raw"].mis
+        for c in results.countries.values()
     )
-    assert results.vs_vanilla["vanilla_raw"]["disca_paper"].wins_significant == significant
+    assert vs.wins_significant is None and vs.hurt_significant is None
+    assert vs.per_country_difference_interval == {} and vs.difference_interval is None
+    assert results.macro["disca_paper"].mis_interval is None
+    assert results.ablations["no_is"].n_hurt_significant is None
 
 
 def test_the_data_seed_and_n_resamples_set_the_draws():
-    header, records = make_run(countries=("USA",), n=24)
+    header, records = make_run(countries=("USA",), n=180)
     targets = human_targets(("USA",))
     base = score_run(header, records, targets=targets, n_resamples=200)
     assert base.bootstrap.n_resamples == 200
@@ -133,15 +164,20 @@ def test_the_data_seed_and_n_resamples_set_the_draws():
 
 def test_a_method_without_finite_values_has_no_resamples_and_no_counts():
     info = intervals.settings(42, n_resamples=100)
-    p = {"a": np.full(12, 0.6), "b": np.r_[np.nan, np.full(11, 0.4)], "c": np.zeros(0)}
-    got = intervals.country_resamples(p, ["Age", "Species"] * 6, np.full(6, 0.5), "USA", info)
+    p = {"a": np.full(20, 0.6), "b": np.r_[np.nan, np.full(19, 0.4)], "c": np.zeros(0)}
+    cats, human = ["Age", "Species"] * 10, np.full(6, 0.5)
+    got = intervals.country_resamples(p, cats, human, "USA", info)
     assert set(got) == {"a"} and got["a"].shape == (100,)
-    assert intervals.interval(None, 0.95) is None
-    assert intervals.interval(np.array([1.0, np.nan]), 0.95) is None
+    few = {k: v[:18] for k, v in p.items()}  # 9 scenarios of each: under the minimum
+    assert intervals.country_resamples(few, cats[:18], human, "USA", info) == {}
+    assert intervals.interval(None, 0.5, 0.95) is None
+    assert intervals.interval(got["a"], None, 0.95) is None
+    assert intervals.interval(np.array([1.0, np.nan]), 0.5, 0.95) is None
+    assert intervals.interval(np.array([0.5, 0.9]), 0.1, 0.5, floor=0.0)[0] == 0.0  # cut at 0
     resamples = {"USA": {"a": got["a"], "b": got["a"] - 0.1}, "JPN": {"a": got["a"]}}
     paired = intervals.paired({"USA": (0.5, 0.4), "JPN": (0.5, 0.6)}, resamples, "a", "b", 0.95)
     assert paired.per_country == pytest.approx({"USA": -0.1, "JPN": 0.1})
-    assert paired.per_country_interval["USA"] == pytest.approx([-0.1, -0.1])
+    assert paired.per_country_interval["USA"] == pytest.approx([-0.1, -0.1])  # 2·(−0.1) − q
     assert "JPN" not in paired.per_country_interval  # no resamples of b there
     assert paired.below is None and paired.above is None and paired.macro_interval is None
     assert paired.macro == pytest.approx(0.0)

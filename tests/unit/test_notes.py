@@ -80,13 +80,28 @@ def test_caveats_apply_only_where_they_should():
     assert not any("noise" in line for line in notes.caveat_lines(quiet))
 
 
+def test_a_run_too_small_for_intervals_says_so():
+    _, _, results = scored_run(n=40)  # Species has 2 scenarios
+    lines = notes.caveat_lines(results)
+    assert (
+        "caveat: no intervals, and no significant wins counted, where a dimension has fewer "
+        "than 10 scenarios: USA, JPN, DEU"
+    ) in lines
+    table = tables.country_table(results)
+    assert table.rows[0]["mis_view"] == (results.countries["USA"].methods["disca_paper"].mis, None)
+    assert any(n.startswith("wins ") and "raw (no intervals)" in n for n in table.notes)
+    assert "interval" not in " ".join(notes.caveat_lines(scored_run(n=180)[2]))
+
+
 def test_wins_and_intervals_say_when_there_are_none():
     results = small_results()
     vs = results.vs_vanilla["vanilla_raw"]["disca_paper"]
     assert notes.wins_text(vs) == "wins 1/1 (1 raw), hurt 0/1"
     old = dataclasses.replace(vs, wins_significant=None, hurt_significant=None)
     assert notes.wins_text(old) == "wins 1/1 raw (no intervals)"
-    assert "1,000 resamples, seed 42" in notes.interval_note(results)
+    assert "1,000 resamples, seed 42; none where a dimension has fewer than 10" in (
+        notes.interval_note(results)
+    )
     bare = dataclasses.replace(results, bootstrap=None)
     assert "--recompute" in notes.interval_note(bare)
     assert render.format_value((0.2, [0.15, 0.3]), "mis_ci") == "0.200 [0.150, 0.300]"
@@ -97,8 +112,8 @@ def test_wins_and_intervals_say_when_there_are_none():
 
 @pytest.fixture(scope="module")
 def caveated():
-    """A scored run (3 countries x 40 scenarios) with a prompt variant, on a non-backbone."""
-    _, _, results = scored_run()
+    """A scored run (3 countries x 180 scenarios) with a prompt variant, on a non-backbone."""
+    _, _, results = scored_run(n=180)
     return with_run(results, prompts=PromptVariant(cap=40, fourth="utilitarian"))
 
 
@@ -108,7 +123,7 @@ def expected_text(results):
     return [
         "not a registry model, so not known to be one of the paper's backbones",
         "prompt variant: --cap 40, --fourth utilitarian",
-        "caveat: n < 310 scenarios per country (the paper scores 310): USA 40, JPN 40, DEU 40",
+        "caveat: n < 310 scenarios per country (the paper scores 310): USA 180, JPN 180, DEU 180",
         render.format_value((usa.mis, usa.mis_interval), "mis_ci"),
         render.format_value(
             (vs.per_country_difference["USA"], vs.per_country_difference_interval["USA"]),

@@ -105,11 +105,17 @@ def reference_run():
     return scored_run(variant="reference", n=80, seed=1)
 
 
+@pytest.fixture(scope="module")
+def wide_run():
+    """180 scenarios a country: enough in every dimension for intervals."""
+    return scored_run(n=180)
+
+
 # --------------------------------------------------------------------------- tables
 
 
-def test_country_table(paper_run):
-    _, _, results = paper_run
+def test_country_table(wide_run):
+    _, _, results = wide_run
     table = report.country_table(results)
     assert [r["iso3"] for r in table.rows] == ["USA", "JPN", "DEU"]
     usa = results.countries["USA"].methods
@@ -229,19 +235,10 @@ def test_ablation_table(reference_run):
     assert "variant reference" in table.title and PROVENANCE in table.notes
 
 
-def test_compare_table(paper_run, reference_run):
+def test_compare_table(paper_run, reference_run, wide_run):
     a, b = paper_run[2], reference_run[2]
     table = report.compare_table(a, b, names=("runA", "runB"))
     assert [c.header for c in table.columns][2] == "runA disca_paper [95%]"
-    usa = table.rows[0]
-    assert [usa["a_disca_low"], usa["a_disca_high"]] == (
-        a.countries["USA"].methods["disca_paper"].mis_interval
-    )
-    assert table.footer[0]["b_disca_view"] == (
-        b.macro["disca_reference"].mis,
-        b.macro["disca_reference"].mis_interval,
-    )
-    assert table.header[0] == "runA: " + report_notes.run_line(a)
     assert table.rows[0]["diff"] == pytest.approx(
         b.countries["USA"].methods["disca_reference"].mis
         - a.countries["USA"].methods["disca_paper"].mis
@@ -252,6 +249,14 @@ def test_compare_table(paper_run, reference_run):
     )
     assert "runA: variant paper, runB: variant reference" in table.title
     assert PROVENANCE in table.notes
+    assert table.header[0] == "runA: " + report_notes.run_line(a)
+    assert [table.rows[0]["a_disca_low"], table.rows[0]["a_disca_high"]] == [None, None]
+    wide = wide_run[2]  # with intervals
+    table = report.compare_table(a, wide, names=("runA", "runB"))
+    usa = wide.countries["USA"].methods["disca_paper"]
+    assert [table.rows[0]["b_disca_low"], table.rows[0]["b_disca_high"]] == usa.mis_interval
+    macro = wide.macro["disca_paper"]
+    assert table.footer[0]["b_disca_view"] == (macro.mis, macro.mis_interval)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -145,7 +145,8 @@ def test_the_mapping_has_the_results_json_layout():
         "n_resamples": 1000,
         "level": 0.95,
         "seed": 42,
-        "method": "stratified scenario bootstrap, within dimension",
+        "min_per_dimension": 10,
+        "method": "stratified scenario bootstrap within dimension, basic intervals",
     }
     assert data["run"]["prompts"] == {
         "cap": 40,
