@@ -183,7 +183,7 @@ def interval_note(results: Results) -> str:
     if boot is None:
         return "no intervals in these results (written before them): `disca report --recompute`"
     return (
-        f"[low, high]: {boot.level:.0%} intervals, {boot.method} ({boot.n_resamples:,} "
+        f"[low, high]: {boot.level:.0%} {boot.method} ({boot.n_resamples:,} "
         f"resamples, seed {boot.seed}; none where a dimension has fewer than "
         f"{boot.min_per_dimension} scenarios); Δ = MIS(method) − MIS(vanilla) on the same "
         "resamples (below 0: the method is closer to the humans)"

@@ -143,7 +143,7 @@ def test_every_text_format_shows_the_header_intervals_and_wins(caveated):
         for piece in expected_text(caveated):
             assert piece in text, piece
         assert text.count("prompt variant:") == 1  # the same header is shown once
-    assert "[low, high]: 95% intervals" in rich_text  # not eaten as rich markup
+    assert "[low, high]: 95% stratified" in rich_text  # not eaten as rich markup
     data = json.loads(render.render(shown, "json"))
     countries = data["tables"][0]
     assert countries["header"] == notes.header_lines(caveated)
