@@ -1,13 +1,24 @@
 """The typed, versioned results of a MultiTP run (``results.json``).
 
 `Results` is everything a report shows about one run: per country and method the
-6-dimension model vector, MIS, JSD, Pearson r, Kendall τ, Spearman ρ and flip rate;
-macro means; % gain and wins against both vanilla read-outs; the ablation rows;
-coverage and what the results were computed from. `scoring.score_run` builds it from a
-run's records; every library function that makes or reads results returns it.
+6-dimension model vector, MIS with its bootstrap interval, JSD, Pearson r, Kendall τ,
+Spearman ρ, flip rate and the share of scenarios with σ at its floor; macro means;
+% gain, paired MIS differences and wins against both vanilla read-outs; the ablation
+rows; coverage and what the results were computed from. `scoring.score_run` builds it
+from a run's records; every library function that makes or reads results returns it.
+
+An interval is ``[low, high]``, the basic interval of a stratified scenario bootstrap
+(`maths.bootstrap`, settings in `Results.bootstrap`; None where a dimension has too
+few scenarios for one); a paired
+difference is MIS(method) − MIS(vanilla) on the same resamples, so a negative value and
+an interval below 0 mean the method is better.
 
 ``results.json`` is `Results.to_dict` (format `RESULTS_FORMAT`); `Results.from_dict`
-reads it back. These two are the only places results are a mapping.
+reads it back. These two are the only places results are a mapping. The intervals,
+prompt variants, ``paper_backbone``, ``bootstrap`` and ``noise`` were added within
+format 1: every field before them keeps its meaning, and a reader that does not know
+them ignores them, so the tag did not change; a file without them reads with those
+fields None (`scoring.read_run_results` rescores such a file).
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ __all__ = [
     "RESULTS_FORMAT",
     "MethodInfo",
     "PromptLanguage",
+    "PromptVariant",
     "MethodScore",
     "CountryResult",
     "MacroScore",
@@ -32,6 +44,8 @@ __all__ = [
     "Coverage",
     "TargetsSource",
     "RunInfo",
+    "BootstrapInfo",
+    "NoiseFloor",
     "Results",
 ]
 
@@ -94,6 +108,9 @@ class MethodScore:
         worst_dimension: the dimension with the largest error.
         flip_rate: share of scenarios where DISCA flips the consensus sign (DISCA only).
         option_order_consistency: agreement between the two label orders.
+        mis_interval: [low, high] of MIS over the scenario bootstrap; None without one.
+        sigma_at_floor: share of scenarios whose proposal scale σ sits at its floor σ₀
+            (the full DISCA variants, whose records carry σ); None otherwise.
     """
 
     vector: list[float | None]
@@ -106,6 +123,8 @@ class MethodScore:
     worst_dimension: str | None = None
     flip_rate: float | None = None
     option_order_consistency: float | None = None
+    mis_interval: list[float] | None = None
+    sigma_at_floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +168,11 @@ class CountryResult:
 
 @dataclass(frozen=True)
 class MacroScore:
-    """A method's macro means over the countries with a value (``n_countries``)."""
+    """A method's macro means over the countries with a value (``n_countries``).
+
+    ``mis_interval``: [low, high] of the macro MIS, each resample the mean over countries
+    of their resampled MIS (the countries' resamples are independent).
+    """
 
     mis: float | None
     jsd: float | None
@@ -158,26 +181,60 @@ class MacroScore:
     spearman: float | None
     flip_rate: float | None
     n_countries: int
+    mis_interval: list[float] | None = None
 
 
 @dataclass(frozen=True)
 class VanillaComparison:
-    """A method against a vanilla read-out: macro % gain, wins and per-country gains."""
+    """A method against a vanilla read-out: % gain, paired MIS difference and wins.
+
+    Attributes:
+        pct_gain: 100 · (MIS_van − MIS_method) / MIS_van from the macro means.
+        wins: countries with MIS_method < MIS_van (the raw count).
+        n: countries where both have a MIS.
+        per_country_pct_gain: ISO3 -> % gain.
+        pct_gain_interval: [low, high] of the macro % gain.
+        difference: macro mean over the ``n`` countries of MIS_method − MIS_van.
+        difference_interval: [low, high] of ``difference``, paired resamples.
+        wins_significant: countries whose paired interval lies entirely below 0.
+        hurt_significant: countries whose paired interval lies entirely above 0.
+        per_country_difference: ISO3 -> MIS_method − MIS_van.
+        per_country_difference_interval: ISO3 -> its [low, high].
+    """
 
     pct_gain: float | None
     wins: int
     n: int
     per_country_pct_gain: dict[str, float | None]
+    pct_gain_interval: list[float] | None = None
+    difference: float | None = None
+    difference_interval: list[float] | None = None
+    wins_significant: int | None = None
+    hurt_significant: int | None = None
+    per_country_difference: dict[str, float] = field(default_factory=dict)
+    per_country_difference_interval: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class AblationRow:
-    """An ablation's macro MIS, change against the full method and countries hurt."""
+    """An ablation's macro MIS, change against the full method and countries hurt.
+
+    Attributes:
+        mis: the ablation's macro MIS.
+        delta: its macro MIS minus the full method's.
+        n_hurt: countries whose MIS is strictly above the full method's (raw count).
+        n: countries where both have a MIS.
+        delta_interval: [low, high] of ``delta``, paired resamples.
+        n_hurt_significant: countries whose paired interval (ablation − full) lies
+            entirely above 0.
+    """
 
     mis: float | None
     delta: float | None
     n_hurt: int
     n: int
+    delta_interval: list[float] | None = None
+    n_hurt_significant: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,8 +261,33 @@ class TargetsSource:
 
 
 @dataclass(frozen=True)
+class PromptVariant:
+    """The prompt variant of a run (`content.variants`): what the model was asked.
+
+    Attributes:
+        cap: pool rows per category (None: no cap).
+        min_per_category: oversampling floor per category.
+        fourth: the fourth persona, ``aggregate`` or ``utilitarian``.
+        drop_dims: WVS dimensions left out of every persona text.
+        anchor_text: the utilitarian anchor's text, ``fixed`` (country name filled in) or
+            ``released`` (placeholder left, as the authors' code); None when the fourth
+            persona is the aggregate.
+    """
+
+    cap: int | None = 80
+    min_per_category: int = 0
+    fourth: str = "aggregate"
+    drop_dims: list[str] = field(default_factory=list)
+    anchor_text: str | None = None
+
+
+@dataclass(frozen=True)
 class RunInfo:
-    """What the results were computed from: model, variant, seeds, scope and status."""
+    """What the results were computed from: model, variant, seeds, scope and status.
+
+    ``prompts`` is None and ``paper_backbone`` None in results written before they were
+    recorded; ``paper_backbone`` is also None for a model outside the registry.
+    """
 
     model: str | None
     model_sha256: str | None
@@ -222,6 +304,58 @@ class RunInfo:
     shard: str | None
     lang: str = "en"
     prompt_protocol: int = 1  # `scenarios.PROMPT_PROTOCOLS`; runs before it was recorded: 1
+    prompts: PromptVariant | None = None
+    paper_backbone: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        """Read the ``run`` mapping of ``results.json``."""
+        prompts = data.get("prompts")
+        return _from_mapping(
+            cls,
+            {**data, "prompts": None if prompts is None else _from_mapping(PromptVariant, prompts)},
+        )
+
+
+@dataclass(frozen=True)
+class BootstrapInfo:
+    """How the intervals were computed (`maths.bootstrap`).
+
+    Attributes:
+        n_resamples: B, resamples per country.
+        level: the intervals' coverage (0.95).
+        seed: the seed the resamples are drawn from, with each country's key
+            (``default_rng([seed, country_key(iso3)])``): the run's data seed, so runs
+            that differ only in their IS seed share their resamples.
+        min_per_dimension: a country gets no intervals when a covered dimension has
+            fewer scenarios than this.
+        method: what is resampled, and the kind of interval (basic: the percentile
+            interval reflected about the point, `maths.bootstrap.basic_interval`).
+    """
+
+    n_resamples: int
+    level: float
+    seed: int
+    min_per_dimension: int = 10
+    method: str = "stratified scenario bootstrap within dimension, basic intervals"
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """How far MIS moves from noise alone, against how far the personas move it.
+
+    Optional: written by the tool that measures it (runs repeated under perturbations that
+    should not matter); a report warns when ``mis`` exceeds ``persona_effect``.
+
+    Attributes:
+        mis: the MIS change noise alone produces (same scale as MIS).
+        persona_effect: the MIS change the persona panel produces.
+        source: how the two were measured.
+    """
+
+    mis: float
+    persona_effect: float
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,6 +376,8 @@ class Results:
         ablation_base: the method the ablations switch things off in.
         ablations: ablation name -> row.
         sequential: method -> ISO3 -> scenario id -> p_spare (the prior-applied values).
+        bootstrap: how the intervals were computed; None in results without intervals.
+        noise: the run's noise floor, when one was measured.
         recomputed: computed from the samples because ``results.json`` was absent or stale.
         format: the format tag.
     """
@@ -259,6 +395,8 @@ class Results:
     ablation_base: str
     ablations: dict[str, AblationRow]
     sequential: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    bootstrap: BootstrapInfo | None = None
+    noise: NoiseFloor | None = None
     recomputed: bool = False
     format: str = RESULTS_FORMAT
 
@@ -290,6 +428,10 @@ class Results:
             },
             "sequential": self.sequential,
         }
+        if self.bootstrap is not None:
+            out["bootstrap"] = asdict(self.bootstrap)
+        if self.noise is not None:
+            out["noise"] = asdict(self.noise)
         if self.recomputed:
             out["recomputed"] = True
         return out
@@ -321,7 +463,7 @@ class Results:
         targets = data.get("human_targets") or {}
         return cls(
             created=data.get("created", ""),
-            run=_from_mapping(RunInfo, data["run"]),
+            run=RunInfo.from_dict(data["run"]),
             provenance=list(data.get("provenance") or []),
             human_targets=_from_mapping(TargetsSource, targets) if targets else None,
             coverage=_from_mapping(Coverage, data["coverage"]),
@@ -338,5 +480,9 @@ class Results:
                 k: _from_mapping(AblationRow, v) for k, v in (ablations.get("rows") or {}).items()
             },
             sequential=dict(data.get("sequential") or {}),
+            bootstrap=_from_mapping(BootstrapInfo, data["bootstrap"])
+            if data.get("bootstrap")
+            else None,
+            noise=_from_mapping(NoiseFloor, data["noise"]) if data.get("noise") else None,
             recomputed=bool(data.get("recomputed", False)),
         )

@@ -1,8 +1,11 @@
 """Scoring a MultiTP run: its header and sample records -> `Results`.
 
 `score_run` computes, per country and method, the 6-dim model vector, MIS, JSD,
-Pearson r, Kendall τ, Spearman ρ and flip rate; macro means; % gain and wins against
-both vanilla read-outs; the ablation rows; coverage. The `reference` variant's country
+Pearson r, Kendall τ, Spearman ρ, flip rate and σ-at-floor share; macro means; % gain,
+paired differences and wins against both vanilla read-outs; the ablation rows;
+coverage; and the 95% intervals of MIS and of every paired difference from a scenario
+bootstrap (`intervals`, seeded by the run's data seed, so results are reproducible).
+The `reference` variant's country
 prior is sequential in pool order, so it is applied here, per country, over the
 records sorted by pool position (`methods.finalize`): a resumed, sharded-then-merged or
 single run gives identical results.
@@ -23,7 +26,7 @@ import numpy as np
 
 from ..content import human_targets
 from ..errors import DiscaError
-from ..maths import categories, metrics
+from ..maths import bootstrap, categories, metrics
 from ..maths.methods import (
     METHOD_ORDER,
     VANILLA,
@@ -32,16 +35,20 @@ from ..maths.methods import (
     primary_method,
     suite_from_config,
 )
-from . import runlog
+from ..models import registry
+from . import intervals, runlog
+from .intervals import Resamples
 from .results import (
     RESULTS_FORMAT,
     AblationRow,
+    BootstrapInfo,
     CountryResult,
     Coverage,
     MacroScore,
     MethodInfo,
     MethodScore,
     PromptLanguage,
+    PromptVariant,
     Results,
     RunInfo,
     TargetsSource,
@@ -96,6 +103,15 @@ def _vector_score(
     )
 
 
+def _sigma_at_floor(name: str, method: Method, recs: Sequence[Mapping[str, Any]]) -> float | None:
+    """Share of scenarios whose σ equals the floor σ₀ (None unless every record has σ)."""
+    sigma = [((r.get("diagnostics") or {}).get(name) or {}).get("sigma") for r in recs]
+    if not sigma or any(s is None for s in sigma):
+        return None
+    floor = method.params.sigma_floor
+    return float(np.mean(np.asarray(sigma, dtype=float) <= floor * (1 + 1e-9)))
+
+
 def _method_score(
     name: str, method: Method, recs: Sequence[Mapping[str, Any]], human: np.ndarray
 ) -> tuple[MethodScore, np.ndarray]:
@@ -114,7 +130,8 @@ def _method_score(
         metrics.option_order_consistency(p_spare, [r["unordered_key"] for r in recs], ~right)
     )
     vector = metrics.model_vector(p_spare, cats)
-    return _vector_score(vector, human, flip, consistency), p_spare
+    score = _vector_score(vector, human, flip, consistency)
+    return dataclasses.replace(score, sigma_at_floor=_sigma_at_floor(name, method, recs)), p_spare
 
 
 def _expected_positions(config: Mapping[str, Any], scope: Mapping[str, Any]) -> tuple[int, int]:
@@ -141,17 +158,31 @@ def _by_country(
     }
 
 
-def _macro(countries: Mapping[str, CountryResult], name: str) -> MacroScore:
+def _macro(
+    countries: Mapping[str, CountryResult], name: str, resamples: Mapping[str, Resamples],
+    level: float,
+) -> MacroScore:  # fmt: skip
     rows = [c.methods[name] for c in countries.values()]
+    mis = _mean([r.mis for r in rows])
+    samples = _macro_resamples(countries, name, resamples)
     return MacroScore(
-        mis=_mean([r.mis for r in rows]),
+        mis=mis,
         jsd=_mean([r.jsd for r in rows]),
         pearson=_mean([r.pearson for r in rows]),
         kendall_tau=_mean([r.kendall_tau for r in rows]),
         spearman=_mean([r.spearman for r in rows]),
         flip_rate=_mean([r.flip_rate for r in rows]),
         n_countries=sum(r.mis is not None for r in rows),
+        mis_interval=intervals.interval(samples, mis, level, floor=0.0),
     )
+
+
+def _macro_resamples(
+    countries: Mapping[str, CountryResult], name: str, resamples: Mapping[str, Resamples]
+) -> np.ndarray | None:
+    """A method's resampled macro MIS over the countries with a MIS (ndarray[B])."""
+    isos = [iso for iso, c in countries.items() if c.methods[name].mis is not None]
+    return intervals.macro_resamples([resamples.get(iso, {}).get(name) for iso in isos])
 
 
 def _paired(
@@ -168,14 +199,30 @@ def _paired(
     return isos, va, vb
 
 
+def _gain_interval(
+    countries: Mapping[str, CountryResult], resamples: Mapping[str, Resamples], van: str,
+    name: str, gain: float | None, level: float,
+) -> list[float] | None:  # fmt: skip
+    """[low, high] of the macro % gain ``gain``, each resample's from its macro means."""
+    m_van = _macro_resamples(countries, van, resamples)
+    m_m = _macro_resamples(countries, name, resamples)
+    if m_van is None or m_m is None or not np.all(m_van > 0):
+        return None
+    return intervals.interval(100.0 * (m_van - m_m) / m_van, gain, level)
+
+
 def _against_vanilla(
-    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], van: str, name: str
-) -> VanillaComparison:
+    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], van: str,
+    name: str, resamples: Mapping[str, Resamples], level: float,
+) -> VanillaComparison:  # fmt: skip
     isos, v_van, v_m = _paired(countries, van, name)
     m_van, m_m = macro[van].mis, macro[name].mis
     gain = None
     if m_van is not None and m_m is not None and m_van != 0:
         gain = _or_none(metrics.pct_gain(m_van, m_m))
+    diff = intervals.paired(
+        dict(zip(isos, zip(v_van, v_m, strict=True), strict=True)), resamples, van, name, level
+    )
     return VanillaComparison(
         pct_gain=gain,
         wins=metrics.wins(v_van, v_m) if isos else 0,
@@ -184,19 +231,52 @@ def _against_vanilla(
             c: _or_none(metrics.pct_gain(a, b)) if a != 0 else None
             for c, a, b in zip(isos, v_van, v_m, strict=True)
         },
+        pct_gain_interval=_gain_interval(countries, resamples, van, name, gain, level),
+        difference=diff.macro,
+        difference_interval=diff.macro_interval,
+        wins_significant=diff.below,
+        hurt_significant=diff.above,
+        per_country_difference=diff.per_country,
+        per_country_difference_interval=diff.per_country_interval,
     )
 
 
+def _vs_vanilla(
+    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], names: Sequence[str],
+    resamples: Mapping[str, Resamples], level: float,
+) -> dict[str, dict[str, VanillaComparison]]:  # fmt: skip
+    """Every method against each vanilla read-out."""
+    return {
+        van: {
+            n: _against_vanilla(countries, macro, van, n, resamples, level)
+            for n in names
+            if n != van
+        }
+        for van in VANILLA
+    }
+
+
 def _ablation(
-    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], base: str, name: str
-) -> AblationRow:
+    countries: Mapping[str, CountryResult], macro: Mapping[str, MacroScore], base: str,
+    name: str, resamples: Mapping[str, Resamples], level: float,
+) -> AblationRow:  # fmt: skip
     isos, v_full, v_abl = _paired(countries, base, name)
     m_full, m_abl = macro[base].mis, macro[name].mis
+    r_full = _macro_resamples(countries, base, resamples)
+    r_abl = _macro_resamples(countries, name, resamples)
+    diff = intervals.paired(
+        dict(zip(isos, zip(v_full, v_abl, strict=True), strict=True)), resamples, base, name, level
+    )
+    delta = None if m_full is None or m_abl is None else m_abl - m_full
     return AblationRow(
         mis=m_abl,
-        delta=None if m_full is None or m_abl is None else m_abl - m_full,
+        delta=delta,
         n_hurt=metrics.n_hurt(v_full, v_abl) if isos else 0,
         n=len(isos),
+        delta_interval=None
+        if r_full is None or r_abl is None
+        else intervals.interval(r_abl - r_full, delta, level),
+        n_hurt_significant=diff.above,
     )
 
 
@@ -215,19 +295,27 @@ def _country_result(
     suite: Mapping[str, Method],
     header: Mapping[str, Any],
     sequential: _Sequential,
-) -> CountryResult:
-    """One country's result; fills ``sequential`` with the prior-applied p_spare."""
+    info: BootstrapInfo,
+) -> tuple[CountryResult, Resamples]:
+    """One country's result and resampled MIS; fills ``sequential`` (prior-applied p_spare)."""
     config = header["config"]
     dims = [categories.DIMENSION_OF_CATEGORY[r["category"]] for r in recs]
-    scores = {}
+    scores, p_spares = {}, {}
     for name in (n for n in METHOD_ORDER if n in suite):
-        scores[name], p_spare = _method_score(name, suite[name], recs, human)
+        scores[name], p_spares[name] = _method_score(name, suite[name], recs, human)
         if suite[name].sequential and recs:
             sequential[name][iso] = {
-                r["scenario_id"]: float(p) for r, p in zip(recs, p_spare, strict=True)
+                r["scenario_id"]: float(p) for r, p in zip(recs, p_spares[name], strict=True)
             }
+    resamples = intervals.country_resamples(
+        p_spares, [r["category"] for r in recs], human, iso, info
+    )
+    for name, score in scores.items():
+        if score.mis is not None:
+            bounds = intervals.interval(resamples.get(name), score.mis, info.level, floor=0.0)
+            scores[name] = dataclasses.replace(score, mis_interval=bounds)
     language = (config.get("languages") or {}).get(iso)
-    return CountryResult(
+    result = CountryResult(
         n=len(recs),
         n_expected=_expected_positions(config, header.get("scope") or {})[1],
         n_per_dimension={d: dims.count(d) for d in categories.DIMENSIONS} if recs else {},
@@ -237,10 +325,34 @@ def _country_result(
         methods=scores,
         language=None if language is None else PromptLanguage.from_dict(language),
     )
+    return result, resamples
 
 
 def _method_info(method: Method) -> MethodInfo:
     return MethodInfo(method.label, method.kind, method.ablation_of, method.sequential)
+
+
+def _prompt_variant(config: Mapping[str, Any]) -> PromptVariant:
+    """The run's prompt variant (runs from before variants were recorded: the defaults)."""
+    pool, personas = config.get("pool") or {}, config.get("personas") or {}
+    default = PromptVariant()
+    return PromptVariant(
+        cap=pool.get("cap", default.cap),
+        min_per_category=int(pool.get("min_per_category", default.min_per_category)),
+        fourth=str(personas.get("fourth", default.fourth)),
+        drop_dims=list(personas.get("drop_dims") or []),
+        anchor_text=personas.get("anchor_text"),
+    )
+
+
+def _paper_backbone(name: str | None) -> bool | None:
+    """The registry's ``paper_backbone`` of a model name; None outside the registry."""
+    if not name:
+        return None
+    try:
+        return registry.get_model(name).paper_backbone
+    except DiscaError:  # not a registry name (a .gguf path), or an unreadable registry
+        return None
 
 
 def _run_info(header: Mapping[str, Any], countries: list[str]) -> RunInfo:
@@ -263,6 +375,8 @@ def _run_info(header: Mapping[str, Any], countries: list[str]) -> RunInfo:
         shard=scope.get("shard"),
         lang=config.get("lang", "en"),
         prompt_protocol=config.get("prompt_protocol", 1),
+        prompts=_prompt_variant(config),
+        paper_backbone=_paper_backbone(model.get("name")),
     )
 
 
@@ -282,19 +396,42 @@ def _coverage(header: Mapping[str, Any], present: int, n_records: int) -> Covera
     )
 
 
+def _score_countries(
+    header: Mapping[str, Any], records: Sequence[Mapping[str, Any]], targets: Any,
+    suite: Mapping[str, Method], sequential: _Sequential, info: BootstrapInfo,
+) -> tuple[dict[str, CountryResult], dict[str, Resamples]]:  # fmt: skip
+    """Every country's result and resampled MIS, in run order."""
+    config, scope = header["config"], header.get("scope") or {}
+    countries = list(scope.get("countries") or [])
+    by_country = _by_country(records, countries, _expected_positions(config, scope)[0])
+    scored = {
+        iso: _country_result(
+            iso, by_country[iso], targets.loc[iso].to_numpy(dtype=float), suite, header,
+            sequential, info,
+        )
+        for iso in countries
+    }  # fmt: skip
+    return {iso: r for iso, (r, _) in scored.items()}, {iso: s for iso, (_, s) in scored.items()}
+
+
 def score_run(
     header: Mapping[str, Any],
     records: Sequence[Mapping[str, Any]],
     *,
     targets: Any = None,
+    n_resamples: int = bootstrap.N_RESAMPLES,
 ) -> Results:
-    """Results of a run from its header and records (pure apart from loading targets).
+    """Results of a run from its header and records.
+
+    Pure apart from reading the human targets and the model registry.
 
     Args:
         header: the run's ``run.json``.
         records: its sample records (any order; duplicates by key are ignored).
         targets: human targets (`human_targets.load_human_targets()` frame, ISO3 x 6
             dimensions); default: loaded.
+        n_resamples: bootstrap resamples per country for the intervals (seeded with the
+            run's data seed, `intervals.settings`).
 
     Returns:
         The typed results.
@@ -313,14 +450,10 @@ def score_run(
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
-    by_country = _by_country(records, countries, _expected_positions(config, scope)[0])
-    country_out = {
-        iso: _country_result(
-            iso, by_country[iso], targets.loc[iso].to_numpy(dtype=float), suite, header, sequential
-        )
-        for iso in countries
-    }
-    macro = {name: _macro(country_out, name) for name in names}
+    info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
+    country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
+    level = info.level
+    macro = {name: _macro(country_out, name, resamples, level) for name in names}
     panels = header.get("panels") or {}
     statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
     ablated = [n for n in names if suite[n].ablation_of == primary]
@@ -334,18 +467,20 @@ def score_run(
         methods={n: _method_info(suite[n]) for n in names},
         countries=country_out,
         macro=macro,
-        vs_vanilla={
-            van: {n: _against_vanilla(country_out, macro, van, n) for n in names if n != van}
-            for van in VANILLA
-        },
+        vs_vanilla=_vs_vanilla(country_out, macro, names, resamples, level),
         ablation_base=primary,
-        ablations={n: _ablation(country_out, macro, primary, n) for n in ablated},
+        ablations={n: _ablation(country_out, macro, primary, n, resamples, level) for n in ablated},
         sequential=sequential,
+        bootstrap=info,
     )
 
 
 def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
-    """The run's ``results.json`` when it is current: this format, this many records."""
+    """The run's ``results.json`` when it is current.
+
+    Current: this format, this many records, and written with intervals (an older file
+    is rescored, so every report has them).
+    """
     stored = runlog.read_results(run_dir)
     if stored is None or stored.get("format") != RESULTS_FORMAT:
         return None
@@ -353,15 +488,17 @@ def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | Non
         results = Results.from_dict(stored)
     except DiscaError:
         return None  # malformed: recomputed like a stale file
-    return results if results.coverage.n_records == n_records else None
+    current = results.coverage.n_records == n_records and results.bootstrap is not None
+    return results if current else None
 
 
 def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> Results:
     """A run folder's results: its ``results.json``, or scored from the samples.
 
     The samples are scored (and `Results.recomputed` set) when ``results.json`` is
-    absent, in another format, malformed or stale (its record count differs from the
-    samples on disk, e.g. after kill -9), or when ``recompute``. Nothing is written.
+    absent, in another format, malformed, stale (its record count differs from the
+    samples on disk, e.g. after kill -9) or without intervals (written before them), or
+    when ``recompute``. Nothing is written.
 
     Raises:
         DiscaError: not a run folder, corrupt samples, or no human targets.

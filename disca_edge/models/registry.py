@@ -71,6 +71,7 @@ class ModelSpec:
     chat_template: str | None = None
     revision: str | None = None
     languages: tuple[str, ...] = ()
+    paper_backbone: bool = False
     extra: dict = field(default_factory=dict, compare=False)
     origin: str = "shipped"  # "shipped", or "user" for the user's models.toml
 
@@ -125,6 +126,8 @@ def _field_problem(key: str, value: Any) -> str | None:
     whole = isinstance(value, int) and not isinstance(value, bool)
     if key == "n_ctx" and not (whole and value >= MIN_N_CTX):
         return f"an integer of at least {MIN_N_CTX} (tokens)"
+    if key == "paper_backbone" and not isinstance(value, bool):
+        return "true or false"
     if key == "n_gpu_layers" and not (whole and value >= -1):
         return "an integer of at least -1 (-1 = all layers)"
     if key == "size" and not (whole and value > 0):

@@ -2,15 +2,20 @@
 
 `html_report` draws, from the `Results` of one or more runs:
 
-* ``dumbbell``: per-country MIS, vanilla → DISCA, one dumbbell per (country, run);
+* ``dumbbell``: per-country MIS, vanilla → DISCA, one dumbbell per (country, run), each
+  end with its 95% interval as an error bar;
 * ``dimensions``: per country, the six dimensions, human vs vanilla vs DISCA, as bars;
-* ``ablations``: macro MIS of full DISCA, each ablation and the vanilla read-outs;
+* ``ablations``: macro MIS of full DISCA, each ablation and the vanilla read-outs, with
+  error bars;
+* the tables of `views.tables` (per-country MIS and paired Δ with intervals, wins, the
+  ablations), each under its header lines (model, prompt variant, caveats);
 * the run metadata (model, language, variant, seeds, coverage, persona provenance).
 
 The page has no scripts and loads nothing (no fonts, no stylesheets, no images from the
 network), so it opens offline and can be mailed or attached. Every data mark carries
-``class="mark"`` and every figure ``data-figure=NAME``, so tests (and scripts) can count
-marks; each mark has a ``<title>`` with its value for hover.
+``class="mark"``, every error bar ``class="errorbar"`` and every figure
+``data-figure=NAME``, so tests (and scripts) can count them; each has a ``<title>`` with
+its value for hover.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
-from ..evals.results import Results
+from ..evals.results import MacroScore, Results
 from ..maths.categories import short_label
+from .notes import interval_note, prompt_line, run_line
+from .render import html_table
+from .tables import ablation_table, country_table
 
 __all__ = ["FIGURES", "html_report"]
 
@@ -42,6 +50,12 @@ table.meta th { color: #555; font-weight: 600; }
 svg { display: block; margin: .5em 0 1.5em; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", sans-serif; fill: #222; }
 .small-multiples { display: flex; flex-wrap: wrap; gap: 4px 18px; }
+table.data { border-collapse: collapse; font-size: .85em; margin: .3em 0; }
+table.data th, table.data td { padding: 2px 8px; border-bottom: 1px solid #e4e4e4;
+       text-align: right; white-space: nowrap; }
+table.data th:first-child, table.data td:first-child { text-align: left; }
+p.header { margin: .1em 0; font-size: .9em; }
+ul.note { color: #555; font-size: .85em; }
 """
 
 
@@ -79,6 +93,19 @@ class _Svg:
         """A data mark with a hover title; `series` names what it shows (for tests)."""
         attrs = {**attrs, "class": "mark", "data_series": series}
         self.add(tag, attrs, f"<title>{_esc(tip)}</title>")
+
+    def errorbar(self, x1: float, x2: float, y: float, color: str, tip: str, series: str) -> None:
+        """An interval from x1 to x2 at height y, with end caps (class="errorbar")."""
+        a, b, top, bottom = round(x1, 1), round(x2, 1), round(y - 3, 1), round(y + 3, 1)
+        lines = "".join(
+            f'<line x1="{p}" y1="{q}" x2="{r}" y2="{t}"/>'
+            for p, q, r, t in ((a, round(y, 1), b, round(y, 1)), (a, top, a, bottom),
+                               (b, top, b, bottom))
+        )  # fmt: skip
+        self.parts.append(
+            f'<g class="errorbar" data-series="{_esc(series)}" stroke="{_esc(color)}" '
+            f'stroke-width="1.2"><title>{_esc(tip)}</title>{lines}</g>'
+        )
 
     def text(self, x: float, y: float, text: str, **attrs: Any) -> None:
         self.add("text", {"x": round(x, 1), "y": round(y, 1), **attrs}, _esc(text))
@@ -127,10 +154,11 @@ def dumbbell(runs: Sequence[tuple[str, Results]], vanilla: str) -> str:
     for _, res in runs:
         countries += [c for c in res.countries if c not in countries]
     values = [
-        _num(entry.methods[m].mis)
+        _num(value)
         for _, res in runs
         for entry in res.countries.values()
         for m in (vanilla, res.run.primary)
+        for value in [entry.methods[m].mis, *(entry.methods[m].mis_interval or [])]
     ]
     hi = max([v for v in values if v is not None] + [0.1])
     hi = math.ceil(hi * 10) / 10
@@ -170,12 +198,28 @@ def dumbbell(runs: Sequence[tuple[str, Results]], vanilla: str) -> str:
                 svg.mark("circle", {"cx": round(x(v), 1), "cy": round(y, 1), "r": 5,
                                     "fill": "white", "stroke": _VANILLA_COLOR, "stroke_width": 2},
                          f"{who}: {vanilla} MIS {v:.3f}", "vanilla")  # fmt: skip
+            _dumbbell_errorbars(svg, x, y, entry, (vanilla, res.run.primary), color, who)
             if d is not None:
                 svg.mark("circle", {"cx": round(x(d), 1), "cy": round(y, 1), "r": 5,
                                     "fill": color},
                          f"{who}: {res.run.primary} MIS {d:.3f}", "disca")  # fmt: skip
     _axis(svg, x0, x1, top + band * len(countries) + 6, 0.0, hi, "MIS (lower is better)")
     return svg.render()
+
+
+def _dumbbell_errorbars(
+    svg: _Svg, x: Any, y: float, entry: Any, methods: tuple[str, str], color: str, who: str
+) -> None:
+    """The vanilla (above the line) and DISCA (below) MIS intervals of one dumbbell."""
+    for (method, series, shade), dy in zip(
+        ((methods[0], "vanilla", _VANILLA_COLOR), (methods[1], "disca", color)), (-4, 4),
+        strict=True,
+    ):  # fmt: skip
+        bounds = entry.methods[method].mis_interval
+        if bounds:
+            svg.errorbar(x(bounds[0]), x(bounds[1]), y + dy, shade,
+                         f"{who}: {method} MIS 95% interval [{bounds[0]:.3f}, "
+                         f"{bounds[1]:.3f}]", series)  # fmt: skip
 
 
 def dimension_bars(name: str, res: Results, iso: str, vanilla: str) -> str:
@@ -227,28 +271,25 @@ def dimension_bars(name: str, res: Results, iso: str, vanilla: str) -> str:
 
 def ablations(runs: Sequence[tuple[str, Results]]) -> str:
     """Macro MIS of full DISCA, each ablation and the vanilla read-outs, per run."""
-    rows: list[tuple[str, str, float | None, str]] = []  # (label, series, mis, colour)
+    rows: list[tuple[str, str, MacroScore, str]] = []  # (label, series, macro, colour)
     for ri, (name, res) in enumerate(runs):
         base = res.ablation_base
-        macro = res.macro
         prefix = f"{name}: " if len(runs) > 1 else ""
         color = _RUN_COLORS[ri % 7]
-        rows.append((prefix + "full " + res.label(base), "full",
-                     _num(macro[base].mis), color))  # fmt: skip
-        for method, row in res.ablations.items():
-            rows.append((prefix + res.label(method), "ablation", _num(row.mis),
-                         color))  # fmt: skip
-        for van in res.run.vanilla:
-            rows.append((prefix + res.label(van), "vanilla",
-                         _num(macro[van].mis), _VANILLA_COLOR))  # fmt: skip
-    hi = max([r[2] for r in rows if r[2] is not None] + [0.1])
+        rows.append((prefix + "full " + res.label(base), "full", res.macro[base], color))
+        rows += [(prefix + res.label(m), "ablation", res.macro[m], color) for m in res.ablations]
+        rows += [(prefix + res.label(v), "vanilla", res.macro[v], _VANILLA_COLOR)
+                 for v in res.run.vanilla]  # fmt: skip
+    ends = [_num(v) for _, _, m, _ in rows for v in [m.mis, *(m.mis_interval or [])]]
+    hi = max([v for v in ends if v is not None] + [0.1])
     hi = math.ceil(hi * 10) / 10
     left, right, top, bar_h = 260, 60, 30, 18
     width = 760
     height = top + len(rows) * (bar_h + 4) + 50
     svg = _Svg("ablations", width, height, "Ablations: macro MIS over the run's countries")
     x0, x1 = left, width - right
-    for i, (label, series, mis, color) in enumerate(rows):
+    for i, (label, series, score, color) in enumerate(rows):
+        mis = _num(score.mis)
         y = top + i * (bar_h + 4)
         svg.text(left - 8, y + bar_h - 5, label, text_anchor="end",
                  font_weight="600" if series == "full" else "400")  # fmt: skip
@@ -259,7 +300,14 @@ def ablations(runs: Sequence[tuple[str, Results]]) -> str:
         svg.mark("rect", {"x": x0, "y": y, "width": round((x1 - x0) * mis / hi, 1),
                           "height": bar_h, "fill": color, "fill_opacity": opacity},
                  f"{label}: macro MIS {mis:.4f}", series)  # fmt: skip
-        svg.text(x0 + (x1 - x0) * mis / hi + 4, y + bar_h - 5, f"{mis:.3f}", fill="#555")
+        end = mis
+        if score.mis_interval:
+            low, end = score.mis_interval
+            svg.errorbar(x0 + (x1 - x0) * low / hi, x0 + (x1 - x0) * end / hi, y + bar_h / 2,
+                         _HUMAN_COLOR, f"{label}: macro MIS 95% interval [{low:.3f}, {end:.3f}]",
+                         series)  # fmt: skip
+        svg.text(x0 + (x1 - x0) * max(mis, end) / hi + 4, y + bar_h - 5, f"{mis:.3f}",
+                 fill="#555")  # fmt: skip
     _axis(svg, x0, x1, top + len(rows) * (bar_h + 4) + 4, 0.0, hi, "macro MIS (lower is better)")
     return svg.render()
 
@@ -277,9 +325,11 @@ def _meta_table(name: str, res: Results, path: str) -> str:
     cov = res.coverage
     rows = [
         ("run", f"{name} ({path})" if name != path else name),
-        ("model", f"{run.model} (sha256 {str(run.model_sha256)[:16]}…)"),
+        ("model", run_line(res)),
         ("language", "en (prompts and personas in English)" if run.lang == "en" else run.lang),
         ("variant", f"{run.variant} (headline method {run.primary})"),
+        ("prompts", prompt_line(res)),
+        ("intervals", interval_note(res)),
         ("seed", f"IS seed {run.is_seed}, data seed {run.data_seed}"),
         ("countries", ", ".join(run.countries)),
         (
@@ -344,7 +394,12 @@ def html_report(runs: Sequence[tuple[str, Results]], *, vanilla: str = "vanilla_
         parts.append('<div class="small-multiples">')
         parts += [dimension_bars(name, res, iso, vanilla) for iso in res.countries]
         parts.append("</div>")
-    parts += ["<h2>Ablations</h2>", ablations(runs), "<h2>Run metadata</h2>"]
+    parts += ["<h2>Ablations</h2>", ablations(runs), "<h2>Tables</h2>"]
+    for name, res in runs:
+        if len(runs) > 1:
+            parts.append(f"<h3>{_esc(name)}</h3>")
+        parts += [html_table(country_table(res, vanilla=vanilla)), html_table(ablation_table(res))]
+    parts.append("<h2>Run metadata</h2>")
     parts += [_meta_table(name, res, path) for (name, res), path in zip(runs, paths, strict=True)]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -1,12 +1,15 @@
 """Report tables as data, and their renderings: rich, Markdown, CSV and JSON.
 
 A `Table` holds raw values per row (`Column` says how to show each); it is formatted
-only when rendered. `views.tables` and `views.sweeps` build them from results.
+only when rendered. `views.tables` and `views.sweeps` build them from results. A
+table's ``header`` lines (the model, the prompt variant, the caveats) are shown above
+it, its ``notes`` below; `html_table` gives the same table as an HTML fragment.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import sys
@@ -16,8 +19,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
-__all__ = ["Column", "Table", "FORMATS", "format_value", "bar", "render"]
+__all__ = ["Column", "Table", "FORMATS", "format_value", "bar", "render", "html_table"]
 
 FORMATS = ("rich", "md", "csv", "json")
 
@@ -29,7 +33,9 @@ class Column:
     Kinds: ``text``, ``int``, ``mis`` (3 decimals), ``pct`` (signed, 1 decimal),
     ``corr`` (signed, 2 decimals), ``frac`` (3 decimals), ``delta`` (signed, 3
     decimals), ``pp`` (signed percentage points, 1 decimal), ``bar`` (a [0, 1] value
-    drawn as a bar).
+    drawn as a bar). A number kind with ``_ci`` appended (``mis_ci``, ``delta_ci``,
+    ``pct_ci``) takes a (value, [low, high] or None) pair and shows
+    ``value [low, high]``.
 
     ``show``: ``all``; ``view`` (rich and Markdown only: bars, the paper-style cells);
     ``data`` (CSV and JSON only: the raw numbers behind a view cell).
@@ -51,6 +57,7 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     footer: list[dict[str, Any]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: raw values only (view-only columns left out)."""
@@ -58,6 +65,7 @@ class Table:
         return {
             "name": self.name,
             "title": self.title,
+            "header": list(self.header),
             "columns": keys,
             "rows": [{k: row.get(k) for k in keys} for row in self.rows],
             "footer": [{k: row.get(k) for k in keys} for row in self.footer],
@@ -79,6 +87,8 @@ def format_value(value: Any, kind: str) -> str:
     """A cell's text: a value of a `Column` kind (None: an em dash)."""
     if value is None:
         return "—"
+    if kind.endswith("_ci"):
+        return _with_interval(value, kind[: -len("_ci")])
     if kind in _NUMBER_FORMATS:
         return format(value, _NUMBER_FORMATS[kind])
     if kind == "int":
@@ -86,6 +96,18 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "bar":
         return bar(value)
     return str(value)
+
+
+def _with_interval(pair: Any, kind: str) -> str:
+    """``value [low, high]`` of a (value, interval) pair; the value alone without one."""
+    value, bounds = pair
+    if value is None:
+        return "—"
+    text = format_value(value, kind)
+    if not bounds:
+        return text
+    low, high = bounds
+    return f"{text} [{format_value(low, kind)}, {format_value(high, kind)}]"
 
 
 def bar(value: float, width: int = 20) -> str:
@@ -113,7 +135,7 @@ def render(tables: Sequence[Table], fmt: str = "rich", console: Any = None) -> s
         _render_rich(tables, console)
         return None
     if fmt == "md":
-        return "\n".join(_markdown(t) for t in tables)
+        return "\n".join(_markdown(t, h) for t, h in zip(tables, _new_headers(tables), strict=True))
     if fmt == "csv":
         return "\n".join(_csv(t) for t in tables)
     if fmt == "json":
@@ -121,10 +143,24 @@ def render(tables: Sequence[Table], fmt: str = "rich", console: Any = None) -> s
     raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
 
 
+def _new_headers(tables: Sequence[Table]) -> list[list[str]]:
+    """Each table's header lines, empty where the table before had the same ones."""
+    shown: list[list[str]] = []
+    previous: list[str] = []
+    for t in tables:
+        shown.append([] if t.header == previous else list(t.header))
+        previous = t.header
+    return shown
+
+
 def _render_rich(tables: Sequence[Table], console: Any) -> None:
     if console is None:  # piped output: wide enough for the tables instead of 80 columns
-        console = Console() if sys.stdout.isatty() else Console(width=160)
-    for t in tables:
+        console = Console() if sys.stdout.isatty() else Console(width=200)
+    for t, header in zip(tables, _new_headers(tables), strict=True):
+        for line in header:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if header:
+            console.print()
         rt = RichTable(title=t.title, title_justify="left", caption_justify="left")
         columns = [c for c in t.columns if c.show != "data"]
         for col in columns:
@@ -142,7 +178,7 @@ def _render_rich(tables: Sequence[Table], console: Any) -> None:
                 *(format_value(row.get(c.key), c.kind) if c.key in row else "" for c in columns),
                 style="bold",
             )
-        rt.caption = "\n".join(t.notes)
+        rt.caption = Text("\n".join(t.notes))  # Text: "[low, high]" is not markup
         console.print(rt, markup=False, highlight=False)
         console.print()
 
@@ -154,9 +190,12 @@ def _markdown_cell(row: Mapping[str, Any], c: Column) -> str:
     return f"`{text}`" if c.kind == "bar" else text.replace("|", "\\|")
 
 
-def _markdown(t: Table) -> str:
+def _markdown(t: Table, header: Sequence[str]) -> str:
     columns = [c for c in t.columns if c.show != "data"]
     lines = [f"### {t.title}", ""]
+    if header:
+        lines.extend(f"{line}  " for line in header)  # two spaces: a Markdown line break
+        lines.append("")
     lines.append("| " + " | ".join(c.header.replace("|", "\\|") for c in columns) + " |")
     aligns = [":---" if c.kind in ("text", "bar") else "---:" for c in columns]
     lines.append("| " + " | ".join(aligns) + " |")
@@ -175,6 +214,8 @@ def _csv(t: Table) -> str:
     keys = [c for c in t.columns if c.show != "view"]
     buffer = io.StringIO()
     buffer.write(f"# {t.title}\n")
+    for line in t.header:
+        buffer.write(f"# {line}\n")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([c.key for c in keys])
     for row in [*t.rows, *t.footer]:
@@ -182,3 +223,35 @@ def _csv(t: Table) -> str:
     for note in t.notes:
         buffer.write(f"# {note}\n")
     return buffer.getvalue()
+
+
+def html_table(t: Table) -> str:
+    """The table as an HTML fragment: header lines, the view columns, the notes.
+
+    Args:
+        t: the table.
+
+    Returns:
+        ``<section class="table" data-table=NAME>`` holding paragraphs, a ``<table>``
+        and a list; every text escaped.
+    """
+    esc = html.escape
+    columns = [c for c in t.columns if c.show != "data" and c.kind != "bar"]
+    head = "".join(f"<th>{esc(c.header)}</th>" for c in columns)
+    body = []
+    for row in t.rows:
+        cells = "".join(f"<td>{esc(format_value(row.get(c.key), c.kind))}</td>" for c in columns)
+        body.append(f"<tr>{cells}</tr>")
+    for row in t.footer:
+        cells = "".join(
+            f"<td><b>{esc(format_value(row.get(c.key), c.kind) if c.key in row else '')}</b></td>"
+            for c in columns
+        )
+        body.append(f"<tr>{cells}</tr>")
+    header = "".join(f'<p class="header">{esc(line)}</p>' for line in t.header)
+    notes = "".join(f"<li>{esc(note)}</li>" for note in t.notes)
+    return (
+        f'<section class="table" data-table="{esc(t.name)}"><h3>{esc(t.title)}</h3>{header}'
+        f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        f'</table><ul class="note">{notes}</ul></section>'
+    )

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..evals.rescore import Sweep
 from ..evals.results import Results
+from .notes import VANILLA_DESCRIPTIONS, coverage_notes, header_lines, provenance_notes
 from .render import Column, Table, format_value
-from .tables import VANILLA_DESCRIPTIONS, coverage_notes, provenance_notes, run_line
 
 __all__ = ["sweep_table", "seed_table"]
 
@@ -28,22 +28,31 @@ def _spread(values: Sequence[float | None]) -> tuple[float | None, float | None]
     return mean, (sum((v - mean) ** 2 for v in kept) / (len(kept) - 1)) ** 0.5
 
 
+#: How an sd is shown beside a mean of each kind: the mean's decimals, no sign.
+_SD_FORMATS = {"mis": ".3f", "pct": ".1f"}
+
+
 def _pm(mean: float | None, sd: float | None, kind: str = "mis") -> str:
+    """``mean ± sd``, the sd with the mean's decimals (``+70.9 ± 1.0`` for a % gain)."""
     if mean is None:
         return "—"
     text = format_value(mean, kind)
-    return text if sd is None else f"{text} ± {sd:.3f}"
+    return text if sd is None else f"{text} ± {sd:{_SD_FORMATS[kind]}}"
 
 
 def _point_label(overrides: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "(source parameters)"
 
 
+def _header(first: Results) -> list[str]:
+    """The header of a table over several IS seeds: the source run's, without its seed."""
+    return header_lines(first, is_seed=False)
+
+
 def _notes(first: Results, vanilla: str, spread: str) -> list[str]:
     return [
         spread,
         VANILLA_DESCRIPTIONS[vanilla],
-        run_line(first),
         *provenance_notes(first),
         *coverage_notes(first),
     ]
@@ -110,6 +119,7 @@ def sweep_table(sweep: Sweep, results: Sequence[Results], *, vanilla: str = "van
         columns,
         rows=[_sweep_row(label, runs, vanilla, method) for label, runs in groups.items()],
         notes=_notes(first, vanilla, source),
+        header=_header(first),
     )
 
 
@@ -174,4 +184,5 @@ def seed_table(results: Sequence[Results], *, vanilla: str = "vanilla_raw") -> T
             "sd = sample standard deviation over seeds (n − 1); the Mean row is over the "
             "per-seed macro means; vanilla read-outs do not use the IS seed",
         ),
+        header=_header(first),
     )

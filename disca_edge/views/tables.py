@@ -4,45 +4,47 @@ Each function turns a run's `results.Results` into a neutral `render.Table` (col
 with a kind, rows of raw values, notes), which `render.render` shows as rich,
 Markdown, CSV or JSON:
 
-* `country_table`: per-country MIS, vanilla → DISCA with % gain, wins and the macro row
-  (DISCA.md §9.4 layout);
+* `country_table`: per-country MIS, vanilla → DISCA with % gain, the paired Δ MIS against
+  both vanilla read-outs with 95% intervals, wins and the macro row (DISCA.md §9.4
+  layout);
 * `dimension_table`: one country's six dimensions, model vs human, with bars;
-* `ablation_table`: full DISCA and each ablation, "MIS (+Δ, n hurt)" (DISCA.md §9.3);
+* `ablation_table`: full DISCA and each ablation, "MIS (+Δ, n hurt)" (DISCA.md §9.3),
+  with intervals;
 * `compare_table`: two runs side by side.
 
-Every table names the vanilla read-out and the DISCA variant, and carries the persona
-provenance line. Sweeps of rescored runs have their tables in `views.sweeps`.
+Every table's header (`notes.header_lines`) names the model (and says when it is not one of
+the paper's backbones), the DISCA variant, the prompt variant, and the caveats that
+apply (fewer scenarios than the paper's 310, σ at its floor, a noise floor above the
+persona effects); its notes name the vanilla read-out, how the intervals were made and
+the persona provenance. Sweeps of rescored runs have their tables in `views.sweeps`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..content.scenarios import PROMPT_PROTOCOLS
 from ..errors import UnknownNameError
 from ..evals.results import CountryResult, Results
 from ..maths.categories import short_label
+from .notes import (
+    VANILLA_DESCRIPTIONS,
+    coverage_notes,
+    header_lines,
+    interval_note,
+    provenance_notes,
+    wins_text,
+)
 from .render import Column, Table, format_value
 
 __all__ = [
-    "VANILLA_DESCRIPTIONS",
     "country_table",
     "dimension_table",
     "ablation_table",
     "compare_table",
-    "run_line",
-    "provenance_notes",
-    "coverage_notes",
     "short_mis",
 ]
 
-VANILLA_DESCRIPTIONS = {
-    "vanilla_raw": "vanilla_raw = base prompt, original order, raw gap, no T_cat (paper baseline)",
-    "vanilla_lfl": "vanilla_lfl = base prompt, T_cat-scaled and debiased gap (like-for-like)",
-}
-
-
-# --------------------------------------------------------------------------- notes
+# --------------------------------------------------------------------------- cells
 
 
 def short_mis(x: float | None) -> str:
@@ -53,29 +55,13 @@ def short_mis(x: float | None) -> str:
     return text[1:] if text.startswith("0.") else text
 
 
-def _paper_cell(van: float | None, method: float | None, gain: float | None) -> str:
-    if van is None or method is None:
+def _paper_cell(
+    van: float | None, method: float | None, gain: float | None, bounds: Any = None
+) -> str:
+    if van is None or method is None or gain is None:
         return "—"
-    return f"{short_mis(van)}→{short_mis(method)} ({gain:+.1f})" if gain is not None else "—"
-
-
-def run_line(results: Results) -> str:
-    """One line naming the model, the variant, the seeds and the prompt language."""
-    run = results.run
-    sha = (run.model_sha256 or "")[:12]
-    parts = [
-        f"model {run.model} (sha256 {sha}…)" if sha else f"model {run.model}",
-        f"DISCA variant: {run.variant}",
-        f"IS seed {run.is_seed}, data seed {run.data_seed}",
-        f"prompts --lang {run.lang}",
-    ]
-    return "; ".join(parts)
-
-
-def _protocol_line(results: Results) -> str:
-    """Which DISCA prompt rules the run used (`scenarios.PROMPT_PROTOCOLS`)."""
-    number = results.run.prompt_protocol
-    return f"prompt protocol {number}: {PROMPT_PROTOCOLS.get(number, 'unknown to this version')}"
+    ci = f" [{bounds[0]:+.1f}, {bounds[1]:+.1f}]" if bounds else ""
+    return f"{short_mis(van)}→{short_mis(method)} ({gain:+.1f}{ci})"
 
 
 def _language_notes(results: Results) -> list[str]:
@@ -102,43 +88,16 @@ def _lang_cell(entry: CountryResult) -> str:
     return str(language.frame_language)
 
 
-def provenance_notes(results: Results) -> list[str]:
-    """The persona provenance statements of a run (a placeholder when none were recorded)."""
-    return list(results.provenance) or ["personas: provenance not recorded"]
-
-
-def coverage_notes(results: Results) -> list[str]:
-    """Notes on what a run lacks: incomplete, one shard, --limit, partial dimensions."""
-    notes = []
-    cov = results.coverage
-    if not cov.complete:
-        notes.append(
-            f"INCOMPLETE: {cov.present} of {cov.expected} scenarios "
-            f"(status {results.run.status}); rerun the same command to finish"
-        )
-    if cov.shard:
-        notes.append(f"shard {cov.shard} only: merge shards with `disca eval merge`")
-    if results.run.limit:
-        notes.append(
-            f"--limit {results.run.limit}: first {cov.pool_positions} pool scenarios per country"
-        )
-    partial = []
-    for iso, entry in results.countries.items():
-        first = next(iter(entry.methods.values()), None)
-        if first is not None and first.dims_covered < 6:
-            partial.append(f"{iso} ({first.dims_covered}/6)")
-    if partial:
-        notes.append(
-            "MIS over the covered dimensions only (JSD and correlations need all 6): "
-            + ", ".join(partial[:8])
-            + (" …" if len(partial) > 8 else "")
-        )
-    if results.recomputed:
-        notes.append("results recomputed from samples.jsonl (results.json absent or stale)")
-    return notes
-
-
 # --------------------------------------------------------------------------- countries
+
+
+def _data_interval(key: str, header: str, kind: str) -> list[Column]:
+    """The value's CSV/JSON columns: itself, then its interval's low and high."""
+    return [
+        Column(key, header, kind, show="data"),
+        Column(f"{key}_low", f"{header} low", kind, show="data"),
+        Column(f"{key}_high", f"{header} high", kind, show="data"),
+    ]
 
 
 def _country_columns(vanilla: str, other: str, method: str) -> list[Column]:
@@ -147,11 +106,16 @@ def _country_columns(vanilla: str, other: str, method: str) -> list[Column]:
         Column("n", "n", "int"),
         Column("paper", f"{vanilla} → {method} (Δ%)", show="view"),
         Column("paper_other", f"{other} → {method} (Δ%)", show="view"),
-        Column(vanilla, f"MIS {vanilla}", "mis", show="data"),
-        Column(other, f"MIS {other}", "mis", show="data"),
-        Column(method, f"MIS {method}", "mis", show="data"),
-        Column("gain", f"gain % vs {vanilla}", "pct", show="data"),
-        Column("gain_other", f"gain % vs {other}", "pct", show="data"),
+        Column("mis_view", f"MIS {method} [95%]", "mis_ci", show="view"),
+        Column("diff_view", f"Δ vs {vanilla} [95%]", "delta_ci", show="view"),
+        Column("diff_other_view", f"Δ vs {other} [95%]", "delta_ci", show="view"),
+        *_data_interval(vanilla, f"MIS {vanilla}", "mis"),
+        *_data_interval(other, f"MIS {other}", "mis"),
+        *_data_interval(method, f"MIS {method}", "mis"),
+        *_data_interval("gain", f"gain % vs {vanilla}", "pct"),
+        *_data_interval("gain_other", f"gain % vs {other}", "pct"),
+        *_data_interval("diff", f"Δ MIS vs {vanilla}", "delta"),
+        *_data_interval("diff_other", f"Δ MIS vs {other}", "delta"),
         Column("jsd", "JSD", "frac"),
         Column("pearson", "r", "corr"),
         Column("flip_rate", "flip", "frac"),
@@ -159,9 +123,25 @@ def _country_columns(vanilla: str, other: str, method: str) -> list[Column]:
     ]
 
 
-def _with_paper_cells(row: dict[str, Any], vanilla: str, other: str, method: str) -> dict:
-    row["paper"] = _paper_cell(row[vanilla], row[method], row["gain"])
-    row["paper_other"] = _paper_cell(row[other], row[method], row["gain_other"])
+def _put(row: dict[str, Any], key: str, value: Any, bounds: list[float] | None) -> None:
+    """A value and its interval into a row's data keys (``key``, ``key_low``, ``key_high``)."""
+    row[key] = value
+    row[f"{key}_low"], row[f"{key}_high"] = bounds if bounds else (None, None)
+
+
+def _interval_of(row: dict[str, Any], key: str) -> list[float] | None:
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    return None if low is None or high is None else [low, high]
+
+
+def _with_view_cells(row: dict[str, Any], vanilla: str, other: str, method: str) -> dict:
+    row["paper"] = _paper_cell(row[vanilla], row[method], row["gain"], _interval_of(row, "gain"))
+    row["paper_other"] = _paper_cell(
+        row[other], row[method], row["gain_other"], _interval_of(row, "gain_other")
+    )
+    row["mis_view"] = (row[method], _interval_of(row, method))
+    row["diff_view"] = (row["diff"], _interval_of(row, "diff"))
+    row["diff_other_view"] = (row["diff_other"], _interval_of(row, "diff_other"))
     return row
 
 
@@ -169,38 +149,32 @@ def _country_row(
     iso: str, entry: CountryResult, results: Results, vanilla: str, other: str, method: str
 ) -> dict[str, Any]:
     m = entry.methods
-    row: dict[str, Any] = {
-        "iso3": iso,
-        "n": entry.n,
-        vanilla: m[vanilla].mis,
-        other: m[other].mis,
-        method: m[method].mis,
-        "gain": results.vs_vanilla[vanilla][method].per_country_pct_gain.get(iso),
-        "gain_other": results.vs_vanilla[other][method].per_country_pct_gain.get(iso),
-        "jsd": m[method].jsd,
-        "pearson": m[method].pearson,
-        "flip_rate": m[method].flip_rate,
-        "lang": _lang_cell(entry),
-    }
-    return _with_paper_cells(row, vanilla, other, method)
+    row: dict[str, Any] = {"iso3": iso, "n": entry.n}
+    for name in (vanilla, other, method):
+        _put(row, name, m[name].mis, m[name].mis_interval)
+    for key, van in (("gain", vanilla), ("gain_other", other)):
+        vs = results.vs_vanilla[van][method]
+        _put(row, key, vs.per_country_pct_gain.get(iso), None)
+        _put(row, key.replace("gain", "diff"), vs.per_country_difference.get(iso),
+             vs.per_country_difference_interval.get(iso))  # fmt: skip
+    row.update(jsd=m[method].jsd, pearson=m[method].pearson, flip_rate=m[method].flip_rate)
+    row["lang"] = _lang_cell(entry)
+    return _with_view_cells(row, vanilla, other, method)
 
 
 def _country_footer(res: Results, vanilla: str, other: str, method: str) -> dict[str, Any]:
-    """The Mean row: macro means, gains from the macro means."""
+    """The Mean row: macro means, gains from the macro means, mean paired differences."""
     macro = res.macro
-    row: dict[str, Any] = {
-        "iso3": "Mean",
-        "n": sum(e.n for e in res.countries.values()),
-        vanilla: macro[vanilla].mis,
-        other: macro[other].mis,
-        method: macro[method].mis,
-        "gain": res.vs_vanilla[vanilla][method].pct_gain,
-        "gain_other": res.vs_vanilla[other][method].pct_gain,
-        "jsd": macro[method].jsd,
-        "pearson": macro[method].pearson,
-        "flip_rate": macro[method].flip_rate,
-    }
-    return _with_paper_cells(row, vanilla, other, method)
+    row: dict[str, Any] = {"iso3": "Mean", "n": sum(e.n for e in res.countries.values())}
+    for name in (vanilla, other, method):
+        _put(row, name, macro[name].mis, macro[name].mis_interval)
+    for key, van in (("gain", vanilla), ("gain_other", other)):
+        vs = res.vs_vanilla[van][method]
+        _put(row, key, vs.pct_gain, vs.pct_gain_interval)
+        _put(row, key.replace("gain", "diff"), vs.difference, vs.difference_interval)
+    m = macro[method]
+    row.update(jsd=m.jsd, pearson=m.pearson, flip_rate=m.flip_rate)
+    return _with_view_cells(row, vanilla, other, method)
 
 
 def country_table(
@@ -228,13 +202,13 @@ def country_table(
         table.rows.append(_country_row(iso, entry, results, vanilla, other, method))
     table.footer.append(_country_footer(results, vanilla, other, method))
     win, win_other = results.vs_vanilla[vanilla][method], results.vs_vanilla[other][method]
+    table.header = header_lines(results)
     table.notes = [
-        f"wins (MIS below vanilla): {win.wins}/{win.n} vs {vanilla}, "
-        f"{win_other.wins}/{win_other.n} vs {other}; Mean row: macro means, "
-        "Δ% from the macro means",
+        f"{wins_text(win)} vs {vanilla}; {wins_text(win_other)} vs {other} (a win or hurt: "
+        "the country's interval of Δ lies below or above 0; raw: MIS below vanilla)",
+        interval_note(results),
+        "Mean row: macro means, Δ% from the macro means, Δ the mean of the countries' Δ",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
-        run_line(results),
-        _protocol_line(results),
         *_language_notes(results),
         *provenance_notes(results),
         *coverage_notes(results),
@@ -314,12 +288,16 @@ def dimension_table(
         rows=_dimension_rows(results, entry, vanilla, method),
     )
     van, met = entry.methods[vanilla], entry.methods[method]
+    vs = results.vs_vanilla[vanilla][method]
+    diff = (vs.per_country_difference.get(iso), vs.per_country_difference_interval.get(iso))
+    table.header = header_lines(results)
     table.notes = [
-        f"MIS {vanilla} {format_value(van.mis, 'mis')} → {method} "
-        f"{format_value(met.mis, 'mis')}; preference = mean probability of sparing the "
+        f"MIS {vanilla} {format_value((van.mis, van.mis_interval), 'mis_ci')} → {method} "
+        f"{format_value((met.mis, met.mis_interval), 'mis_ci')}, Δ "
+        f"{format_value(diff, 'delta_ci')}; preference = mean probability of sparing the "
         "dimension's preferred group (human: (1 + AMCE)/2)",
+        interval_note(results),
         VANILLA_DESCRIPTIONS[vanilla],
-        run_line(results),
         *provenance_notes(results),
         *coverage_notes(results),
     ]
@@ -335,44 +313,61 @@ def _ablation_paper_cell(mis: float | None, delta: float | None, n_hurt: int) ->
     return f"{short_mis(mis)} ({'+' if delta >= 0 else '−'}{short_mis(abs(delta))}, {n_hurt})"
 
 
+def _hurt_text(n_hurt_significant: int | None, n_hurt: int, n: int) -> str:
+    if n_hurt_significant is None:
+        return f"{n_hurt}/{n} raw"
+    return f"{n_hurt_significant}/{n} ({n_hurt} raw)"
+
+
+def _ablation_row(
+    results: Results, configuration: str, method: str, delta: float | None,
+    delta_bounds: list[float] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A row's MIS (macro, with interval) and change against the full method."""
+    macro = results.macro[method]
+    row: dict[str, Any] = {"configuration": configuration, "method": method}
+    _put(row, "mis", macro.mis, macro.mis_interval)
+    _put(row, "delta", delta, delta_bounds)
+    row["mis_view"] = (macro.mis, macro.mis_interval)
+    row["delta_view"] = (delta, delta_bounds)
+    return row
+
+
 def _ablation_rows(results: Results) -> list[dict[str, Any]]:
     """Full DISCA, then each ablation."""
     base = results.ablation_base
-    full = results.macro[base].mis
-    rows: list[dict[str, Any]] = [
-        {"configuration": f"Full {results.label(base)}", "method": base, "mis": full,
-         "delta": None, "n_hurt": None, "paper": short_mis(full)},
-    ]  # fmt: skip
-    for name, row in results.ablations.items():
-        rows.append(
-            {
-                "configuration": results.label(name),
-                "method": name,
-                "mis": row.mis,
-                "delta": row.delta,
-                "n_hurt": row.n_hurt,
-                "paper": _ablation_paper_cell(row.mis, row.delta, row.n_hurt),
-            }
+    full = _ablation_row(results, f"Full {results.label(base)}", base, None, None)
+    full.update(n_hurt=None, n_hurt_significant=None, paper=short_mis(full["mis"]))
+    rows = [full]
+    for name, ablation in results.ablations.items():
+        row = _ablation_row(
+            results, results.label(name), name, ablation.delta, ablation.delta_interval
         )
+        row.update(
+            n_hurt=ablation.n_hurt,
+            n_hurt_significant=ablation.n_hurt_significant,
+            n_hurt_view=_hurt_text(ablation.n_hurt_significant, ablation.n_hurt, ablation.n),
+            paper=_ablation_paper_cell(ablation.mis, ablation.delta, ablation.n_hurt),
+        )
+        rows.append(row)
     return rows
 
 
 def _vanilla_rows(results: Results) -> list[dict[str, Any]]:
     """The vanilla read-outs, for reference, against full DISCA."""
-    full = results.macro[results.ablation_base].mis
+    base = results.ablation_base
+    full = results.macro[base].mis
     rows = []
     for van in results.run.vanilla:
         mis = results.macro[van].mis
-        rows.append(
-            {
-                "configuration": results.label(van),
-                "method": van,
-                "mis": mis,
-                "delta": None if full is None or mis is None else mis - full,
-                "n_hurt": None,
-                "paper": short_mis(mis),
-            }
-        )
+        vs = results.vs_vanilla[van].get(base)  # its difference is full − vanilla
+        bounds = vs.difference_interval if vs is not None else None
+        row = _ablation_row(
+            results, results.label(van), van, None if full is None or mis is None else mis - full,
+            None if bounds is None else [-bounds[1], -bounds[0]],
+        )  # fmt: skip
+        row.update(n_hurt=None, n_hurt_significant=None, paper=short_mis(mis))
+        rows.append(row)
     return rows
 
 
@@ -389,9 +384,13 @@ def ablation_table(results: Results) -> Table:
     columns = [
         Column("configuration", "Configuration"),
         Column("method", "method"),
-        Column("mis", "MIS", "mis"),
-        Column("delta", "Δ vs full", "delta"),
-        Column("n_hurt", "n hurt", "int"),
+        Column("mis_view", "MIS [95%]", "mis_ci", show="view"),
+        Column("delta_view", "Δ vs full [95%]", "delta_ci", show="view"),
+        Column("n_hurt_view", "n hurt (raw)", show="view"),
+        *_data_interval("mis", "MIS", "mis"),
+        *_data_interval("delta", "Δ vs full", "delta"),
+        Column("n_hurt", "n hurt", "int", show="data"),
+        Column("n_hurt_significant", "n hurt (interval above 0)", "int", show="data"),
         Column("paper", "MIS (+Δ, n hurt)", show="view"),
     ]
     table = Table(
@@ -403,12 +402,14 @@ def ablation_table(results: Results) -> Table:
         footer=_vanilla_rows(results),
     )
     prior = " (country prior on in every ablation)" if "no_prior" in results.ablations else ""
+    table.header = header_lines(results)
     table.notes = [
         f"MIS = macro mean over {len(results.countries)} countries; n hurt = countries whose "
-        "MIS is strictly above the full method's",
+        "interval of Δ (ablation − full) lies above 0, of those with both; raw: MIS strictly "
+        "above the full method's (the paper's count, in the last column)",
+        interval_note(results),
         f"ablation base: {base}" + (prior or " (no country prior)"),
         VANILLA_DESCRIPTIONS["vanilla_raw"] + "; " + VANILLA_DESCRIPTIONS["vanilla_lfl"],
-        run_line(results),
         *provenance_notes(results),
         *coverage_notes(results),
     ]
@@ -434,16 +435,27 @@ def _compare_row(ra: Results, rb: Results, iso: str | None, vanilla: str) -> dic
         a_van, a_disca = _mis_of(ra, iso, vanilla), _mis_of(ra, iso, ma)
         b_van, b_disca = _mis_of(rb, iso, vanilla), _mis_of(rb, iso, mb)
         a_gain, b_gain = wa.per_country_pct_gain.get(iso), wb.per_country_pct_gain.get(iso)
-    return {
+    row: dict[str, Any] = {
         "iso3": iso or "Mean",
         "a_vanilla": a_van,
-        "a_disca": a_disca,
         "a_gain": a_gain,
         "b_vanilla": b_van,
-        "b_disca": b_disca,
         "b_gain": b_gain,
         "diff": None if a_disca is None or b_disca is None else b_disca - a_disca,
     }
+    for key, res, value in (("a_disca", ra, a_disca), ("b_disca", rb, b_disca)):
+        _put(row, key, value, _mis_interval(res, iso))
+        row[f"{key}_view"] = (value, _mis_interval(res, iso))
+    return row
+
+
+def _mis_interval(res: Results, iso: str | None) -> list[float] | None:
+    """The primary method's MIS interval in a country (None: the macro one)."""
+    method = res.run.primary
+    if iso is None:
+        return res.macro[method].mis_interval
+    entry = res.countries.get(iso)
+    return None if entry is None else entry.methods[method].mis_interval
 
 
 def compare_table(
@@ -468,10 +480,12 @@ def compare_table(
     columns = [
         Column("iso3", "ISO3"),
         Column("a_vanilla", f"{na} {vanilla}", "mis"),
-        Column("a_disca", f"{na} {a.run.primary}", "mis"),
+        Column("a_disca_view", f"{na} {a.run.primary} [95%]", "mis_ci", show="view"),
+        *_data_interval("a_disca", f"{na} {a.run.primary}", "mis"),
         Column("a_gain", f"{na} Δ%", "pct"),
         Column("b_vanilla", f"{nb} {vanilla}", "mis"),
-        Column("b_disca", f"{nb} {b.run.primary}", "mis"),
+        Column("b_disca_view", f"{nb} {b.run.primary} [95%]", "mis_ci", show="view"),
+        *_data_interval("b_disca", f"{nb} {b.run.primary}", "mis"),
         Column("b_gain", f"{nb} Δ%", "pct"),
         Column("diff", f"{nb} − {na} (DISCA MIS)", "delta"),
     ]
@@ -485,9 +499,14 @@ def compare_table(
         footer=[_compare_row(a, b, None, vanilla)],
     )
     wa, wb = a.vs_vanilla[vanilla][a.run.primary], b.vs_vanilla[vanilla][b.run.primary]
+    table.header = [
+        *(f"{na}: {line}" for line in header_lines(a)),
+        *(f"{nb}: {line}" for line in header_lines(b)),
+    ]
     table.notes = [
-        f"{na}: {run_line(a)}; wins {wa.wins}/{wa.n}",
-        f"{nb}: {run_line(b)}; wins {wb.wins}/{wb.n}",
+        f"{na}: {wins_text(wa)}; {nb}: {wins_text(wb)} (vs {vanilla}; a win or hurt: the "
+        "country's interval of Δ lies below or above 0)",
+        *sorted({interval_note(a), interval_note(b)}),
         VANILLA_DESCRIPTIONS[vanilla],
         *sorted(set(provenance_notes(a)) | set(provenance_notes(b))),
         *[f"{na}: {n}" for n in coverage_notes(a)],

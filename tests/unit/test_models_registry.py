@@ -34,6 +34,24 @@ def test_shipped_registry_has_the_required_entries():
     assert all(s.repo and s.file.endswith(".gguf") for s in hub)
 
 
+def test_paper_backbone_marks_the_papers_models_only():
+    specs, _ = models.load_registry()
+    backbones = {name for name, spec in specs.items() if spec.paper_backbone}
+    # DISCA.md §9.1; gemma-3-4b-it only stands in for the paper's Gemma-4-E2B
+    assert backbones == {
+        "qwen2.5-7b-instruct", "phi-3.5-mini-instruct", "phi-4", "llama-3.3-70b-instruct"
+    }  # fmt: skip
+
+
+def test_paper_backbone_must_be_a_boolean(tmp_path):
+    file = tmp_path / "models.toml"
+    file.write_text('[models.x]\nsource = "path"\npath = "/x.gguf"\npaper_backbone = "yes"\n')
+    with pytest.raises(models.RegistryError, match="paper_backbone must be true or false"):
+        models.load_registry(file)
+    file.write_text('[models.x]\nsource = "path"\npath = "/x.gguf"\npaper_backbone = true\n')
+    assert models.load_registry(file)[0]["x"].paper_backbone is True
+
+
 def test_unknown_model_suggests_close_names():
     with pytest.raises(models.UnknownModelError, match="did you mean smollm2-135m"):
         models.get_model("smollm")

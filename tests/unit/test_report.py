@@ -28,6 +28,7 @@ from disca_edge.evals.scoring import score_run
 from disca_edge.maths import categories, core
 from disca_edge.maths.methods import compute_methods, method_suite
 from disca_edge.pipeline import PanelLogits
+from disca_edge.views import notes as report_notes
 from disca_edge.views import render as formats
 from disca_edge.views import tables as report
 
@@ -104,11 +105,17 @@ def reference_run():
     return scored_run(variant="reference", n=80, seed=1)
 
 
+@pytest.fixture(scope="module")
+def wide_run():
+    """180 scenarios a country: enough in every dimension for intervals."""
+    return scored_run(n=180)
+
+
 # --------------------------------------------------------------------------- tables
 
 
-def test_country_table(paper_run):
-    _, _, results = paper_run
+def test_country_table(wide_run):
+    _, _, results = wide_run
     table = report.country_table(results)
     assert [r["iso3"] for r in table.rows] == ["USA", "JPN", "DEU"]
     usa = results.countries["USA"].methods
@@ -119,7 +126,24 @@ def test_country_table(paper_run):
     assert table.footer[0]["gain"] == results.vs_vanilla["vanilla_raw"]["disca_paper"].pct_gain
     assert "vanilla read-out vanilla_raw" in table.title and "variant paper" in table.title
     assert PROVENANCE in table.notes
-    assert any(n.startswith("wins (MIS below vanilla): ") for n in table.notes)
+    # intervals and paired differences come from the results, per country and macro
+    assert [row["disca_paper_low"], row["disca_paper_high"]] == usa["disca_paper"].mis_interval
+    vs = results.vs_vanilla["vanilla_raw"]["disca_paper"]
+    assert row["diff"] == vs.per_country_difference["USA"]
+    assert [row["diff_low"], row["diff_high"]] == vs.per_country_difference_interval["USA"]
+    other = results.vs_vanilla["vanilla_lfl"]["disca_paper"]
+    assert [row["diff_other_low"], row["diff_other_high"]] == (
+        other.per_country_difference_interval["USA"]
+    )
+    mean = table.footer[0]
+    assert [mean["diff_low"], mean["diff_high"]] == vs.difference_interval
+    assert [mean["gain_low"], mean["gain_high"]] == vs.pct_gain_interval
+    assert [mean["disca_paper_low"], mean["disca_paper_high"]] == (
+        results.macro["disca_paper"].mis_interval
+    )
+    wins = f"wins {vs.wins_significant}/3 ({vs.wins} raw), hurt {vs.hurt_significant}/3"
+    assert any(n.startswith(wins + " vs vanilla_raw") for n in table.notes)
+    assert table.header == report_notes.header_lines(results)
     lfl = report.country_table(results, vanilla="vanilla_lfl")
     assert "vanilla read-out vanilla_lfl" in lfl.title
 
@@ -133,8 +157,13 @@ def test_renderings(paper_run):
     assert f"- {PROVENANCE}" in md and "### Ablations of DISCA (paper)" in md
     text = formats.render(tables, "csv")
     blocks = text.split("# MultiTP")[1:]
-    rows = list(csv.reader(io.StringIO(blocks[0].split("\n", 1)[1])))
-    assert rows[0][:4] == ["iso3", "n", "vanilla_raw", "vanilla_lfl"]
+    rows = list(
+        csv.reader(
+            io.StringIO(blocks[0].split("\n", 1)[1]),
+        )
+    )
+    rows = [r for r in rows if r and not r[0].startswith("#")]
+    assert rows[0][:4] == ["iso3", "n", "vanilla_raw", "vanilla_raw_low"]
     assert rows[1][0] == "USA" and float(rows[1][2]) == pytest.approx(usa["vanilla_raw"].mis)
     data = json.loads(formats.render(tables, "json"))
     assert [t["name"] for t in data["tables"]] == ["countries", "ablations"]
@@ -206,10 +235,10 @@ def test_ablation_table(reference_run):
     assert "variant reference" in table.title and PROVENANCE in table.notes
 
 
-def test_compare_table(paper_run, reference_run):
+def test_compare_table(paper_run, reference_run, wide_run):
     a, b = paper_run[2], reference_run[2]
     table = report.compare_table(a, b, names=("runA", "runB"))
-    assert [c.header for c in table.columns][2] == "runA disca_paper"
+    assert [c.header for c in table.columns][2] == "runA disca_paper [95%]"
     assert table.rows[0]["diff"] == pytest.approx(
         b.countries["USA"].methods["disca_reference"].mis
         - a.countries["USA"].methods["disca_paper"].mis
@@ -220,6 +249,14 @@ def test_compare_table(paper_run, reference_run):
     )
     assert "runA: variant paper, runB: variant reference" in table.title
     assert PROVENANCE in table.notes
+    assert table.header[0] == "runA: " + report_notes.run_line(a)
+    assert [table.rows[0]["a_disca_low"], table.rows[0]["a_disca_high"]] == [None, None]
+    wide = wide_run[2]  # with intervals
+    table = report.compare_table(a, wide, names=("runA", "runB"))
+    usa = wide.countries["USA"].methods["disca_paper"]
+    assert [table.rows[0]["b_disca_low"], table.rows[0]["b_disca_high"]] == usa.mis_interval
+    macro = wide.macro["disca_paper"]
+    assert table.footer[0]["b_disca_view"] == (macro.mis, macro.mis_interval)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -251,6 +288,7 @@ def test_cli_report(tmp_path, paper_run, reference_run):
         cli, ["report", str(tmp_path / "a"), "--country", "JPN", "--format", "md"]
     )
     assert result.exit_code == 0 and "### JPN: preference per dimension" in result.output
+    assert "prompt variant: default (" in result.output
     result = runner.invoke(cli, ["report", str(tmp_path / "a"), "--compare", str(tmp_path / "b"),
                                  "--vanilla", "lfl", "--format", "csv"])  # fmt: skip
     assert result.exit_code == 0 and "vanilla read-out vanilla_lfl" in result.output
@@ -286,7 +324,7 @@ def test_cli_report_recomputes_stale_or_malformed_results(tmp_path, paper_run, f
     shown = CliRunner().invoke(cli, ["report", str(tmp_path), "--format", "json"])
     assert shown.exit_code == 0, shown.output
     notes = json.loads(shown.output)["tables"][0]["notes"]
-    assert "results recomputed from samples.jsonl (results.json absent or stale)" in notes
+    assert any(n.startswith("results recomputed from samples.jsonl (") for n in notes)
     assert any(n.startswith("INCOMPLETE: 116 of 120") for n in notes)
     runlog.write_results(tmp_path, {"format": "disca-edge-results/1", "coverage": {}})
     shown = CliRunner().invoke(cli, ["report", str(tmp_path), "--format", "md"])

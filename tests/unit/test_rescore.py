@@ -47,9 +47,19 @@ def targets(monkeypatch):
 @pytest.fixture
 def source(tmp_path, targets):
     """A finished synthetic run (random logits through the real method code)."""
-    header, records = make_run(COUNTRIES, n=12)
-    write_run(tmp_path / "source", header, records, score_run(header, records, targets=targets))
-    return tmp_path / "source"
+    return _finished_run(tmp_path / "source", targets, n=12)
+
+
+@pytest.fixture
+def wide_source(tmp_path, targets):
+    """The same with 180 scenarios a country: every dimension gets intervals."""
+    return _finished_run(tmp_path / "wide", targets, n=180)
+
+
+def _finished_run(folder, targets, n):
+    header, records = make_run(COUNTRIES, n=n)
+    write_run(folder, header, records, score_run(header, records, targets=targets))
+    return folder
 
 
 # --------------------------------------------------------------------------- parsing
@@ -101,20 +111,25 @@ def test_sweep_round_trips_its_json():
 # --------------------------------------------------------------------------- one run
 
 
-def test_rescoring_with_the_source_settings_reproduces_it(source, tmp_path, targets):
+def test_rescoring_with_the_source_settings_reproduces_it(wide_source, tmp_path, targets):
+    source = wide_source
     results = rescore_run(source, tmp_path / "again", targets=targets)
     assert isinstance(results, Results)
     assert read_samples(tmp_path / "again") == read_samples(source)
     assert read_header(tmp_path / "again")["fingerprint"] == read_header(source)["fingerprint"]
     before = read_run_results(source)
+    assert before.bootstrap is not None and not before.recomputed
     for key in COMPARED:
         assert getattr(results, key) == getattr(before, key), key
+    assert results.bootstrap == before.bootstrap  # the intervals are recomputed, equal
+    assert results.vs_vanilla["vanilla_raw"]["disca_paper"].difference_interval is not None
     assert read_run_results(tmp_path / "again") == results  # results.json as returned
     with pytest.raises(DiscaError, match="new run"):
         rescore_run(source, source)
 
 
-def test_a_new_seed_and_parameter_change_disca_not_vanilla(source, tmp_path, targets):
+def test_a_new_seed_and_parameter_change_disca_not_vanilla(wide_source, tmp_path, targets):
+    source = wide_source
     results = rescore_run(source, tmp_path / "new", seed=101, overrides={"sigma_floor": 0.2})
     header = read_header(tmp_path / "new")
     assert header["config"]["is_seed"] == 101
@@ -122,8 +137,9 @@ def test_a_new_seed_and_parameter_change_disca_not_vanilla(source, tmp_path, tar
     assert header["rescored_from"]["param_overrides"] == {"sigma_floor": 0.2}
     assert results.run.is_seed == 101 and results.run.fingerprint == header["fingerprint"]
     before = read_run_results(source)
-    assert results.macro["vanilla_raw"] == before.macro["vanilla_raw"]
+    assert results.macro["vanilla_raw"] == before.macro["vanilla_raw"]  # interval included
     assert results.macro["disca_paper"].mis != before.macro["disca_paper"].mis
+    assert results.macro["disca_paper"].mis_interval != before.macro["disca_paper"].mis_interval
 
 
 # --------------------------------------------------------------------------- rescore, sweeps

@@ -11,12 +11,15 @@ from disca_edge.errors import DiscaError
 from disca_edge.evals.results import (
     RESULTS_FORMAT,
     AblationRow,
+    BootstrapInfo,
     CountryResult,
     Coverage,
     MacroScore,
     MethodInfo,
     MethodScore,
+    NoiseFloor,
     PromptLanguage,
+    PromptVariant,
     Results,
     RunInfo,
     TargetsSource,
@@ -25,9 +28,11 @@ from disca_edge.evals.results import (
 from disca_edge.maths import categories
 
 
-def score(mis: float | None, covered: int = 6) -> MethodScore:
+def score(mis: float | None, covered: int = 6, interval=None) -> MethodScore:
     vector = [0.5 + 0.01 * i if i < covered else None for i in range(6)]
-    return MethodScore(vector, covered, mis, jsd=0.01 if covered == 6 else None)
+    return MethodScore(
+        vector, covered, mis, jsd=0.01 if covered == 6 else None, mis_interval=interval
+    )
 
 
 def small_results(**changes) -> Results:
@@ -36,7 +41,9 @@ def small_results(**changes) -> Results:
         "USA": CountryResult(
             n=6, n_expected=6, n_per_dimension=dict.fromkeys(categories.DIMENSIONS, 1),
             human=[0.7] * 6, panel_sha256="a" * 64, provenance="authored-estimate",
-            methods={"vanilla_raw": score(0.4), "disca_paper": score(0.2)},
+            methods={"vanilla_raw": score(0.4, interval=[0.3, 0.5]),
+                     "disca_paper": dataclasses.replace(score(0.2, interval=[0.15, 0.3]),
+                                                        sigma_at_floor=0.75)},
             language=PromptLanguage("native", "en", "en", False, "b" * 64),
         ),
         "THA": CountryResult(
@@ -62,6 +69,8 @@ def small_results(**changes) -> Results:
             limit=6,
             shard=None,
             lang="native",
+            prompts=PromptVariant(cap=40, drop_dims=["religion"]),
+            paper_backbone=False,
         ),  # fmt: skip
         provenance=["personas: authored"],
         human_targets=TargetsSource("d" * 64, "file.csv", "2025-01-01"),
@@ -74,21 +83,45 @@ def small_results(**changes) -> Results:
         },
         countries=countries,
         macro={
-            "vanilla_raw": MacroScore(0.45, None, None, None, None, None, 2),
-            "disca_paper": MacroScore(0.2, 0.01, None, None, None, None, 1),
+            "vanilla_raw": MacroScore(0.45, None, None, None, None, None, 2, [0.4, 0.5]),
+            "disca_paper": MacroScore(0.2, 0.01, None, None, None, None, 1, [0.15, 0.3]),
         },
-        vs_vanilla={"vanilla_raw": {"disca_paper": VanillaComparison(50.0, 1, 1, {"USA": 50.0})}},
+        vs_vanilla={
+            "vanilla_raw": {
+                "disca_paper": VanillaComparison(
+                    50.0,
+                    1,
+                    1,
+                    {"USA": 50.0},
+                    pct_gain_interval=[30.0, 60.0],
+                    difference=-0.2,
+                    difference_interval=[-0.3, -0.1],
+                    wins_significant=1,
+                    hurt_significant=0,
+                    per_country_difference={"USA": -0.2},
+                    per_country_difference_interval={"USA": [-0.3, -0.1]},
+                )
+            }
+        },
         ablation_base="disca_paper",
-        ablations={"no_is": AblationRow(0.3, 0.1, 1, 1)},
+        ablations={"no_is": AblationRow(0.3, 0.1, 1, 1, [0.05, 0.15], 1)},
         sequential={"disca_reference": {"USA": {"s0": 0.25}}},
+        bootstrap=BootstrapInfo(1000, 0.95, 42),
     )
     return dataclasses.replace(results, **changes)
 
 
 @pytest.mark.parametrize(
     "changes",
-    [{}, {"recomputed": True}, {"human_targets": None}, {"sequential": {}}],
-    ids=["plain", "recomputed", "no-targets", "no-sequential"],
+    [
+        {},
+        {"recomputed": True},
+        {"human_targets": None},
+        {"sequential": {}},
+        {"noise": NoiseFloor(0.05, 0.02, "repeats")},
+        {"bootstrap": None},
+    ],
+    ids=["plain", "recomputed", "no-targets", "no-sequential", "noise", "no-intervals"],
 )
 def test_round_trip_through_the_json_mapping(changes):
     results = small_results(**changes)
@@ -102,11 +135,35 @@ def test_the_mapping_has_the_results_json_layout():
     data = small_results().to_dict()
     assert list(data) == [
         "format", "created", "run", "provenance", "human_targets", "coverage", "dimensions",
-        "methods", "countries", "macro", "vs_vanilla", "ablations", "sequential",
+        "methods", "countries", "macro", "vs_vanilla", "ablations", "sequential", "bootstrap",
     ]  # fmt: skip
     assert data["format"] == RESULTS_FORMAT == "disca-edge-results/1"
     assert data["ablations"] == {"base": "disca_paper", "rows": {"no_is": {
-        "mis": 0.3, "delta": 0.1, "n_hurt": 1, "n": 1}}}  # fmt: skip
+        "mis": 0.3, "delta": 0.1, "n_hurt": 1, "n": 1, "delta_interval": [0.05, 0.15],
+        "n_hurt_significant": 1}}}  # fmt: skip
+    assert data["bootstrap"] == {
+        "n_resamples": 1000,
+        "level": 0.95,
+        "seed": 42,
+        "min_per_dimension": 10,
+        "method": "stratified scenario bootstrap within dimension, basic intervals",
+    }
+    assert data["run"]["prompts"] == {
+        "cap": 40,
+        "min_per_category": 0,
+        "fourth": "aggregate",
+        "drop_dims": ["religion"],
+        "anchor_text": None,
+    }
+    assert data["run"]["paper_backbone"] is False
+    usa = data["countries"]["USA"]["methods"]["disca_paper"]
+    assert usa["mis_interval"] == [0.15, 0.3] and usa["sigma_at_floor"] == 0.75
+    vs = data["vs_vanilla"]["vanilla_raw"]["disca_paper"]
+    assert vs["per_country_difference_interval"] == {"USA": [-0.3, -0.1]}
+    assert vs["wins"] == 1 and vs["wins_significant"] == 1  # wins keeps its meaning: raw
+    assert "noise" not in data
+    noisy = small_results(noise=NoiseFloor(0.05, 0.02)).to_dict()
+    assert noisy["noise"] == {"mis": 0.05, "persona_effect": 0.02, "source": ""}
     assert data["methods"]["no_is"] == {
         "label": "No-IS", "kind": "disca", "ablation_of": "disca_paper", "sequential": False
     }  # fmt: skip
@@ -122,13 +179,25 @@ def test_the_mapping_has_the_results_json_layout():
 def test_older_files_read_with_defaults():
     data = small_results().to_dict()
     del data["run"]["lang"], data["dimensions"], data["sequential"], data["format"]
+    del data["bootstrap"], data["run"]["prompts"], data["run"]["paper_backbone"]
     for entry in data["countries"].values():
         del entry["language"]
+        for method in entry["methods"].values():
+            del method["mis_interval"], method["sigma_at_floor"]
     data["countries"]["USA"]["methods"]["disca_paper"]["unknown_metric"] = 1.0  # ignored
+    vs = data["vs_vanilla"]["vanilla_raw"]["disca_paper"]
+    data["vs_vanilla"]["vanilla_raw"]["disca_paper"] = {
+        k: vs[k] for k in ("pct_gain", "wins", "n", "per_country_pct_gain")
+    }
     results = Results.from_dict(data)
     assert results.run.lang == "en" and results.dimensions == list(categories.DIMENSIONS)
     assert results.countries["USA"].language is None and results.sequential == {}
     assert results.countries["USA"].methods["disca_paper"] == score(0.2)
+    assert results.bootstrap is None and results.noise is None
+    assert results.run.prompts is None and results.run.paper_backbone is None
+    old_vs = results.vs_vanilla["vanilla_raw"]["disca_paper"]
+    assert old_vs.wins == 1 and old_vs.wins_significant is None
+    assert old_vs.per_country_difference_interval == {}
 
 
 def test_another_format_or_a_malformed_mapping_is_refused():

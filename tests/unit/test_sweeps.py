@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
 
 import pytest
@@ -44,7 +45,12 @@ def test_sweep_table_groups_points_and_spreads_over_seeds():
     assert first["gain"] == pytest.approx(11.0) and first["gain_sd"] == pytest.approx(2**0.5)
     assert second["mis_sd"] == pytest.approx(0.0) and second["mis_view"] == "0.200 ± 0.000"
     assert first["mis_view"] == f"{statistics.mean(mis[:3]):.3f} ± {statistics.stdev(mis[:3]):.3f}"
+    assert first["gain_view"] == "+11.0 ± 1.4"  # the sd with the mean's one decimal
     assert "seeds 1, 2, 3" in table.notes[0] and "/runs/src" in table.notes[0]
+    lines = table.header + table.notes
+    assert not any(re.search(r"IS seed \d", line) for line in lines)  # the table has several
+    assert "data seed 42" in table.header[0] and table.header[1].startswith("prompt protocol")
+    assert table.header[2].startswith("prompt variant")
     assert "mis_view" not in render.render([table], "json")  # view cells stay out of data
 
 
@@ -57,3 +63,5 @@ def test_seed_table_has_a_row_per_country_and_the_mean():
     assert table.rows[0]["mis"] == pytest.approx(0.2) and table.rows[0]["mis_sd"] == 0.0
     assert table.rows[1]["mis"] is None and table.rows[1]["mis_view"] == "—"  # THA: no MIS
     assert "over IS seeds 1, 2" in table.title
+    assert not any(re.search(r"IS seed \d", line) for line in table.header + table.notes)
+    assert table.footer[0]["gain_view"] == "+10.0 ± 0.0"

@@ -3,7 +3,10 @@ what the code wrote before the issue-17 relayout (7aa5333) for the same fixed in
 
 `tests/golden/` was written by that commit's code from the inputs rebuilt below (synthetic
 logits, synthetic human targets; version strings, the shipped folder and the creation time
-masked). Floats go
+masked). The two `results-*.json` were regenerated since, by `results_text` below, when
+issue 18 added fields to format 1 (intervals, paired differences, significant wins,
+prompt variant, paper_backbone, sigma_at_floor, bootstrap): every line of the old files is
+still there, unchanged. Floats go
 through NumPy's exp/log/power, whose last bit can depend on the CPU's SIMD path: where this
 machine's NumPy disagrees with the canary recorded beside the goldens, the comparison falls
 back to 1e-12 relative on floats and says so, instead of failing on a rounding difference.
