@@ -13,13 +13,14 @@ from ..views.figures import html_report
 from ..views.render import FORMATS, Table, render
 from ..views.sweeps import seed_table, sweep_table
 from ..views.tables import ablation_table, compare_table, country_table, dimension_table
+from ._options import countries_option, out_option
 
 __all__ = ["report"]
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--country", help="Per-dimension bars, model vs human, for this country.")
+@countries_option(help="Per-dimension bars, model vs human, for this country")
 @click.option("--compare", "others", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Another run to put side by side (repeatable).")  # fmt: skip
@@ -27,17 +28,14 @@ __all__ = ["report"]
     "--vanilla",
     type=click.Choice(["raw", "lfl"]),
     default="raw",
-    show_default=True,
     help="Vanilla read-out for gains and wins: raw (paper) or lfl (like-for-like).",
 )
 @click.option("--format", "format_", type=click.Choice([*FORMATS, "html"]), default="rich",
-              show_default=True,
-              help="html: one self-contained page of figures (inline SVG), see -o.")  # fmt: skip
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE instead of stdout (atomic).")  # fmt: skip
+              help="html: one self-contained page of figures (inline SVG), see --out.")  # fmt: skip
+@out_option(help="Write to FILE instead of stdout (atomic).", required=False, file=True)
 @click.option("--recompute", is_flag=True, help="Recompute results from samples.jsonl.")
-def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla: str,
-           format_: str, output: Path | None, recompute: bool) -> None:  # fmt: skip
+def report(run_dir: Path, countries: str | None, others: tuple[Path, ...], vanilla: str,
+           format_: str, out: Path | None, recompute: bool) -> None:  # fmt: skip
     """Tables (or a page of figures) of a `disca eval multitp` run, or of a sweep.
 
     MIS per country (vanilla -> DISCA, % gain, wins, macro row) and the ablation table;
@@ -59,37 +57,37 @@ def report(run_dir: Path, country: str | None, others: tuple[Path, ...], vanilla
         tables = [sweep_table(sweep, runs, vanilla=van)]
         if sweep.seeds_only:  # per country too
             tables.append(seed_table(runs, vanilla=van))
-        _emit(tables, format_, output)
+        _emit(tables, format_, out)
         return
     results = read_run_results(run_dir, recompute=recompute)
     if format_ == "html":
         pages = [(str(run_dir), results)]
         pages += [(str(o), read_run_results(o, recompute=recompute)) for o in others]
         page = html_report(pages, vanilla=van)
-        if output is None:
+        if out is None:
             click.echo(page, nl=False)
         else:
-            atomic_write_text(output, page)
-            click.echo(f"wrote {output} ({len(pages)} run(s), {len(page.encode()):,} bytes)")
+            atomic_write_text(out, page)
+            click.echo(f"wrote {out} ({len(pages)} run(s), {len(page.encode()):,} bytes)")
         return
     if others:
         tables = [
             compare_table(results, read_run_results(o), vanilla=van, names=(str(run_dir), str(o)))
             for o in others
         ]
-    elif country:
-        tables = [dimension_table(results, country, vanilla=van)]
+    elif countries:
+        tables = [dimension_table(results, countries, vanilla=van)]
     else:
         tables = [country_table(results, vanilla=van), ablation_table(results)]
-    _emit(tables, format_, output)
+    _emit(tables, format_, out)
 
 
-def _emit(tables: list[Table], format_: str, output: Path | None) -> None:
-    """Print the tables, or write them to `output` (Markdown for the rich view)."""
-    if output is not None:
+def _emit(tables: list[Table], format_: str, out: Path | None) -> None:
+    """Print the tables, or write them to `out` (Markdown for the rich view)."""
+    if out is not None:
         text = render(tables, "md" if format_ == "rich" else format_)
-        atomic_write_text(output, text or "")
-        click.echo(f"wrote {output}")
+        atomic_write_text(out, text or "")
+        click.echo(f"wrote {out}")
         return
     text = render(tables, format_)
     if text is not None:
