@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
+from ..content.personas import parse_countries
+from ..errors import UnknownNameError
 from ..evals.rescore import SWEEP_FILE, read_sweep
+from ..evals.results import Results
 from ..evals.scoring import read_run_results
 from ..paths import atomic_write_text
 from ..views.figures import html_report
@@ -20,7 +24,7 @@ __all__ = ["report"]
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@countries_option(help="Per-dimension bars, model vs human, for this country")
+@countries_option(help="Per-dimension bars, model vs human, for this country (several: JP,US)")
 @click.option("--compare", "others", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Another run to put side by side (repeatable).")  # fmt: skip
@@ -46,6 +50,9 @@ def report(run_dir: Path, countries: str | None, others: tuple[Path, ...], vanil
     \b
       disca report runs/A --format html -o report.html
       disca report runs/A --compare runs/B --compare runs/C --format html -o cmp.html
+      disca report runs/A --compare runs/B --country JP
+
+    With --compare, --country shows that country's dimensions in every run given.
 
     --format html draws the figures: per-country MIS dumbbells (vanilla -> DISCA),
     per-dimension model-vs-human bars per country, the ablations and the run metadata,
@@ -53,16 +60,18 @@ def report(run_dir: Path, countries: str | None, others: tuple[Path, ...], vanil
     """
     van = f"vanilla_{vanilla}"
     if (run_dir / SWEEP_FILE).exists():  # a rescoring sweep: `disca eval rescore`
+        if countries or others:
+            raise click.UsageError("--country and --compare take run folders, not a sweep")
         sweep, runs = read_sweep(run_dir)
         tables = [sweep_table(sweep, runs, vanilla=van)]
         if sweep.seeds_only:  # per country too
             tables.append(seed_table(runs, vanilla=van))
         _emit(tables, format_, out)
         return
-    results = read_run_results(run_dir, recompute=recompute)
+    pages = [(str(run), read_run_results(run, recompute=recompute)) for run in (run_dir, *others)]
     if format_ == "html":
-        pages = [(str(run_dir), results)]
-        pages += [(str(o), read_run_results(o, recompute=recompute)) for o in others]
+        if countries:
+            raise click.UsageError("--format html draws every country; --country is for tables")
         page = html_report(pages, vanilla=van)
         if out is None:
             click.echo(page, nl=False)
@@ -70,16 +79,43 @@ def report(run_dir: Path, countries: str | None, others: tuple[Path, ...], vanil
             atomic_write_text(out, page)
             click.echo(f"wrote {out} ({len(pages)} run(s), {len(page.encode()):,} bytes)")
         return
-    if others:
-        tables = [
-            compare_table(results, read_run_results(o), vanilla=van, names=(str(run_dir), str(o)))
-            for o in others
+    _emit(_tables(pages, countries, van), format_, out)
+
+
+def _tables(pages: list[tuple[str, Results]], countries: str | None, vanilla: str) -> list[Table]:
+    """The tables of (name, results) runs: per-country dimensions, a comparison, or one run."""
+    (name, results), others = pages[0], pages[1:]
+    if countries:
+        return [
+            _titled(dimension_table(res, iso, vanilla=vanilla), label if others else None)
+            for iso in _country_codes(countries)
+            for label, res in pages
         ]
-    elif countries:
-        tables = [dimension_table(results, countries, vanilla=van)]
-    else:
-        tables = [country_table(results, vanilla=van), ablation_table(results)]
-    _emit(tables, format_, out)
+    if others:
+        return [compare_table(results, res, vanilla=vanilla, names=(name, label))
+                for label, res in others]  # fmt: skip
+    return [country_table(results, vanilla=vanilla), ablation_table(results)]
+
+
+def _titled(table: Table, run: str | None) -> Table:
+    """`table`, its title naming the run it comes from when there are several."""
+    return table if run is None else dataclasses.replace(table, title=f"{run}: {table.title}")
+
+
+def _country_codes(text: str) -> list[str]:
+    """``--country`` as ISO3 codes; a name no shipped panel knows is kept as written.
+
+    A run made with its own ``--personas`` folder may hold such a country, and
+    `dimension_table` names the run's countries when it does not.
+    """
+    codes: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            found = list(parse_countries(part)) if part else []
+        except UnknownNameError:
+            found = [part]
+        codes += [c for c in found if c not in codes]
+    return codes
 
 
 def _emit(tables: list[Table], format_: str, out: Path | None) -> None:
