@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_writable_dir",
+    "write_error",
     "PlaceError",
     "MIN_FREE_BYTES",
 ]
@@ -120,11 +121,25 @@ def shipped_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent
 
 
+def write_error(path: str | os.PathLike, exc: OSError) -> PlaceError:
+    """A failed write as one line naming `path` and why (the disk is full, read-only, ...)."""
+    reason = _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+    return PlaceError(f"{path}: cannot write there: {reason}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder, fsync, then rename."""
+    """Write `data` to `path` via a temp file in the same folder, fsync, then rename.
+
+    Raises:
+        PlaceError: the write failed (the disk or quota is full, the folder is read-only
+            or not a folder); the temp file is removed and `path` is as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -134,6 +149,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -18,6 +18,7 @@ import numpy as np
 from .content import i18n
 from .content.personas import COHORTS, Panel
 from .content.scenarios import BASE_SYSTEM_PROMPT, Vignette, disca_user_prompts, user_turns
+from .content.variants import UTILITARIAN
 from .engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from .errors import DiscaError
 
@@ -68,8 +69,8 @@ class Dilemma:
     ) -> Dilemma:
         """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap).
 
-        The frame and labels are the `language`'s (default English); the swap runs over
-        the whole user turn (I18N.md §3).
+        The frame and labels are the `language`'s (default English); the labels are
+        swapped in the scenario text only (I18N.md §3).
         """
         user_orig, user_swap = user_turns(scenario, language.code if language else "en")
         return cls(user_orig, user_swap, category=category, index=index)
@@ -119,30 +120,37 @@ class PanelPrompts:
 
 
 def panel_prompts(
-    panel: Panel, lang: str = "native", *, descriptor_order: str = "fixed"
+    panel: Panel,
+    lang: str = "native",
+    *,
+    descriptor_order: str = "fixed",
+    anchor_text: str = "fixed",
 ) -> PanelPrompts:
     """Render a panel's prompts under ``--lang native|en``.
 
     ``en`` gives today's English prompts (the persona text equals `Panel.texts`). ``native``
     renders the personas in the country's language with its native country name; full
     languages also get their own base prompt and frame, persona-only languages keep the
-    English ones (flagged in ``rendering``).
+    English ones (flagged in ``rendering``). A utilitarian anchor persona (``--fourth
+    utilitarian``) is the language table's ``utilitarian_persona`` of the personas'
+    language.
 
     Args:
         panel: the country's persona panel.
         lang: "native" or "en".
         descriptor_order: "fixed" (default) or "released" (see `i18n.Language.persona_text`).
+        anchor_text: "fixed" (default) or "released" (see `i18n.Language.utilitarian_text`).
     """
     rendering = i18n.rendering(
         panel.iso3, lang, language_code=panel.language, english_name=panel.country_name
     )
     persona_language = i18n.language(rendering.persona_language)
     texts = tuple(
-        persona_language.persona_text(
+        persona_language.utilitarian_text(rendering.country_name, anchor_text=anchor_text)
+        if p.cohort == UTILITARIAN
+        else persona_language.persona_text(
             p.cohort, p.levels, rendering.country_name, descriptor_order=descriptor_order
         )
-        if p.cohort in persona_language.ages
-        else p.text  # a variant persona with its own text (the utilitarian anchor)
         for p in panel.personas
     )
     return PanelPrompts(panel.iso3, rendering, i18n.language(rendering.frame_language), texts)
@@ -159,12 +167,15 @@ class PanelLogits:
         token_ids (ndarray[S, 2, J, 2]): the resolved A/B ids per evaluation.
         texts (list[list[str]]): per dilemma, the exact rendered prompts in
             (order, agent) row-major order (J or 2J entries).
+        n_tokens (list[list[int]] | None): per dilemma, the length in tokens of each of
+            those prompts as the engine evaluated it (None where not known).
     """
 
     logits: np.ndarray
     has_swap: np.ndarray
     token_ids: np.ndarray
     texts: list[list[str]]
+    n_tokens: list[list[int]] | None = None
 
 
 def evaluate_panel(
@@ -203,14 +214,17 @@ def evaluate_panel(
     logits = np.full((n, 2, n_agents, 2), np.nan)
     ids = np.zeros((n, 2, n_agents, 2), dtype=np.int64)
     texts: list[list[str]] = [[] for _ in range(n)]
+    n_tokens: list[list[int]] = [[] for _ in range(n)]
     for k, (s, o, j) in enumerate(slots):
         logits[s, o, j] = result.logit_a[k], result.logit_b[k]
         ids[s, o, j] = result.token_a[k], result.token_b[k]
         texts[s].append(result.texts[k])
+        n_tokens[s].append(int(result.n_tokens[k]))
     has_swap = np.array([d.user_swap is not None for d in dilemmas], dtype=bool)
     logits[~has_swap, 1] = logits[~has_swap, 0]
     ids[~has_swap, 1] = ids[~has_swap, 0]
-    return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts)
+    return PanelLogits(logits=logits, has_swap=has_swap, token_ids=ids, texts=texts,
+                       n_tokens=n_tokens)  # fmt: skip
 
 
 class Tokenizer(Protocol):

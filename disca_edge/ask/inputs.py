@@ -16,6 +16,11 @@ Noise: dilemma ``index`` i draws its IS noise from ``default_rng([seed, i])`` (s
 a single ask has i = 0 and in an input file the dilemma on line n (1-based) has i = n - 1
 (blank lines are skipped but counted), so a line's answer does not depend on the others.
 A bad input line is an `AskInputError` that carries its line number.
+
+Texts are checked and put in NFC where they enter (`text.clean_text`: no control or
+bidirectional control characters); an option or dilemma made only of spaces and
+invisible characters is empty, and options that differ only by case, spacing or
+invisible characters are identical (`text.text_key`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import io
 import itertools
 import json
 import os
-import re
 import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,7 +38,7 @@ from typing import IO, Any
 from ..content import i18n
 from ..errors import DiscaError
 from ..maths import categories
-from ..text import check_text
+from ..text import check_text, clean_text, text_key, visible
 
 __all__ = [
     "CHUNK",
@@ -123,10 +127,6 @@ class AskInput:
         return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
 def make_input(
     option_a: Any,
     option_b: Any,
@@ -163,19 +163,20 @@ def make_input(
             raise AskInputError(f"{name} is missing")
         if not isinstance(value, str):
             raise AskInputError(f"{name} must be text, got {type(value).__name__}")
-        if not value.strip():
+        value = clean_text(value, name).strip()
+        if not visible(value).strip():
             raise AskInputError(f"{name} is empty")
-        values.append(check_text(value, name).strip())
-    if _squash(values[0]) == _squash(values[1]):
+        values.append(value)
+    if text_key(values[0]) == text_key(values[1]):
         raise AskInputError(
             f"the two options are identical ({values[0]!r}); give two different ones"
         )
     if dilemma is not None:
         if not isinstance(dilemma, str):
             raise AskInputError(f"the dilemma must be text, got {type(dilemma).__name__}")
-        if not dilemma.strip():
+        dilemma = clean_text(dilemma, "the dilemma").strip()
+        if not visible(dilemma).strip():
             raise AskInputError("the dilemma text is empty")
-        dilemma = check_text(dilemma, "the dilemma").strip()
     if category is not None:
         if not isinstance(category, str):
             raise AskInputError(f"category must be text, got {type(category).__name__}")
@@ -189,9 +190,9 @@ def _country(country: Any) -> str | None:
     """An input's own country, as written (resolved later), or None."""
     if country is None:
         return None
-    if not isinstance(country, str) or not country.strip():
+    if not isinstance(country, str) or not visible(country).strip():
         raise AskInputError("country must be a non-empty text (ISO3, ISO2 or name)")
-    return check_text(country, '"country"').strip()
+    return clean_text(country, '"country"').strip()
 
 
 def parse_line(text: str, line: int, default_category: str | None = None) -> AskInput:

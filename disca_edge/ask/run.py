@@ -144,7 +144,7 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     t0 = time.perf_counter()
     try:
         logits = pipeline.evaluate_panel(run.engine, run.systems, [d for _, d in chunk])
-        n_tokens = [[len(run.engine.tokenize(text)) for text in texts] for texts in logits.texts]
+        n_tokens = logits.n_tokens  # as evaluated: typed control tokens are text there
         results = answers_from_logits(
             [item for item, _ in chunk],
             logits,

@@ -7,7 +7,7 @@ Decorators add the options and hand the command typed values:
   `EngineOptions` (every command that loads a model);
 * `variant_options`: ``--variant paper|reference`` and ``--param NAME=VALUE`` ->
   ``variant``, a `VariantOptions`; `prompt_variant_options` (``--cap``,
-  ``--min-per-category``, ``--fourth``, ``--drop-dims``) -> ``prompt_variant``;
+  ``--min-per-category``, ``--fourth``, ``--anchor-text``, ``--drop-dims``) -> ``prompt_variant``;
   `worker_options` (``--jobs/-j``, ``--executor``, ``--address``) -> ``workers``;
 * `countries_option` (``--country/-c``, a comma list or paper20), `lang_option`
   (``--lang``, default ``native`` everywhere), `out_option` (``--out/-o``), `seed_option`,
@@ -83,6 +83,7 @@ class PromptVariant:
     cap: int | None = 80
     min_per_category: int = 0
     fourth: str = "aggregate"
+    anchor_text: str = "fixed"
     drop_dims: tuple[str, ...] = ()
 
 
@@ -243,14 +244,16 @@ def param_option(*, grid: bool) -> Callable[[F], F]:
 def prompt_variant_options(command: F) -> F:
     """Add the evaluation's prompt variants; the command receives ``prompt_variant``."""
 
-    def build(cap: str, min_per_category: int, fourth: str, drop_dims: str | None):
+    def build(cap: str, min_per_category: int, fourth: str, anchor_text: str,
+              drop_dims: str | None) -> PromptVariant:  # fmt: skip
         from ..content.variants import parse_cap, parse_drop_dims
 
-        return PromptVariant(parse_cap(cap), min_per_category, fourth, parse_drop_dims(drop_dims))
+        return PromptVariant(parse_cap(cap), min_per_category, fourth, anchor_text,
+                             parse_drop_dims(drop_dims))  # fmt: skip
 
+    names = ("cap", "min_per_category", "fourth", "anchor_text", "drop_dims")
     return stack(
-        grouped(command, "prompt_variant", build,
-                 ("cap", "min_per_category", "fourth", "drop_dims")),
+        grouped(command, "prompt_variant", build, names),
         [
             click.option("--cap", default="80",
                          help="Pool rows per category: 80 (paper), 40, 120 or none."),
@@ -258,7 +261,11 @@ def prompt_variant_options(command: F) -> F:
                          help="Oversample small categories to N rows (36: the paper's text)."),
             click.option("--fourth", type=click.Choice(["aggregate", "utilitarian"]),
                          default="aggregate", help="Fourth persona: the population aggregate or "
-                         "a country-invariant utilitarian anchor."),
+                         "a utilitarian anchor (the authors' text, in the personas' language)."),
+            click.option("--anchor-text", type=click.Choice(["fixed", "released"]),
+                         default="fixed", help="Wording of the --fourth utilitarian anchor: "
+                         "fixed (the country named) or released ({country_name} left unfilled, "
+                         "as in the authors' code)."),
             click.option("--drop-dims", help="WVS dimensions left out of the persona texts "
                          "(comma-separated, e.g. religiosity)."),
         ],

@@ -70,7 +70,7 @@ def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Pa
     goes) and results.json to --out. Rerunning the same command resumes (with any
     --jobs or --executor). --jobs N runs N workers, each with its own model and
     --threads threads (default: the CPUs shared out); one writer keeps the records
-    append-only. --cap, --min-per-category, --fourth and
+    append-only. --cap, --min-per-category, --fourth (with --anchor-text) and
     --drop-dims change the prompts and are part of the run's config.
     """
     cfg = EvalConfig(

@@ -10,10 +10,18 @@ The authors' tables for the 17 languages of the 20 paper countries ship as data 
   and the persona scaffold is neutral (the header is the country name, no role, age or
   closing), so the four personas differ only in their descriptors.
 
-One deliberate difference from the authors' code: in the 8 persona-only languages the
-``child_rearing`` and ``moral_acceptability`` descriptor lists run from the opposite pole
-to every full language (I18N.md §5). They are reversed on load so level 1 means what
-``en`` level 1 means; ``descriptor_order="released"`` keeps the released order.
+Deliberate differences from the authors' code (listed in ``i18n/PROVENANCE.md``):
+
+* in the 8 persona-only languages the ``child_rearing`` and ``moral_acceptability``
+  descriptor lists run from the opposite pole to every full language (I18N.md §5). They
+  are reversed on load so level 1 means what ``en`` level 1 means;
+  ``descriptor_order="released"`` keeps the released order;
+* the utilitarian anchor (``utilitarian_persona``) gets the country name filled in; the
+  released code leaves its ``{country_name}`` placeholder in the prompt, which
+  ``anchor_text="released"`` reproduces;
+* one of a character type in the English frame of a persona-only language is "a person",
+  as in English; the released code writes "1 person" there (its article rule tests the
+  language code, not the frame's language).
 
 Pure rendering apart from reading the one data file (`tables`).
 """
@@ -37,6 +45,7 @@ from ..paths import shipped_dir
 from .personas.render import COHORTS
 
 __all__ = [
+    "ANCHOR_TEXTS",
     "LANG_MODES",
     "PERSONA_ONLY_NOTE",
     "REVERSED_IN_RELEASE",
@@ -54,6 +63,9 @@ __all__ = [
 
 #: ``--lang`` values: the country's own language (the paper's protocol) or English.
 LANG_MODES: tuple[str, ...] = ("native", "en")
+
+#: Wordings of the utilitarian anchor: the country named, or the placeholder left as released.
+ANCHOR_TEXTS: tuple[str, ...] = ("fixed", "released")
 
 #: Table dimension keys -> the project's level keys (personas/README.md).
 _DIMENSION_KEYS = {"materialism_orientation": "materialism", "tolerance_diversity": "tolerance"}
@@ -98,6 +110,8 @@ class Language:
         templates: level key -> sentence template with ``{desc}``, in the en table's order.
         descriptors: level key -> 4 descriptors, level 1 first, ordered by meaning.
         released_descriptors: the same lists in the released order.
+        utilitarian_persona: the utilitarian anchor persona, with ``{country_name}`` (the
+            fourth persona of ``--fourth utilitarian``; short in persona-only languages).
     """
 
     code: str
@@ -114,6 +128,7 @@ class Language:
     templates: Mapping[str, str]
     descriptors: Mapping[str, tuple[str, str, str, str]]
     released_descriptors: Mapping[str, tuple[str, str, str, str]]
+    utilitarian_persona: str
 
     # --- personas (I18N.md §5) ---------------------------------------------------------
 
@@ -157,6 +172,21 @@ class Language:
         # Parts joined by single spaces: a persona with no levelled dimension (a cohort with
         # no respondents in a WVS build) must not get a double space, so `en` equals Panel.texts.
         return " ".join(part for part in (header, *sentences, self.closing) if part).rstrip()
+
+    def utilitarian_text(self, country_name: str, *, anchor_text: str = "fixed") -> str:
+        """The utilitarian anchor persona in this language.
+
+        Args:
+            country_name: the name put in the text.
+            anchor_text: "fixed" (default, the country named) or "released" (the
+                ``{country_name}`` placeholder left in the text, as the released code
+                sends it to the model).
+        """
+        if anchor_text not in ANCHOR_TEXTS:
+            raise ValueError(f"anchor_text must be fixed or released, got {anchor_text!r}")
+        if anchor_text == "released":
+            return self.utilitarian_persona
+        return self.utilitarian_persona.format(country_name=country_name)
 
     # --- groups (I18N.md §4) -----------------------------------------------------------
 
@@ -243,8 +273,7 @@ class Language:
     def swap_labels(self, text: str) -> str:
         """Exchange the two lane labels and the two group labels, case-sensitive, everywhere.
 
-        Applied to the whole user turn as the released code does: in zh, ja and fa the
-        frame's question names the lane labels, so it then asks "B or A".
+        Apply it to the scenario text only (`user_turns`), as the released code does.
         """
         f = self.scenario_frame
         pairs = {
@@ -257,10 +286,15 @@ class Language:
         return re.sub(pattern, lambda m: pairs[m.group(0)], text)
 
     def user_turns(self, scenario: str) -> tuple[str, str | None]:
-        """(orig, swap) user turns; swap is None when swapping changes nothing."""
-        orig = self.user_turn(scenario)
-        swapped = self.swap_labels(orig)
-        return orig, (None if swapped == orig else swapped)
+        """(orig, swap) user turns; swap is None when swapping changes nothing.
+
+        The labels are swapped in the scenario, which is then put in the frame (I18N.md
+        §3): in zh, ja and fa the frame's question names the lane labels, and it still
+        asks "A or B" in the swapped turn, so a bias toward the first-named letter stays
+        on token A in both orders and cancels in δ = (δ^orig − δ^swap)/2.
+        """
+        swapped = self.swap_labels(scenario)
+        return self.user_turn(scenario), (None if swapped == scenario else self.user_turn(swapped))
 
 
 @dataclass(frozen=True)
@@ -421,6 +455,9 @@ def _persona_tables(
         fix = not full and key in REVERSED_IN_RELEASE
         descriptors[key] = released[key][::-1] if fix else released[key]
     out.update(templates=templates, descriptors=descriptors, released_descriptors=released)
+    out["utilitarian_persona"] = check.text(
+        entry.get("utilitarian_persona"), f"{at}.utilitarian_persona", {"country_name"}
+    )
     return out
 
 

@@ -45,6 +45,8 @@ __all__ = [
     "is_pregnant_equal_size",
     "disca_pool",
     "PROTOCOLS",
+    "PROMPT_PROTOCOL",
+    "PROMPT_PROTOCOLS",
     "scenario_rows",
 ]
 
@@ -354,6 +356,16 @@ _SWAP = {"Option A": "Option B", "Option B": "Option A", "Group A": "Group B", "
 _SWAP_RE = re.compile("|".join(re.escape(key) for key in _SWAP))
 
 
+#: Version of the DISCA prompt rules a run uses (recorded in its fingerprinted config; a
+#: config without it is version 1). English prompts are the same in both versions.
+PROMPT_PROTOCOL = 2
+PROMPT_PROTOCOLS: dict[int, str] = {
+    1: "labels swapped across the whole user turn (before the I18N.md §3 fix: the "
+    'swapped zh, ja and fa prompts asked "B or A")',
+    2: "labels swapped in the scenario text only (I18N.md §3)",
+}
+
+
 def swap_labels(text: str) -> str:
     """Exchange `Option A`<->`Option B` and `Group A`<->`Group B` simultaneously.
 
@@ -374,8 +386,8 @@ def disca_user_prompts(
     """User turns of one vignette for the orig and swap orderings, in language `lang`.
 
     Frame, start sentence, lane and group labels, groups and closing come from the
-    language's tables (persona-only languages: English); the label swap runs over the
-    whole user turn (I18N.md §3).
+    language's tables (persona-only languages: English); the labels are swapped in the
+    scenario text only, so the frame's question is the same in both (I18N.md §3).
 
     Returns:
         (orig, swap); swap is None when swapping the labels changes nothing (then the
@@ -398,9 +410,9 @@ def user_turns(scenario: str, lang: str = "en") -> tuple[str, str | None]:
 
     The one place a scenario becomes (orig, swap) user turns: MultiTP vignettes
     (`disca_user_prompts`) and ask's dilemmas (`pipeline.Dilemma.from_scenario`) both
-    come through here. The frame and labels are the language's; the swap runs over the
-    whole user turn as the released code does (for English, the same prompts as a swap of
-    the scenario text alone, since the English question names no label).
+    come through here. The frame and labels are the language's; as in the released code
+    the labels are swapped in the scenario text only, then the frame is put around it, so
+    the question still asks "A or B" where it names the labels (zh, ja, fa).
 
     Returns:
         (orig, swap); swap is None when swapping the labels changes nothing.

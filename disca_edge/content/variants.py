@@ -7,9 +7,12 @@ and are part of the run's fingerprinted config; rescoring cannot produce them.
   cap variants, None no cap) and ``min_per_category`` (0; 36 is the paper's text's
   oversampling with replacement, which the released code does not do). An oversampled
   row repeats a vignette: its record id gets ``#k`` for the k-th repeat.
-* Fourth persona (PERSONAS.md §9): ``aggregate`` (default) or ``utilitarian``, a
-  country-invariant utilitarian anchor replacing the aggregate persona. The spec does
-  not give the anchor text; `UTILITARIAN_ANCHOR` is this project's.
+* Fourth persona (PERSONAS.md §9): ``aggregate`` (default) or ``utilitarian``, the
+  authors' utilitarian anchor (``utilitarian_persona`` of the language tables) replacing
+  the aggregate persona. The panel holds its English text; the run renders it in the
+  personas' language (`pipeline.panel_prompts`), with ``anchor_text`` "fixed" (the
+  country named) or "released" (``{country_name}`` left unfilled, as the released code
+  sends it). Not the English anchors of the persona-count sweep (BASELINES.md §11).
 * ``drop_dims``: WVS dimensions left out of every persona text (PERSONAS.md §10).
 """
 
@@ -22,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
-from . import personas, scenarios
+from . import i18n, personas, scenarios
 
 __all__ = [
     "DEFAULT_CAP",
     "FOURTH",
-    "UTILITARIAN_ANCHOR",
+    "UTILITARIAN",
     "parse_cap",
     "parse_drop_dims",
     "pool",
@@ -37,16 +40,11 @@ __all__ = [
 
 DEFAULT_CAP = 80
 
-#: Fourth-persona choices.
-FOURTH = ("aggregate", "utilitarian")
+#: The cohort name of the utilitarian anchor persona in a panel.
+UTILITARIAN = "utilitarian"
 
-#: The country-invariant utilitarian anchor (project text; PERSONAS.md §9 gives none).
-UTILITARIAN_ANCHOR = (
-    "You are a strict utilitarian. Your worldview is that every human life counts "
-    "equally, whatever the person's age, gender, fitness, social status or country. "
-    "When you face a moral dilemma, you choose the outcome that saves the most lives "
-    "and causes the least total harm, and you answer accordingly."
-)
+#: Fourth-persona choices.
+FOURTH = ("aggregate", UTILITARIAN)
 
 
 def parse_cap(text: str | int | None) -> int | None:
@@ -121,8 +119,9 @@ def panel_for(
 
     Args:
         iso3: the country.
-        fourth: ``aggregate`` (the shipped panel) or ``utilitarian`` (`UTILITARIAN_ANCHOR`
-            replaces the aggregate persona).
+        fourth: ``aggregate`` (the shipped panel) or ``utilitarian`` (the utilitarian
+            anchor replaces the aggregate persona: its English text, the country named;
+            `pipeline.panel_prompts` renders the language and wording of a run).
         drop_dims: dimension keys whose sentences every persona text leaves out.
         personas_dir: the persona folder (None: the shipped panels).
 
@@ -136,11 +135,11 @@ def panel_for(
         return panel
     members = []
     for persona in panel.personas:
-        if persona.cohort == "all" and fourth == "utilitarian":
+        if persona.cohort == "all" and fourth == UTILITARIAN:
+            text = i18n.language("en").utilitarian_text(panel.country_name)
             persona = personas.Persona(
-                cohort="utilitarian", levels={}, scores={}, estimated=False,
-                text=UTILITARIAN_ANCHOR,
-            )  # fmt: skip
+                cohort=UTILITARIAN, levels={}, scores={}, estimated=False, text=text
+            )
         elif drop_dims:
             levels = {k: (None if k in drop_dims else v) for k, v in persona.levels.items()}
             text = personas.render_persona(persona.cohort, levels, panel.country_name)

@@ -242,6 +242,13 @@ class Engine:
         n_seq_max = options.n_seq_max
         if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
             raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
+        n_ctx, n_batch = options.n_ctx or DEFAULT_N_CTX, options.n_batch
+        if min(n_ctx, n_batch) < n_seq_max:  # llama.cpp would abort the process (GGML_ASSERT)
+            raise DiscaError(
+                f"{'n_ctx' if n_ctx < n_seq_max else 'n_batch'}={min(n_ctx, n_batch)} is too "
+                f"small: llama.cpp needs at least {n_seq_max} (n_seq_max) and a DISCA prompt "
+                "several hundred tokens; use a context of 512 or more"
+            )
         self.settings = _engine_settings(llama_cpp, options)
         self._model = self._load_model(internals)
         try:
@@ -425,7 +432,7 @@ class Engine:
         texts, tokens, ids = [], [], np.zeros((len(prompts), 2), dtype=np.int64)
         for i, prompt in enumerate(prompts):
             text = self.render(prompt)
-            toks = self.tokenize(text)
+            toks = self.chat.encode(prompt, text)  # the texts literal, the markup special
             if len(toks) + CONTEXT_RESERVE > self.n_ctx:
                 raise PromptTooLongError(
                     f"prompt {i} is {len(toks)} tokens long; the context holds {self.n_ctx} "
@@ -433,7 +440,7 @@ class Engine:
                 )
             texts.append(text)
             tokens.append(toks)
-            ids[i] = self.decision_tokens(text, toks)
+            ids[i] = self.chat.decision_tokens(text, toks, prompt)
         return texts, tokens, ids
 
     def logits_ab(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:

@@ -84,6 +84,8 @@ class EvalConfig:
         jobs: workers, each with its own model (`executor`).
         executor: ``local`` (processes) or ``ray``; address: the Ray cluster.
         cap, min_per_category, fourth, drop_dims: prompt variants (`variants`).
+        anchor_text: wording of the ``fourth="utilitarian"`` anchor, "fixed" (the country
+            named) or "released" (its placeholder left, as in the authors' code).
         lang: "native" (each country in its own language, the paper's protocol) or "en".
     """
 
@@ -107,6 +109,7 @@ class EvalConfig:
     fourth: str = "aggregate"
     drop_dims: tuple[str, ...] = ()
     lang: str = "native"
+    anchor_text: str = "fixed"
 
 
 @dataclass
@@ -196,9 +199,14 @@ def _run_config(
     return {
         "kind": "multitp",
         "protocol": "disca-pool",
+        "prompt_protocol": scenarios.PROMPT_PROTOCOL,
         "pool_size": pool_size,
         "pool": {"cap": cfg.cap, "min_per_category": cfg.min_per_category},
-        "personas": {"fourth": cfg.fourth, "drop_dims": list(cfg.drop_dims)},
+        "personas": {
+            "fourth": cfg.fourth,
+            "drop_dims": list(cfg.drop_dims),
+            **({"anchor_text": cfg.anchor_text} if cfg.fourth == "utilitarian" else {}),
+        },
         "data_seed": cfg.data_seed,
         "is_seed": cfg.seed,
         "prompts_sha256": _prompts_sha256(),
@@ -315,6 +323,11 @@ def _plan(cfg: EvalConfig) -> _Plan:
         raise DiscaError(f"--chunk must be >= 1, got {cfg.chunk}")
     if cfg.limit is not None and cfg.limit < 1:
         raise DiscaError(f"--limit must be >= 1, got {cfg.limit}")
+    if cfg.anchor_text not in ("fixed", "released"):
+        raise DiscaError(f"--anchor-text must be fixed or released, got {cfg.anchor_text!r}")
+    if cfg.anchor_text != "fixed" and cfg.fourth != "utilitarian":
+        raise DiscaError(f"--anchor-text {cfg.anchor_text} words the --fourth utilitarian "
+                         "anchor; add --fourth utilitarian")  # fmt: skip
     try:
         suite = method_suite(cfg.variant, cfg.overrides)
     except ValueError as exc:
@@ -340,7 +353,10 @@ def _plan(cfg: EvalConfig) -> _Plan:
         suite=suite,
         targets=targets,
         panels=panels,
-        prompts={iso: pipeline.panel_prompts(p, cfg.lang) for iso, p in panels.items()},
+        prompts={
+            iso: pipeline.panel_prompts(p, cfg.lang, anchor_text=cfg.anchor_text)
+            for iso, p in panels.items()
+        },
         pool=pool,
         ids=variants.record_ids(pool),
         positions=list(range(shard_i, n_positions, shard_n)),
@@ -361,6 +377,7 @@ def _work_spec(cfg: EvalConfig) -> WorkSpec:
         data_seed=cfg.data_seed,
         pool={"cap": cfg.cap, "min_per_category": cfg.min_per_category},
         lang=cfg.lang,
+        anchor_text=cfg.anchor_text,
         countries=tuple(cfg.countries),
         limit=cfg.limit,
         panel={

@@ -221,6 +221,7 @@ class RunInfo:
     limit: int | None
     shard: str | None
     lang: str = "en"
+    prompt_protocol: int = 1  # `scenarios.PROMPT_PROTOCOLS`; runs before it was recorded: 1
 
 
 @dataclass(frozen=True)

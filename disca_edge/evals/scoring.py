@@ -262,6 +262,7 @@ def _run_info(header: Mapping[str, Any], countries: list[str]) -> RunInfo:
         limit=scope.get("limit"),
         shard=scope.get("shard"),
         lang=config.get("lang", "en"),
+        prompt_protocol=config.get("prompt_protocol", 1),
     )
 
 

@@ -40,6 +40,7 @@ class WorkSpec:
         pool: keyword arguments of `variants.pool` besides the seed.
         panel: keyword arguments of `variants.panel_for` besides the country.
         lang: "native" or "en" (`pipeline.panel_prompts`).
+        anchor_text: wording of a utilitarian anchor persona (`pipeline.panel_prompts`).
         countries, limit: the run's countries and pool limit; a worker that loads its own
             model sizes its context for them before any work (native prompts can be
             several times longer than English ones).
@@ -54,6 +55,7 @@ class WorkSpec:
     pool: Mapping[str, Any] = field(default_factory=dict)
     panel: Mapping[str, Any] = field(default_factory=dict)
     lang: str = "en"
+    anchor_text: str = "fixed"
     countries: tuple[str, ...] = ()
     limit: int | None = None
 
@@ -147,7 +149,9 @@ class Worker:
         """The country's panel prompts in the run's language (cached per country)."""
         if iso3 not in self._prompts:
             panel = variants.panel_for(iso3, **dict(self.spec.panel))
-            self._prompts[iso3] = pipeline.panel_prompts(panel, self.spec.lang)
+            self._prompts[iso3] = pipeline.panel_prompts(
+                panel, self.spec.lang, anchor_text=self.spec.anchor_text
+            )
         return self._prompts[iso3]
 
     def context_demand(self) -> pipeline.ContextDemand:

@@ -4,7 +4,8 @@ Two kinds of re-creatable files grow there: pulled models (``models/NAME/``; hub
 are links into huggingface_hub's own cache, which keeps the bytes) and saved prefix KV
 states (``kv/SHA/``: one folder per model sha256 prefix, written by ``disca ask`` and
 ``disca eval`` so later processes skip the persona prefixes). `entries` lists them,
-`clear` deletes them. The remembered file hashes (``sha256.json``) go with the models.
+`clear` deletes them. The remembered file hashes (``sha256.json``) go with the models, and
+staging folders of killed pulls (``models/NAME/.pull-PID-XXXX``) with any clear.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..paths import cache_dir
 from .integrity import forget_digests, remembered_digests
+from .pull import clear_stale_staging
 from .registry import load_registry
 
 __all__ = ["KINDS", "CacheEntry", "clear", "entries", "select"]
@@ -108,11 +110,17 @@ def select(kinds: Iterable[str] = KINDS, names: Iterable[str] = ()) -> list[Cach
 
 
 def clear(selected: Iterable[CacheEntry]) -> list[CacheEntry]:
-    """Delete the given cache folders (from `select`); returns what was deleted."""
+    """Delete the given cache folders (from `select`); returns what was deleted.
+
+    Staging folders that killed pulls left in any model folder go too.
+    """
     removed = []
     for entry in selected:
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(entry)
     if any(e.kind == "models" for e in removed):
         forget_digests()  # the remembered hashes go with the models
+    for folder in (cache_dir() / "models").glob("*"):
+        if folder.is_dir():
+            clear_stale_staging(folder)
     return removed

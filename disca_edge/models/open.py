@@ -20,7 +20,7 @@ from ..errors import DiscaError
 from ..paths import PlaceError, cache_dir, check_writable_dir
 from ..pipeline import ContextDemand
 from .gguf import check_gguf
-from .integrity import ProgressFn, sha256_file, verify_sha256
+from .integrity import ProgressFn, verify_model, verify_sha256
 from .pull import pull
 from .registry import (
     ModelSpec,
@@ -122,12 +122,17 @@ def resolve_model(
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a result records about the model it came from."""
+    """What a result records about the model it came from.
+
+    `sha256` is the digest checked when the model was opened; `verified` says how:
+    "full" (hashed now) or "sampled" (`models.integrity`); "" when not known.
+    """
 
     name: str
     path: str
     sha256: str
     settings: dict
+    verified: str = ""
 
     def as_dict(self) -> dict:
         """JSON-ready: name, path, sha256, engine settings and the llama-cpp-python version."""
@@ -165,7 +170,8 @@ def open_engine(
     """
     options = options or EngineOptions()
     spec, path = resolve_model(options.model, progress=progress)
-    sha = sha256_file(path, progress)  # first time only (remembered), with a progress bar
+    checked = verify_model(spec, path, progress)  # the digest checked now, and how
+    sha = checked.sha256
     resolved = dataclasses.replace(
         options,
         n_ctx=options.n_ctx or (spec.n_ctx if spec else DEFAULT_N_CTX),
@@ -181,7 +187,8 @@ def open_engine(
         size_context=None if fit is None else _sizer(fit, options.n_ctx, resolved.n_ctx or 0),
     )
     name = spec.name if spec else path.name
-    info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings)
+    info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings,
+                     verified=checked.how)  # fmt: skip
     return engine, info
 
 

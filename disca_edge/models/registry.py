@@ -25,6 +25,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = [
+    "MIN_N_CTX",
     "SOURCES",
     "ModelSpec",
     "RegistryError",
@@ -99,10 +100,49 @@ def _read_registry(file: Path, origin: str) -> tuple[dict[str, ModelSpec], str |
     return specs, default
 
 
+#: Smallest context a registry entry may ask for (as ``--n-ctx``): a DISCA panel prompt
+#: is several hundred tokens, and llama.cpp aborts below its sequence count.
+MIN_N_CTX = 512
+_TEXT_FIELDS = {"description", "source", "filename", "repo", "file", "path", "revision",
+                "chat_template"}  # fmt: skip
+_LIST_FIELDS = ("packages", "members", "languages")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _is_file_name(text: str) -> bool:
+    return text not in ("", ".", "..") and "/" not in text and "\\" not in text
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    """What a registry field's value must be, when it is not (None: it is fine)."""
+    if key in _LIST_FIELDS:
+        strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        return None if strings else "a list of strings"
+    if key == "filename" and not (isinstance(value, str) and _is_file_name(value)):
+        return "a file name (no folder)"
+    if key in _TEXT_FIELDS:
+        return None if isinstance(value, str) else "text"
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key == "n_ctx" and not (whole and value >= MIN_N_CTX):
+        return f"an integer of at least {MIN_N_CTX} (tokens)"
+    if key == "n_gpu_layers" and not (whole and value >= -1):
+        return "an integer of at least -1 (-1 = all layers)"
+    if key == "size" and not (whole and value > 0):
+        return "a positive integer (bytes)"
+    if key == "sha256" and not (isinstance(value, str) and _SHA256.fullmatch(value)):
+        return "64 hexadecimal digits"
+    return None
+
+
 def _parse_entry(file: Path, name: str, entry: Any, origin: str) -> ModelSpec:
     """One ``[models.NAME]`` table as a spec; `origin` is "shipped" or "user"."""
     if not isinstance(entry, dict):
         raise RegistryError(f"{file}: [models.{name}] must be a table")
+    if not _NAME.fullmatch(name):
+        raise RegistryError(
+            f"{file}: [models.{name}]: a model name is letters, digits and . _ + - "
+            "(it names a cache folder)"
+        )
     known = set(ModelSpec.__dataclass_fields__) - {"name", "extra", "origin"}
     unknown = set(entry) - known
     if unknown:
@@ -116,13 +156,13 @@ def _parse_entry(file: Path, name: str, entry: Any, origin: str) -> ModelSpec:
     missing = [k for k in required[source] if not entry.get(k)]
     if missing:
         raise RegistryError(f"{file}: [models.{name}] ({source}) needs {missing}")
-    fields = dict(entry)
-    fields.setdefault("description", "")
-    for key in ("packages", "members", "languages"):
-        value = fields.get(key, ())
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise RegistryError(f"{file}: [models.{name}] {key} must be a list of strings")
-        fields[key] = tuple(value)
+    fields = {"description": "", **entry}
+    for key, value in fields.items():
+        problem = _field_problem(key, value)
+        if problem:
+            raise RegistryError(f"{file}: [models.{name}] {key} must be {problem}, got {value!r}")
+    for key in _LIST_FIELDS:
+        fields[key] = tuple(fields.get(key, ()))
     if "filename" not in fields:
         origin_file = fields.get("file") or fields.get("path") or fields["members"][-1]
         fields["filename"] = Path(origin_file).name

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..content.scenarios import PROMPT_PROTOCOLS
 from ..errors import UnknownNameError
 from ..evals.results import CountryResult, Results
 from ..maths.categories import short_label
@@ -69,6 +70,12 @@ def run_line(results: Results) -> str:
         f"prompts --lang {run.lang}",
     ]
     return "; ".join(parts)
+
+
+def _protocol_line(results: Results) -> str:
+    """Which DISCA prompt rules the run used (`scenarios.PROMPT_PROTOCOLS`)."""
+    number = results.run.prompt_protocol
+    return f"prompt protocol {number}: {PROMPT_PROTOCOLS.get(number, 'unknown to this version')}"
 
 
 def _language_notes(results: Results) -> list[str]:
@@ -227,6 +234,7 @@ def country_table(
         "Δ% from the macro means",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
         run_line(results),
+        _protocol_line(results),
         *_language_notes(results),
         *provenance_notes(results),
         *coverage_notes(results),

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -114,6 +119,24 @@ def test_prompt_longer_than_context_is_a_clear_error(smollm2_path, n_threads):
             engine.logits_ab([ChatPrompt("You are a helpful assistant.", "word " * 400)])
     finally:
         engine.close()
+
+
+def test_a_context_llama_cpp_cannot_make_is_one_error_not_an_abort(smollm2_path, tmp_path):
+    """llama.cpp caps its batch at n_ctx and aborted the process (GGML_ASSERT, exit 134)
+    when that batch could not hold n_seq_max outputs: `Session(n_ctx=100)` died silently."""
+    repo = Path(__file__).resolve().parents[2]
+    code = f"from disca_edge.session import Session; Session({str(smollm2_path)!r}, n_ctx=100)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo), "DISCA_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "disca_edge.errors.DiscaError: n_ctx=100 is too small: llama.cpp needs at least 128 "
+        "(n_seq_max) and a DISCA prompt several hundred tokens; use a context of 512 or more"
+    )
+    with pytest.raises(DiscaError, match="n_batch=64 is too small"):
+        Engine(smollm2_path, EngineOptions(n_batch=64, n_threads=1))
 
 
 _NO_SYSTEM_TEMPLATE = (

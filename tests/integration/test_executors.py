@@ -209,11 +209,14 @@ def test_prompt_variants_are_in_the_run_config(env, smollm2_path, tmp_path):
     assert done.returncode == 0, done.stderr
     config = read_header(out)["config"]
     assert config["pool"] == {"cap": 40, "min_per_category": 36}
-    assert config["personas"] == {"fourth": "utilitarian", "drop_dims": ["religiosity"]}
+    assert config["personas"] == {
+        "fourth": "utilitarian", "anchor_text": "fixed", "drop_dims": ["religiosity"]
+    }  # fmt: skip
     assert config["pool_size"] == 36 + 40 + 40 + 40 + 40 + 36
     assert len(read_samples(out)) == 1
     # the default prompts are another config: refused, the folder untouched
     before = (out / "samples.jsonl").read_bytes()
     done = subprocess.run(base, env=env, capture_output=True, text=True)
-    assert done.returncode == 1 and 'personas.fourth: "utilitarian" -> "aggregate"' in done.stderr
+    assert done.returncode == 1 and "holds a run with a different config" in done.stderr
+    assert 'personas.anchor_text: "fixed" -> null' in done.stderr  # the first 4 differences
     assert (out / "samples.jsonl").read_bytes() == before

@@ -67,3 +67,13 @@ def test_clear_by_name_removes_that_models_files_and_states(tmp_path):
     assert (tmp_path / "blob").read_bytes() == b"y" * 5000  # the hub cache's bytes stay
     assert not (cache_dir() / "sha256.json").exists()
     assert run("clear", "nothing-here", "-y").stdout.strip() == "nothing to clear"
+
+
+def test_clear_removes_staging_folders_that_killed_pulls_left(tmp_path):
+    fill(tmp_path)
+    stale = cache_dir() / "models" / "smollm2-135m" / f".pull-{2**22 + 7}-abc"
+    stale.mkdir()
+    (stale / "SmolLM2.gguf.part").write_bytes(b"x" * 4096)
+    assert run("clear", "--kv", "--yes").exit_code == 0
+    assert not stale.exists()
+    assert (cache_dir() / "models" / "smollm2-135m").is_dir()  # the model stays

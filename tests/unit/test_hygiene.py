@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 
 import numpy as np
@@ -14,7 +16,7 @@ from disca_edge.ask import run as ask
 from disca_edge.content.personas import load_panel
 from disca_edge.maths import core
 from disca_edge.models.open import ModelInfo
-from disca_edge.text import TextError, check_text, printable
+from disca_edge.text import TextError, check_text, printable, text_key, visible
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,54 @@ def test_printable_escapes_every_control_character_but_tab_and_newline():
     text = printable("a\x1b]0;t\x07\tb\nc\x9b\ud800")
     assert text == "a\\x1b]0;t\\x07\tb\nc\\x9b\\ud800"
     assert not any(ord(c) < 32 and c not in "\t\n" for c in text)
+
+
+@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                                  "\u2067", "\u2068", "\u2069"])  # fmt: skip
+def test_check_text_refuses_bidi_controls_naming_the_field(char):
+    with pytest.raises(TextError) as caught:
+        check_text(f"ab{char}cd", '"option_a"')
+    message = str(caught.value)
+    assert message.startswith('"option_a" contains the bidirectional control character')
+    assert f"U+{ord(char):04X} at character 3" in message and char not in message
+
+
+def test_printable_escapes_bidi_controls_and_keeps_marks_and_joiners():
+    assert printable("a\u202eb\u2066c") == "a\\u202eb\\u2066c"
+    persian = "می\u200cخواهم \u200f"  # ZWNJ and the RLM belong to the text
+    assert printable(persian) == persian
+
+
+def test_invisible_characters_are_kept_but_do_not_count():
+    assert check_text("a\u200bb\u200d\ufeff", "x") == "a\u200bb\u200d\ufeff"
+    assert visible("\u200b\u200c\u200d\u2060\ufeff\u00ad") == ""
+    assert text_key(" A\u200b  BOY\ufeff") == text_key("a boy") == "a boy"
+    assert text_key("cafe\u0301") == text_key("caf\u00e9")  # NFD and NFC: one text
+    assert text_key("a boy") != text_key("a girl")
+
+
+def test_an_option_of_invisible_characters_is_empty():
+    for blank in ("\u200b\u200b", " \u2060 \ufeff ", "\u200d"):
+        with pytest.raises(inputs.AskInputError, match="group B is empty"):
+            inputs.make_input("a boy", blank)
+        with pytest.raises(inputs.AskInputError, match="the dilemma text is empty"):
+            inputs.make_input("x", "y", dilemma=blank)
+
+
+def test_options_differing_by_an_invisible_character_are_identical():
+    with pytest.raises(inputs.AskInputError, match="the two options are identical"):
+        inputs.make_input("a boy", "a b\u200boy")
+    with pytest.raises(inputs.AskInputError, match="the two options are identical"):
+        inputs.make_input("caf\u00e9 owner", "cafe\u0301 owner")
+
+
+def test_texts_enter_in_nfc_with_their_joiners():
+    item = inputs.make_input("cafe\u0301 owner", "a ma\u200cn", dilemma="Who?\u0301")
+    assert item.option_a == "caf\u00e9 owner"
+    assert item.option_b == "a ma\u200cn"  # a joiner is kept: it is part of the text
+    assert item.dilemma == "Who?\u0301"  # nothing to compose it with: unchanged
+    with pytest.raises(inputs.AskInputError, match=r'line 3: "right" contains the bidirectional'):
+        inputs.parse_line('{"left": "a boy", "right": "a \\u202egirl"}', 3)
 
 
 class _FakeEngine:
@@ -154,6 +204,45 @@ def test_check_writable_dir_names_the_path_and_the_reason(tmp_path, monkeypatch)
     monkeypatch.setattr(paths.shutil, "disk_usage", lambda _: Usage)
     with pytest.raises(paths.PlaceError, match=r"the disk is full \(1.0 MiB free\)"):
         paths.check_writable_dir(tmp_path / "run")
+
+
+class _FillingDisk:
+    """A file handle on a disk that fills up: half of a write lands, then ENOSPC/EDQUOT."""
+
+    def __init__(self, handle, errno_: int) -> None:
+        self._handle, self._errno = handle, errno_
+
+    def write(self, data: bytes) -> int:
+        self._handle.write(data[: len(data) // 2])
+        self._handle.flush()
+        raise OSError(self._errno, os.strerror(self._errno))
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.close()
+
+
+@pytest.mark.parametrize(("errno_", "reason"), [(errno.ENOSPC, "the disk is full"),
+                                                (errno.EDQUOT, "the disk quota is full")])  # fmt: skip
+def test_an_atomic_write_on_a_full_disk_is_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, errno_, reason
+):
+    from disca_edge import paths
+
+    target = tmp_path / "models.toml"
+    target.write_text("before\n")
+    real = os.fdopen
+    monkeypatch.setattr(paths.os, "fdopen", lambda fd, *a: _FillingDisk(real(fd, *a), errno_))
+    with pytest.raises(paths.PlaceError) as caught:
+        paths.atomic_write_text(target, "after\n" * 1000)
+    assert str(caught.value) == f"{target}: cannot write there: {reason}"
+    assert target.read_text() == "before\n"  # the old file stands
+    assert [p.name for p in tmp_path.iterdir()] == ["models.toml"]  # no half-written temp
 
 
 def test_a_broken_disca_home_fails_only_commands_that_write(tmp_path, monkeypatch):

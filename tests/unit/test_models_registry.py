@@ -151,3 +151,44 @@ def test_a_broken_user_file_is_one_error_and_is_never_rewritten():
     assert file.read_text() == "[models.x\n"
     file.write_text('default = "nope"\n')
     assert "default model 'nope' is not an entry" in run("list").output
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        ("n_ctx = 100", "n_ctx", "an integer of at least 512 (tokens), got 100"),
+        ('n_ctx = "big"', "n_ctx", "an integer of at least 512 (tokens), got 'big'"),
+        ("n_ctx = true", "n_ctx", "an integer of at least 512 (tokens), got True"),
+        ("n_ctx = 4096.0", "n_ctx", "an integer of at least 512 (tokens), got 4096.0"),
+        (
+            "n_gpu_layers = -2",
+            "n_gpu_layers",
+            "an integer of at least -1 (-1 = all layers), got -2",
+        ),
+        ("size = 0", "size", "a positive integer (bytes), got 0"),
+        ('sha256 = "abc"', "sha256", "64 hexadecimal digits, got 'abc'"),
+        (
+            'filename = "../../evil.gguf"',
+            "filename",
+            "a file name (no folder), got '../../evil.gguf'",
+        ),
+        ("description = 3", "description", "text, got 3"),
+        ('languages = "en"', "languages", "a list of strings, got 'en'"),
+    ],
+)
+def test_bad_field_values_are_refused_when_the_registry_is_read(gguf, line, field, expected):
+    file = models.user_registry_file()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(f'[models.mine]\nsource = "path"\npath = "{gguf}"\n{line}\n')
+    for args in (("list",), ("show", "mine"), ("show", "smollm2-135m", "--json")):
+        result = run(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert result.stderr.strip() == f"Error: {file}: [models.mine] {field} must be {expected}"
+
+
+def test_a_model_name_that_is_not_a_folder_name_is_refused(gguf):
+    file = models.user_registry_file()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(f'[models."../escape"]\nsource = "path"\npath = "{gguf}"\n')
+    result = run("list")
+    assert result.exit_code == 1 and "[models.../escape]: a model name is letters" in result.output

@@ -34,6 +34,7 @@ class RecordingEngine:
             token_a=np.full(len(prompts), 65),
             token_b=np.full(len(prompts), 66),
             texts=[f"{p.system}|{p.user}" for p in prompts],
+            n_tokens=np.arange(len(prompts)) + 1000,
         )
 
 
@@ -50,6 +51,11 @@ def test_a_dilemma_from_a_scenario_has_both_label_orders():
 def test_a_dilemma_without_labels_has_no_swap():
     dilemma = pipeline.Dilemma.from_scenario("Tea or coffee?")
     assert dilemma.user_swap is None
+    # nor where the frame's question names the labels: only the scenario is swapped
+    for code in ("zh", "ja", "fa"):
+        language = i18n.language(code)
+        assert language.scenario_frame["left_lane"] in language.prompt_frame
+        assert pipeline.Dilemma.from_scenario("Tea or coffee?", language=language).user_swap is None
 
 
 def test_a_dilemma_from_a_vignette_keeps_its_category_and_noise_index():
@@ -101,6 +107,9 @@ def test_each_logit_lands_in_its_dilemma_order_and_agent_slot():
                 assert out.token_ids[s, o, j].tolist() == [65, 66]
     assert out.texts[1] == [f"{system}|plain question" for system in systems]
     assert len(out.texts[0]) == 10
+    # the engine's prompt lengths travel with their texts: prompt k of the call was 1000 + k
+    assert out.n_tokens[1] == [1010 + j for j in range(5)]
+    assert out.n_tokens[2] == [1015 + k for k in range(10)]
 
 
 def test_non_finite_logits_are_refused():

@@ -327,3 +327,28 @@ def test_cli_eval_errors_before_loading_a_model(tmp_path, args, message):
 def test_parsers():
     assert runlog.parse_shard("1/3") == (1, 3) and runlog.parse_shard("0/1") is None
     assert evaluate.parse_params(["eta=0.4", "use_gate=false"]) == {"eta": 0.4, "use_gate": False}
+
+
+def test_report_names_the_prompt_protocol(tmp_path, paper_run):
+    """A run records its prompt protocol; one made before the I18N §3 swap fix is 1."""
+    header, records, results = paper_run
+    assert header["config"]["prompt_protocol"] == 2
+    write_run(tmp_path / "now", *paper_run)
+    old = json.loads(json.dumps(header))
+    del old["config"]["prompt_protocol"]  # as written before the fix
+    old["fingerprint"] = runlog.fingerprint(old["config"])
+    assert old["fingerprint"] != header["fingerprint"]  # never resumed into a protocol-2 run
+    old_results = score_run(old, records, targets=human_targets(("USA", "JPN", "DEU")))
+    assert old_results.run.prompt_protocol == 1  # read from the config
+    write_run(tmp_path / "before", old, records, old_results)
+    stored = json.loads((tmp_path / "before" / "results.json").read_text())
+    del stored["run"]["prompt_protocol"]  # a results.json of that time
+    runlog.write_results(tmp_path / "before", stored)
+    runner = CliRunner()
+    now = runner.invoke(cli, ["report", str(tmp_path / "now"), "--format", "md"])
+    before = runner.invoke(cli, ["report", str(tmp_path / "before"), "--format", "md"])
+    assert now.exit_code == 0 and before.exit_code == 0, now.output + before.output
+    line = [x for x in now.output.splitlines() if "prompt protocol" in x]
+    assert len(line) == 1 and "prompt protocol 2: labels swapped in the scenario text" in line[0]
+    line = [x for x in before.output.splitlines() if "prompt protocol" in x]
+    assert len(line) == 1 and "prompt protocol 1: labels swapped across the whole user" in line[0]

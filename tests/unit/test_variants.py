@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 from click.testing import CliRunner
 
+from disca_edge import pipeline
 from disca_edge.cli import cli
-from disca_edge.content import personas, variants
+from disca_edge.content import i18n, personas, variants
 from disca_edge.errors import DiscaError
 
 
@@ -46,14 +48,65 @@ def test_oversampling_to_36_gives_unique_record_ids():
         assert rid.split("#")[0] in ids
 
 
-def test_utilitarian_fourth_persona_is_country_invariant():
+def test_utilitarian_fourth_persona_is_the_authors_anchor():
+    raw = json.loads(i18n.data_file().read_text(encoding="utf-8"))["languages"]
     usa = variants.panel_for("USA", fourth="utilitarian")
     jpn = variants.panel_for("JPN", fourth="utilitarian")
     assert [p.cohort for p in usa.personas] == ["young", "middle", "older", "utilitarian"]
-    assert usa.texts()[3] == jpn.texts()[3] == variants.UTILITARIAN_ANCHOR
+    # the panel holds the English anchor with the country named
+    english = raw["en"]["utilitarian_persona"]
+    assert usa.texts()[3] == english.replace("{country_name}", "the United States")
+    assert jpn.texts()[3] == english.replace("{country_name}", "Japan")
     shipped = personas.load_panel("USA")
     assert usa.texts()[:3] == shipped.texts()[:3]
     assert usa.sha256() != shipped.sha256()
+
+
+@pytest.mark.parametrize(
+    ("iso3", "lang", "code", "name"),
+    [
+        ("JPN", "native", "ja", "日本"),
+        ("IRN", "native", "fa", None),  # full language: the native country name
+        ("THA", "native", "th", None),  # persona-only: the short Thai anchor
+        ("JPN", "en", "en", "Japan"),
+    ],
+)
+def test_the_anchor_is_in_the_personas_language(iso3, lang, code, name):
+    raw = json.loads(i18n.data_file().read_text(encoding="utf-8"))
+    name = name or raw["country_native_name"][iso3]
+    template = raw["languages"][code]["utilitarian_persona"]
+    panel = variants.panel_for(iso3, fourth="utilitarian")
+    fixed = pipeline.panel_prompts(panel, lang).persona_texts
+    released = pipeline.panel_prompts(panel, lang, anchor_text="released").persona_texts
+    assert fixed[3] == template.replace("{country_name}", name)
+    assert released[3] == template  # the placeholder left as the released code sends it
+    assert "{country_name}" not in fixed[3] and "{country_name}" in released[3]
+    assert fixed[:3] == released[:3]
+    aggregate = pipeline.panel_prompts(personas.load_panel(iso3), lang).persona_texts
+    assert fixed[:3] == aggregate[:3] and fixed[3] != aggregate[3]
+
+
+def test_the_run_config_records_the_anchor_wording():
+    from disca_edge.evals.loop import EvalConfig, build_header
+    from disca_edge.maths.methods import method_suite
+
+    info = {"name": "m", "sha256": "0" * 64, "settings": {}}
+    configs = {}
+    for fourth, anchor_text in [("aggregate", "fixed"), ("utilitarian", "fixed"),
+                                ("utilitarian", "released")]:  # fmt: skip
+        cfg = EvalConfig(out=None, countries=("JPN",), fourth=fourth, anchor_text=anchor_text)
+        panel = variants.panel_for("JPN", fourth)
+        prompts = {"JPN": pipeline.panel_prompts(panel, "native", anchor_text=anchor_text)}
+        header = build_header(cfg, info, method_suite("paper"), {"JPN": panel}, 310, prompts)
+        configs[fourth, anchor_text] = header["config"]
+    assert configs["aggregate", "fixed"]["personas"] == {"fourth": "aggregate", "drop_dims": []}
+    assert configs["utilitarian", "released"]["personas"]["anchor_text"] == "released"
+    fixed, released = configs["utilitarian", "fixed"], configs["utilitarian", "released"]
+    assert fixed["personas"]["anchor_text"] == "fixed"
+    assert (
+        fixed["languages"]["JPN"]["systems_sha256"]
+        != released["languages"]["JPN"]["systems_sha256"]
+    )
 
 
 def test_drop_dims_removes_exactly_that_sentence():
@@ -89,6 +142,8 @@ def test_parsing():
         (["--cap", "lots"], "--cap must be a positive integer or none"),
         (["--jobs", "0"], "--jobs"),
         (["--fourth", "robot"], "--fourth"),
+        (["--anchor-text", "robot"], "--anchor-text"),
+        (["--anchor-text", "released"], "add --fourth utilitarian"),
     ],
 )
 def test_eval_cli_refuses_bad_variants(tmp_path, args, message):
