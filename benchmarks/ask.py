@@ -37,7 +37,7 @@ from disca_edge.ask.inputs import make_input
 from disca_edge.ask.run import answer
 from disca_edge.content import scenarios  # noqa: E402
 from disca_edge.content.personas import load_panel  # noqa: E402
-from disca_edge.engine import llama_cpp_version  # noqa: E402
+from disca_edge.engine import EngineOptions, llama_cpp_version  # noqa: E402
 from disca_edge.maths.core import DiscaParams  # noqa: E402
 from disca_edge.models.open import open_engine, resolve_model
 
@@ -64,7 +64,9 @@ def _pool_lines(n: int) -> list[dict]:
 
 def _disca(args: argparse.Namespace, *cli_args: str, stdin: str | None = None) -> float:
     """Seconds for one `disca` process, start to exit; raises if it fails."""
-    command = [sys.executable, "-c", _CLI, *cli_args, "--model", args.model]
+    # English prompts, as the in-process figures (`ask.run.answer`'s default) and as measured
+    # before `disca ask` defaulted to --lang native
+    command = [sys.executable, "-c", _CLI, *cli_args, "--lang", "en", "--model", args.model]
     if args.threads:
         command += ["--threads", str(args.threads)]
     t0 = time.perf_counter()
@@ -94,7 +96,7 @@ def cold_cached(args: argparse.Namespace) -> dict:
 def in_process(args: argparse.Namespace) -> dict:
     """Model load, first ask and warm asks in this process."""
     t0 = time.perf_counter()
-    engine, info = open_engine(args.model, n_threads=args.threads)
+    engine, info = open_engine(EngineOptions(model=args.model, n_threads=args.threads))
     load = time.perf_counter() - t0
     panel = load_panel(COUNTRY)
     params = DiscaParams("paper")

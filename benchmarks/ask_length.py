@@ -24,6 +24,7 @@ from disca_edge import pipeline  # noqa: E402
 from disca_edge.ask import run as ask
 from disca_edge.ask.inputs import AskInput, make_input
 from disca_edge.content.personas import load_panel  # noqa: E402
+from disca_edge.engine import EngineOptions
 from disca_edge.maths.core import DiscaParams  # noqa: E402
 from disca_edge.models.open import open_engine
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     params = DiscaParams("paper")
     rows: dict[int, list] = {}
     for n_threads in threads:
-        engine, info = open_engine(args.model, n_threads=n_threads)
+        engine, info = open_engine(EngineOptions(model=args.model, n_threads=n_threads))
         with engine:
             run = ask._Run(engine, info, panel, params, 42)
             run.systems = pipeline.panel_system_prompts(panel.texts())

@@ -61,7 +61,7 @@ def _peak_rss_mb() -> float:
 
 
 def _parse_config(text: str) -> tuple[str, dict]:
-    """``NAME:key=value,key=value`` -> (NAME, Engine kwargs); ints stay ints."""
+    """``NAME:key=value,key=value`` -> (NAME, `EngineOptions` fields); ints stay ints."""
     name, _, body = text.partition(":")
     kwargs = {}
     for item in filter(None, body.split(",")):
@@ -74,7 +74,7 @@ def part(name: str, kwargs: dict, args) -> dict:
     """Run one measured part in this process and return its figures."""
     import numpy as np
 
-    from disca_edge.engine import Engine
+    from disca_edge.engine import Engine, EngineOptions
     from disca_edge.models.open import resolve_model
 
     model = str(resolve_model("smollm2-135m")[1])
@@ -83,7 +83,7 @@ def part(name: str, kwargs: dict, args) -> dict:
         import llama_cpp
         from llama_cpp import Llama
 
-        renderer = Engine(model, n_threads=args.threads, n_ctx=512)
+        renderer = Engine(model, EngineOptions(n_threads=args.threads, n_ctx=512))
         work = []
         for p in prompts:
             text = renderer.render(p)
@@ -114,7 +114,7 @@ def part(name: str, kwargs: dict, args) -> dict:
             "exact_diff": None,
             "peak_rss_mb": _peak_rss_mb(),
         }
-    engine = Engine(model, n_threads=args.threads, **kwargs)
+    engine = Engine(model, EngineOptions(n_threads=args.threads, **kwargs))
     t0 = time.perf_counter()
     result = engine.logits_ab(prompts)
     elapsed = time.perf_counter() - t0
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--check", type=int, default=3, help="scenarios checked for exactness")
     parser.add_argument(
-        "--config", action="append", default=[], help="NAME:key=value,... (Engine kwargs)"
+        "--config", action="append", default=[], help="NAME:key=value,... (EngineOptions fields)"
     )
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--kwargs", default="{}", help=argparse.SUPPRESS)

@@ -49,8 +49,9 @@ from _machine import machine_info  # noqa: E402
 
 from disca_edge.content.personas import load_panel, parse_countries  # noqa: E402
 from disca_edge.content.scenarios import disca_pool  # noqa: E402
-from disca_edge.engine import ChatPrompt  # noqa: E402
-from disca_edge.evals.executor import WorkItem, WorkSpec, make_executor  # noqa: E402
+from disca_edge.engine import ChatPrompt, EngineOptions  # noqa: E402
+from disca_edge.evals.executor import make_executor  # noqa: E402
+from disca_edge.evals.worker import WorkItem, WorkSpec  # noqa: E402
 from disca_edge.maths import core  # noqa: E402
 from disca_edge.maths.methods import compute_methods, method_suite  # noqa: E402
 from disca_edge.models.open import open_engine, resolve_model  # noqa: E402
@@ -143,7 +144,7 @@ def run_layout(model, jobs, threads, countries, limit, chunk, lang):
     Returns:
         (start seconds, run seconds, records by key, per-item (first of country, n, s)).
     """
-    spec = WorkSpec(model=model, n_threads=threads, lang=lang)
+    spec = WorkSpec(EngineOptions(model=model, n_threads=threads, prefix_cache=True), lang=lang)
     items = [
         WorkItem(iso, tuple(range(lo, min(lo + chunk, limit))))
         for iso in countries
@@ -261,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         return layouts_main(args)
     countries = parse_countries(args.countries)
     machine = machine_info()
-    engine, info = open_engine(args.model, n_threads=args.threads, n_ctx=args.n_ctx)
+    options = EngineOptions(model=args.model, n_threads=args.threads, n_ctx=args.n_ctx)
+    engine, info = open_engine(options)
     n = len(countries) * args.limit
     print(
         f"MultiTP evaluation benchmark: {info.name}, {len(countries)} countries x "

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disca_edge import pipeline  # noqa: E402
 from disca_edge.content import i18n, personas, scenarios
-from disca_edge.engine import ChatPrompt, Engine  # noqa: E402
+from disca_edge.engine import ChatPrompt, Engine, EngineOptions  # noqa: E402
 from disca_edge.models import registry as models
 from disca_edge.models.pull import pull
 
@@ -66,7 +66,9 @@ def main() -> None:
     for name in MODELS:
         spec = models.get_model(name)
         path = pull(spec)
-        engine = Engine(path, n_ctx=512, n_threads=1, chat_template=spec.chat_template)
+        engine = Engine(
+            path, EngineOptions(n_ctx=512, n_threads=1, chat_template=spec.chat_template)
+        )
         try:
             out[name] = {code: count(engine, iso, args.scenarios) for code, iso in first.items()}
         finally:

@@ -93,7 +93,9 @@ class _Group(click.Group):
             raise _interrupted() from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True}
+)
 @click.version_option(__version__, prog_name="disca")
 def cli() -> None:
     """disca-edge: steer a local GGUF model's moral choices toward a country's

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -24,9 +25,12 @@ from .errors import DiscaError
 __all__ = [
     "AGENTS",
     "ORDERS",
+    "ContextDemand",
     "Dilemma",
     "PanelLogits",
     "PanelPrompts",
+    "Tokenizer",
+    "context_demand",
     "context_needed",
     "evaluate_panel",
     "panel_prompts",
@@ -223,7 +227,26 @@ def evaluate_panel(
                        n_tokens=n_tokens)  # fmt: skip
 
 
-def context_needed(engine: Engine, systems: Sequence[str], users: Sequence[str]) -> int:
+class Tokenizer(Protocol):
+    """What context sizing needs of a model: its chat template and tokenizer.
+
+    An `Engine` is one, and so is its `engine.ChatTokens` before the context exists.
+    """
+
+    def render(self, prompt: ChatPrompt) -> str:
+        """The full chat-templated text of a prompt."""
+        ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of rendered text."""
+        ...
+
+    def prefix_len(self, system: str) -> int:
+        """Tokens of the rendered system prefix of `system`."""
+        ...
+
+
+def context_needed(tokenizer: Tokenizer, systems: Sequence[str], users: Sequence[str]) -> int:
     """KV cells one panel needs: its resident system prefixes plus the longest user turn.
 
     The engine keeps every system prompt of the panel pinned while it decodes a prompt's
@@ -231,17 +254,68 @@ def context_needed(engine: Engine, systems: Sequence[str], users: Sequence[str])
     several times longer than English ones on English-centred tokenizers).
 
     Args:
-        engine: a loaded Engine (only its template and tokenizer are used).
+        tokenizer: a loaded Engine, or its `engine.ChatTokens`.
         systems: the J system prompts.
         users: candidate user turns; pass the longest few (by characters) of a run.
 
     Returns:
         sum of the J prefix lengths + the longest user suffix + the engine's reserve.
     """
-    prefixes = {system: engine.prefix_len(system) for system in systems}
+    prefixes = {system: tokenizer.prefix_len(system) for system in systems}
     longest = 0
     for user in users:
         for system in systems[:1]:  # the suffix does not depend on the system text
-            n = len(engine.tokenize(engine.render(ChatPrompt(system, user))))
+            n = len(tokenizer.tokenize(tokenizer.render(ChatPrompt(system, user))))
             longest = max(longest, n - prefixes[system])
     return sum(prefixes.values()) + longest + CONTEXT_RESERVE
+
+
+@dataclass(frozen=True)
+class ContextDemand:
+    """The prompts a run will send, to size the context once, before it is made.
+
+    Attributes:
+        panels: per panel, (its J system prompts, the longest few user turns it will get).
+        reserve: tokens added on top when the context is sized up, for user turns longer
+            than those (an ask's own dilemmas).
+    """
+
+    panels: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    reserve: int = 0
+
+    def tokens(self, tokenizer: Tokenizer) -> int:
+        """KV cells the largest panel needs (`context_needed`), without the reserve."""
+        return max((context_needed(tokenizer, s, u) for s, u in self.panels), default=0)
+
+
+def context_demand(
+    prompts: Sequence[PanelPrompts],
+    vignettes: Sequence[Vignette],
+    *,
+    data_seed: int = 42,
+    reserve: int = 0,
+    longest: int = 3,
+) -> ContextDemand:
+    """What the panels need for these vignettes: per panel, the longest user turns.
+
+    Each vignette is rendered once per frame language, in both label orders; the
+    `longest` turns by characters stand for the rest (tokens grow with characters).
+
+    Args:
+        prompts: the panels' prompts in the run's language.
+        vignettes: the pool scenarios the run asks (a sample for an ask).
+        data_seed: the pool's opener seed.
+        reserve: see `ContextDemand`.
+        longest: user turns kept per language.
+    """
+    users: dict[str, tuple[str, ...]] = {}
+    for panel in prompts:
+        code = panel.frame.code
+        if code not in users:
+            turns = []
+            for vignette in vignettes:
+                dilemma = panel.vignette(vignette, data_seed)
+                turns += [dilemma.user_orig, dilemma.user_swap or ""]
+            users[code] = tuple(sorted(turns, key=len, reverse=True)[:longest])
+    panels = tuple((tuple(p.systems), users[p.frame.code]) for p in prompts)
+    return ContextDemand(panels, reserve)

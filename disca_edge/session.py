@@ -26,6 +26,7 @@ from .ask.inputs import make_input, parse_line
 from .ask.result import AskResult
 from .ask.run import answer_countries
 from .content.personas import load_panel, parse_countries
+from .engine import Engine, EngineOptions
 from .errors import DiscaError
 from .evals.results import Results
 from .evals.scoring import read_run_results
@@ -144,10 +145,12 @@ class Session:
         prefix_cache: bool = True,
     ) -> None:
         self.personas = None if personas is None else Path(personas)
-        self.engine, self.model_info = open_engine(
-            model, n_threads=n_threads, n_gpu_layers=n_gpu_layers, n_ctx=n_ctx,
-            prefix_cache=prefix_cache,
+        options = EngineOptions(
+            model=None if model is None else str(model), n_threads=n_threads,
+            n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, prefix_cache=prefix_cache,
         )  # fmt: skip
+        engine, self.model_info = open_engine(options)
+        self.engine: Engine | None = engine
 
     def __enter__(self) -> Session:
         return self

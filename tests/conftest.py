@@ -119,9 +119,9 @@ def n_threads() -> int:
 @pytest.fixture(scope="session")
 def smollm2_engine(smollm2_path, n_threads):
     """One loaded SmolLM2 engine shared by the integration tests."""
-    from disca_edge.engine import Engine
+    from disca_edge.engine import Engine, EngineOptions
 
-    engine = Engine(smollm2_path, n_ctx=4096, n_threads=n_threads)
+    engine = Engine(smollm2_path, EngineOptions(n_ctx=4096, n_threads=n_threads))
     yield engine
     engine.close()
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .. import pipeline
 from ..content import i18n, personas
@@ -23,7 +23,7 @@ from ..content.scenarios import disca_pool
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine
 from ..errors import DiscaError
 from ..maths import core
-from ..models.open import ModelInfo, open_engine
+from ..models.open import ModelInfo
 from .inputs import CHUNK, AskInput, AskInputError
 from .result import AskResult, answers_from_logits, apply_prior
 
@@ -34,7 +34,7 @@ __all__ = [
     "answer",
     "answer_countries",
     "answer_many",
-    "fit_context",
+    "ask_context",
     "prompt_language",
 ]
 
@@ -167,40 +167,18 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
     ]
 
 
-def fit_context(
-    engine: Engine,
-    model_info: ModelInfo,
-    prompts: Sequence[pipeline.PanelPrompts],
-    *,
-    model: str | None = None,
-    reserve: int = 512,
-    **open_kwargs: Any,
-) -> tuple[Engine, ModelInfo]:
-    """Size the context up before answering when the panels' prompts need more.
+def ask_context(
+    prompts: Sequence[pipeline.PanelPrompts], reserve: int = 512
+) -> pipeline.ContextDemand:
+    """What an ask's panels need of the context (`models.open_engine`'s ``fit``).
 
     Native prompts can be several times longer than English ones on an English-centred
     tokenizer (five Burmese system prompts are ~8,000 SmolLM2 tokens). The need is the
-    largest panel's resident system prefixes plus a trolley user turn and `reserve`
-    tokens for longer dilemmas; a dilemma that still does not fit fails alone, with one
-    line.
-
-    Returns:
-        (engine, model_info): the same ones, or a reopened engine with a larger n_ctx.
+    largest panel's resident system prefixes plus a trolley user turn, and `reserve`
+    tokens for longer dilemmas when the context is sized up; a dilemma that still does
+    not fit fails alone, with one line.
     """
-    need = 0
-    for panel_prompts in prompts:
-        sample = panel_prompts.vignette(disca_pool()[0])
-        users = [sample.user_orig]
-        need = max(need, pipeline.context_needed(engine, panel_prompts.systems, users) + reserve)
-    if need <= engine.n_ctx:
-        return engine, model_info
-    n_ctx = -(-need // 256) * 256
-    log.warning(
-        "warning: the prompts need about %d context tokens; sizing the context up from %d to %d",
-        need, engine.n_ctx, n_ctx,
-    )  # fmt: skip
-    engine.close()
-    return open_engine(model, n_ctx=n_ctx, **open_kwargs)
+    return pipeline.context_demand(prompts, disca_pool()[:1], reserve=reserve)
 
 
 def _failure(

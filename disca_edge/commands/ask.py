@@ -2,76 +2,86 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import click
 
-from ..ask.inputs import AskInputError, chunk_for, inputs_from_cli
-from ..ask.run import Outcome, answer_countries, fit_context
+from ..ask.inputs import AskInput, AskInputError, chunk_for, inputs_from_cli
+from ..ask.run import Outcome, answer_countries, ask_context
 from ..content.personas import load_panel, parse_countries
+from ..engine.options import EngineOptions
 from ..errors import DiscaError
 from ..maths.core import DiscaParams
 from ..models.open import open_engine, warn_unlisted_languages
-from ..pipeline import panel_prompts
+from ..pipeline import PanelPrompts, panel_prompts
 from ..progress import download_bar, working
 from ..views import explain
-from ._complete import complete_countries
-from ._options import display_option, engine_options
-from .personas import personas_option
+from ._options import (
+    VariantOptions,
+    countries_option,
+    display_option,
+    engine_options,
+    grouped,
+    json_option,
+    lang_option,
+    personas_option,
+    seed_option,
+    stack,
+    variant_options,
+)
 
 __all__ = ["ask"]
 
 
+@dataclass(frozen=True)
+class _Question:
+    """What to ask: the parsed inputs, and the ``--input`` file they came from (or None)."""
+
+    items: Iterable[AskInput | AskInputError]
+    input_path: str | None
+
+
+def _question_options(command):
+    """The question's arguments and options; the command receives ``question``."""
+
+    def build(groups, dilemma, option_a, option_b, category, input_) -> _Question:
+        items = inputs_from_cli(groups, dilemma=dilemma, option_a=option_a, option_b=option_b,
+                                category=category, input_path=input_)  # fmt: skip
+        return _Question(items, input_)
+
+    names = ("groups", "dilemma", "option_a", "option_b", "category", "input_")
+    return stack(grouped(command, "question", build, names), [
+        click.argument("groups", nargs=-1, metavar="[GROUP_A GROUP_B]"),
+        click.option("--dilemma", help="Any two-option question (with --option-a/--option-b)."),
+        click.option("--option-a", help="Option A of --dilemma."),
+        click.option("--option-b", help="Option B of --dilemma."),
+        click.option("--category", metavar="NAME",
+                     help="species, gender, age, fitness, social_value or utilitarianism: sets "
+                     "T_cat (4.0, 3.5, 1.5, 1.5, 1.5, 1.5); none: 3.0."),
+        click.option("--input", "input_", metavar="FILE", help="JSONL dilemmas, '-' for stdin."),
+    ])  # fmt: skip
+
+
 @click.command()
-@click.argument("groups", nargs=-1, metavar="[GROUP_A GROUP_B]")
-@click.option(
-    "--country",
-    "-c",
-    help="ISO3, ISO2 or name (JPN, JP, Japan); several: JP,US,DE; paper20: the paper's 20.",
-    shell_complete=complete_countries,
-)
-@click.option("--countries", help="Same as --country (e.g. paper20).",
-              shell_complete=complete_countries)  # fmt: skip
+@_question_options
+@countries_option()
 @personas_option()
-@click.option("--dilemma", help="Any two-option question (with --option-a/--option-b).")
-@click.option("--option-a", help="Option A of --dilemma.")
-@click.option("--option-b", help="Option B of --dilemma.")
-@click.option(
-    "--category",
-    metavar="NAME",
-    help="species, gender, age, fitness, social_value or utilitarianism: sets T_cat "
-    "(4.0, 3.5, 1.5, 1.5, 1.5, 1.5); none: 3.0.",
-)
-@click.option("--input", "input_", metavar="FILE", help="JSONL dilemmas, '-' for stdin.")
 @engine_options
 @display_option
-@click.option(
-    "--variant", type=click.Choice(["paper", "reference"]), default="paper", show_default=True
-)
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "native"]),
-    default="en",
-    show_default=True,
-    help="en: English prompts (you type English). native: each country's language, as "
-    "the paper runs it; trolley groups that parse as MultiTP characters are translated.",
-)
+@variant_options
+@lang_option()
 @click.option("--prior", is_flag=True, help="Apply the sequential country prior (spec §5.2).")
-@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="IS seed.")
-@click.option("--json", "json_", is_flag=True, help="One JSON object per dilemma (README).")
+@seed_option()
+@json_option("One JSON object per dilemma and country (README).")
 @click.option("--verbose", "-v", is_flag=True, help="Add the persona texts and raw logits.")
-@click.option(
-    "--prefix-cache/--no-prefix-cache",
-    default=True,
-    show_default=True,
-    help="Keep persona-prefix KV states in the cache so the next process skips them.",
-)
-def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, category,
-        input_, model, variant, lang, prior, seed, json_, verbose, threads, n_gpu_layers, n_ctx,
-        extra_buffers, display, prefix_cache) -> None:  # fmt: skip
+def ask(question: _Question, countries: str | None, personas_dir, engine_options: EngineOptions,
+        display: str, variant: VariantOptions, lang: str, prior: bool, seed: int, json_: bool,
+        verbose: bool) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
@@ -85,54 +95,52 @@ def ask(groups, country, countries, personas_dir, dilemma, option_a, option_b, c
     one row per country, --json one object per (dilemma, country).
 
     Two groups are put in the DISCA trolley frame (option A = the first group).
-    --lang en (the default) asks in English; --lang native asks in each country's
-    language as the paper does (frame and personas; your option text is kept as
-    written unless it names MultiTP characters, e.g. "two elderly women").
+    --lang native (the default) asks in each country's language as the paper does
+    (frame and personas; your option text is kept as written unless it names MultiTP
+    characters, e.g. "two elderly women"); --lang en asks in English.
     --input reads one JSON object per line, {"dilemma", "option_a", "option_b"} or
     {"left", "right"}, each with optional "category" and "id", and writes one JSON
     result per line; a bad line is reported by number and the rest still run. A line
     may carry "country" to be answered for that country only (then --country is
     optional). The dilemma on line n draws its noise from default_rng([seed, n - 1]).
     """
-    items = inputs_from_cli(groups, dilemma=dilemma, option_a=option_a,
-                            option_b=option_b, category=category, input_path=input_)  # fmt: skip
-    panels = _panels(country, countries, personas_dir, input_)
+    input_ = question.input_path
+    panels = _panels(countries, personas_dir, input_)
     prompts = [panel_prompts(panel, lang) for panel in panels]
-    warn_unlisted_languages(model, sorted({code for p in prompts for code in (
+    warn_unlisted_languages(engine_options.model, sorted({code for p in prompts for code in (
         p.rendering.persona_language, p.rendering.frame_language)}))  # fmt: skip
-    settings = dict(n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed,
-                    extra_buffers=extra_buffers, prefix_cache=prefix_cache)  # fmt: skip
+    options = dataclasses.replace(engine_options, seed=seed)  # the results record the seed
     with download_bar(display, "pulling model") as progress:
-        engine, info = open_engine(model, n_ctx=n_ctx, progress=progress, **settings)
-    engine, info = fit_context(engine, info, prompts, model=model, **settings)
+        engine, info = open_engine(options, fit=ask_context(prompts), progress=progress)
+    params = DiscaParams(variant.variant, use_prior=prior, **variant.overrides)
     outcomes = _shown(answer_countries(
-        engine, info, panels, items, DiscaParams(variant, use_prior=prior), seed=seed,
-        chunk=chunk_for(input_), load_panel=functools.partial(_line_panel, personas_dir),
-        lang=lang,
+        engine, info, panels, question.items, params, seed=seed, chunk=chunk_for(input_),
+        load_panel=functools.partial(_line_panel, personas_dir), lang=lang,
     ), display)  # fmt: skip
     with engine:
         if input_ is not None or json_:
             _print_json(outcomes, from_file=input_ is not None)
         elif len(panels) == 1:
-            for outcome in outcomes:
-                if outcome.result is None:
-                    raise click.ClickException(outcome.error or "no answer")
-                explain.render(outcome.result, verbose=verbose,
-                               persona_texts=list(prompts[0].persona_texts),
-                               elapsed_s=outcome.elapsed_s)  # fmt: skip
+            _render_one(outcomes, prompts[0], verbose)
         else:
             _render_countries(outcomes)
 
 
-def _panels(country: str | None, countries: str | None, personas_dir, input_: str | None):
-    """The panels of ``--country``/``--countries`` (none: every input line names its own)."""
-    if country and countries:
-        raise click.UsageError("give --country or --countries, not both")
-    wanted = country or countries
-    if wanted is None and input_ is None:
+def _panels(countries: str | None, personas_dir, input_: str | None):
+    """The panels of ``--country`` (none: every input line names its own)."""
+    if countries is None and input_ is None:
         raise click.UsageError("missing --country (e.g. --country JP or --country JP,US,DE)")
-    codes = parse_countries(wanted, personas_dir) if wanted else ()
+    codes = parse_countries(countries, personas_dir) if countries else ()
     return [load_panel(code, personas_dir) for code in codes]
+
+
+def _render_one(outcomes: Iterator[Outcome], prompts: PanelPrompts, verbose: bool) -> None:
+    """One country: the full report of each answer; an error fails the command."""
+    for outcome in outcomes:
+        if outcome.result is None:
+            raise click.ClickException(outcome.error or "no answer")
+        explain.render(outcome.result, verbose=verbose, persona_texts=list(prompts.persona_texts),
+                       elapsed_s=outcome.elapsed_s)  # fmt: skip
 
 
 def _render_countries(outcomes: Iterator[Outcome]) -> None:

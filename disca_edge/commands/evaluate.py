@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
 from ..content.personas import parse_countries
-from ..content.variants import parse_cap, parse_drop_dims
-from ..evals.loop import EvalConfig, parse_params, run_eval
+from ..engine.options import EngineOptions
+from ..evals.loop import EvalConfig, run_eval
 from ..evals.merge import merge_shards
 from ..evals.rescore import parse_grid, parse_seeds, rescore
 from ..evals.runlog import parse_shard
 from ..progress import make_progress
 from ..views.render import render
 from ..views.tables import country_table
-from ._complete import complete_countries
-from ._options import display_option, engine_options
-from .personas import personas_option
+from ._options import (
+    PromptVariant,
+    VariantOptions,
+    WorkerOptions,
+    countries_option,
+    data_seed_option,
+    display_option,
+    engine_options,
+    lang_option,
+    out_option,
+    param_option,
+    personas_option,
+    prompt_variant_options,
+    seed_option,
+    variant_options,
+    worker_options,
+)
 
 __all__ = ["eval_"]
 
@@ -30,63 +45,25 @@ def eval_() -> None:
 
 @eval_.command("multitp")
 @engine_options
-@click.option(
-    "--countries",
-    default="paper20",
-    show_default=True,
-    help="Comma-separated ISO3 codes or names, or paper20 (the paper's 20 countries).",
-    shell_complete=complete_countries,
-)
+@countries_option(default="paper20")
 @personas_option()
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."
-)
+@out_option(help="Run folder.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N pool scenarios.")
-@click.option(
-    "--variant",
-    type=click.Choice(["paper", "reference"]),
-    default="paper",
-    show_default=True,
-    help="Headline DISCA variant and ablation base (both variants are always computed).",
-)
-@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="IS seed.")
-@click.option("--data-seed", type=click.IntRange(min=0), default=42, show_default=True)
+@variant_options
+@seed_option()
+@data_seed_option
 @click.option("--shard", help="i/n: do only pool positions p with p % n == i.")
-@click.option("--chunk", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--chunk", type=click.IntRange(min=1), default=4,
               help="Scenarios per engine call (10 prompts each).")  # fmt: skip
-@click.option(
-    "--lang",
-    type=click.Choice(["native", "en"]),
-    default="native",
-    show_default=True,
-    help="native: each country in its own language (the paper's protocol; persona-only "
-    "languages keep the English frame); en: everything in English.",
-)
-@click.option("--param", "params", multiple=True, help="DISCA override NAME=VALUE (repeatable).")
-@click.option("--cap", default="80", show_default=True,
-              help="Pool rows per category: 80 (paper), 40, 120 or none (prompt variant).")  # fmt: skip
-@click.option("--min-per-category", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Oversample small categories to N rows (36: the paper's text).")  # fmt: skip
-@click.option("--fourth", type=click.Choice(["aggregate", "utilitarian"]), default="aggregate",
-              show_default=True, help="Fourth persona: the population aggregate or a "
-              "utilitarian anchor (the authors' text, in the personas' language).")  # fmt: skip
-@click.option("--anchor-text", type=click.Choice(["fixed", "released"]), default="fixed",
-              show_default=True, help="Wording of the --fourth utilitarian anchor: fixed "
-              "(the country named) or released ({country_name} left unfilled, as in the "
-              "authors' code).")  # fmt: skip
-@click.option("--drop-dims", help="WVS dimensions left out of the persona texts "
-              "(comma-separated, e.g. religiosity).")  # fmt: skip
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (or Ray actors), each with its own model.")  # fmt: skip
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True, help="Where jobs run: local processes or Ray actors.")  # fmt: skip
-@click.option("--address", help="Ray cluster address (e.g. auto); default: a local Ray.")
+@lang_option()
+@prompt_variant_options
+@worker_options
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @display_option
-def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed, shard, chunk,
-            params, cap, min_per_category, fourth, anchor_text, drop_dims, jobs, threads,
-            executor, address, n_gpu_layers, n_ctx, extra_buffers, force, display,
-            lang) -> None:  # fmt: skip
+def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Path,
+            limit: int | None, variant: VariantOptions, seed: int, data_seed: int,
+            shard: str | None, chunk: int, lang: str, prompt_variant: PromptVariant,
+            workers: WorkerOptions, force: bool, display: str) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
@@ -97,13 +74,11 @@ def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed
     --drop-dims change the prompts and are part of the run's config.
     """
     cfg = EvalConfig(
-        out=out, countries=parse_countries(countries, personas_dir), model=model, limit=limit,
-        variant=variant, seed=seed, data_seed=data_seed, shard=parse_shard(shard),
-        chunk=chunk, overrides=parse_params(params), n_threads=threads,
-        n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, extra_buffers=extra_buffers, force=force,
-        personas_dir=personas_dir, jobs=jobs, executor=executor, address=address,
-        cap=parse_cap(cap), min_per_category=min_per_category, fourth=fourth,
-        anchor_text=anchor_text, drop_dims=parse_drop_dims(drop_dims), lang=lang,
+        out=out, countries=parse_countries(countries, personas_dir), engine=engine_options,
+        limit=limit, variant=variant.variant, overrides=variant.overrides, seed=seed,
+        data_seed=data_seed, shard=parse_shard(shard), chunk=chunk, force=force,
+        personas_dir=personas_dir, jobs=workers.jobs, executor=workers.executor,
+        address=workers.address, lang=lang, **dataclasses.asdict(prompt_variant),
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)
@@ -123,9 +98,7 @@ def multitp(model, countries, personas_dir, out, limit, variant, seed, data_seed
 @click.argument(
     "runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="New run folder."
-)
+@out_option(help="New run folder.")
 @click.option("--force", is_flag=True, help="Replace a run already in --out.")
 def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
     """Combine shard runs (same config) into one run folder with its results."""
@@ -138,14 +111,10 @@ def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
 
 @eval_.command("rescore")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="New run folder (a sweep folder when there are several points).",
-)  # fmt: skip
-@click.option("--seed", type=click.IntRange(min=0), help="IS seed (default: the run's).")
+@out_option(help="New run folder (a sweep folder when there are several points).")
+@seed_option(default=None, help="IS seed  [default: the run's]")
 @click.option("--seeds", help="Several IS seeds, e.g. 42,101,2026 (the paper's ± spread).")
-@click.option("--param", "params", multiple=True,
-              help="DISCA override NAME=VALUE or a grid NAME=V1,V2,... (repeatable).")  # fmt: skip
+@param_option(grid=True)
 @click.option("--force", is_flag=True, help="Replace different runs already in --out.")
 def rescore_(run: Path, out: Path, seed: int | None, seeds: str | None,
              params: tuple[str, ...], force: bool) -> None:  # fmt: skip

@@ -18,31 +18,20 @@ from ..content.personas import (
 )
 from ..progress import make_progress
 from ._complete import complete_countries
-from ._options import display_option
+from ._options import (
+    countries_option,
+    display_option,
+    json_option,
+    lang_option,
+    out_option,
+    personas_option,
+)
 
-__all__ = ["personas", "personas_option"]
-
-
-def personas_option(*names: str):
-    """``--personas DIR`` (env ``DISCA_PERSONAS_DIR``): a persona folder instead of the shipped one.
-
-    Panels written by ``disca personas build --out DIR`` are such a folder. The value
-    reaches the command as ``personas_dir`` (a Path, or None for the shipped panels).
-    """
-    return click.option(
-        "--personas",
-        *names,
-        "personas_dir",
-        envvar="DISCA_PERSONAS_DIR",
-        show_envvar=True,
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Persona folder (ISO3.toml files, e.g. from `disca personas build --out DIR`) "
-        "instead of the shipped panels.",
-    )
+__all__ = ["personas"]
 
 
 _DIR_OPTION = personas_option("--dir")
-_JSON_OPTION = click.option("--json", "json_", is_flag=True, help="Output JSON.")
+_JSON_OPTION = json_option("Output JSON.")
 
 
 def _console(stderr: bool = False):
@@ -102,14 +91,7 @@ def list_(personas_dir: Path | None, json_: bool) -> None:
 @click.argument("country", shell_complete=complete_countries)
 @_DIR_OPTION
 @_JSON_OPTION
-@click.option(
-    "--lang",
-    type=click.Choice(["native", "en"]),
-    default="native",
-    show_default=True,
-    help="native: the personas as the paper renders them, in the country's language; "
-    "en: the English text.",
-)
+@lang_option()
 def show(country: str, personas_dir: Path | None, json_: bool, lang: str) -> None:
     """One country's four personas: levels per dimension, then the rendered texts.
 
@@ -169,27 +151,22 @@ def show(country: str, personas_dir: Path | None, json_: bool, lang: str) -> Non
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="WVS-7 cross-national inverted CSV you downloaded from worldvaluessurvey.org.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the ISO3.toml panel files.",
-)
-@click.option("--countries", help="Comma-separated countries (default: all in the file).")
+@out_option(help="Folder for the ISO3.toml panel files.")
+@countries_option(help="Countries to build, ISO3, ISO2 or names (JP,US,DE)",
+                  default_text="every country in the file")  # fmt: skip
 @display_option
-def build(wvs_file: Path, out_dir: Path, countries: str | None, display: str) -> None:
+def build(wvs_file: Path, out: Path, countries: str | None, display: str) -> None:
     """Build panels from WVS-7 microdata (PERSONAS.md §3-§4); the file is never copied."""
     wanted = [c for c in countries.split(",") if c.strip()] if countries else None
     progress = make_progress(display, unit="bytes", description="reading WVS")
     progress.start(os.path.getsize(wvs_file))
     try:
-        paths = build_from_wvs(wvs_file, out_dir, wanted, progress=progress)
+        paths = build_from_wvs(wvs_file, out, wanted, progress=progress)
     finally:
         progress.close()
     from rich.table import Table
 
-    table = Table(title=f"{len(paths)} panels written to {out_dir}")
+    table = Table(title=f"{len(paths)} panels written to {out}")
     table.add_column("ISO3")
     for cohort in COHORTS:
         table.add_column(f"n {cohort}", justify="right")

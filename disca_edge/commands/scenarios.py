@@ -9,6 +9,7 @@ import json
 import click
 
 from ..content.scenarios import PROTOCOLS, scenario_rows
+from ._options import countries_option, data_seed_option, json_option, lang_option
 
 __all__ = ["scenarios"]
 
@@ -25,33 +26,25 @@ def scenarios() -> None:
     "--protocol",
     type=click.Choice(PROTOCOLS),
     default="multitp",
-    show_default=True,
     help="multitp: 460 rows, MultiTP prompt; disca: the 310-row pool, DISCA user turn.",
 )
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["table", "csv", "jsonl"]),
-    default="table",
-    show_default=True,
-)
-@click.option("--json", "json_", is_flag=True, help="Same as --format jsonl.")
+@click.option("--format", "format_", type=click.Choice(["table", "csv"]), default="table")
+@json_option("One JSON object per row.")
 @click.option("--category", help="Only this category (e.g. Species, social_value).")
-@click.option("--data-seed", type=int, default=42, show_default=True, help="DISCA data seed.")
-@click.option(
-    "--lang",
-    default="en",
-    show_default=True,
-    help="Language of the DISCA user turn: en, native (with --country), or a language "
-    "code (de, ja, ...). MultiTP prompts are English only.",
-)
-@click.option("--country", help="The country whose language --lang native means.")
+@data_seed_option
+@lang_option(codes=True)
+@countries_option(help="The country whose language --lang native means (one)",
+                  default_text="none: English")  # fmt: skip
 def list_(protocol: str, format_: str, json_: bool, category: str | None, data_seed: int,
-          lang: str, country: str | None) -> None:  # fmt: skip
-    """One row per vignette: category, both groups, preferred side, prompt."""
-    code = _language_code(lang, country)
+          lang: str, countries: str | None) -> None:  # fmt: skip
+    """One row per vignette: category, both groups, preferred side, prompt.
+
+    The DISCA user turn is in --lang: native (the default) is the --country's frame
+    language, English without a --country; MultiTP prompts are English only.
+    """
+    code = _language_code(lang, countries)
     rows = scenario_rows(protocol, data_seed=data_seed, category=category, lang=code)
-    if json_ or format_ == "jsonl":
+    if json_:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
     elif format_ == "csv":
@@ -64,15 +57,20 @@ def list_(protocol: str, format_: str, json_: bool, category: str | None, data_s
         _print_table(rows, protocol)
 
 
-def _language_code(lang: str, country: str | None) -> str:
+def _language_code(lang: str, countries: str | None) -> str:
     """``--lang`` as a table language: en, a code, or native (the country's frame language)."""
     from ..content import i18n
-    from ..content.personas import load_panel
+    from ..content.personas import load_panel, parse_countries
 
+    if countries is not None and lang != "native":
+        raise click.UsageError(f"--country picks the language of --lang native, not of {lang}")
     if lang == "native":
-        if country is None:
-            raise click.UsageError("--lang native needs --country (whose language?)")
-        panel = load_panel(country)
+        if countries is None:
+            return "en"
+        codes = parse_countries(countries)
+        if len(codes) != 1:
+            raise click.UsageError("--lang native lists one country's language: give one --country")
+        panel = load_panel(codes[0])
         rendering = i18n.rendering(panel.iso3, "native", language_code=panel.language,
                                    english_name=panel.country_name)  # fmt: skip
         if rendering.persona_only:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -37,6 +37,7 @@ from ..errors import DiscaError
 from . import hardware
 from .chat import ChatPrompt, ChatTokens
 from .kvcache import PINNED_SLOTS, PinnedPrefixes
+from .options import DEFAULT_N_CTX, GROUP_CELLS, EngineOptions
 from .plan import Step, plan
 
 __all__ = [
@@ -44,7 +45,10 @@ __all__ = [
     "GROUP_CELLS",
     "KV_TYPES",
     "ChatPrompt",
+    "ChatTokens",
+    "DEFAULT_N_CTX",
     "Engine",
+    "EngineOptions",
     "EngineStats",
     "LogitsAB",
     "PromptTooLongError",
@@ -55,10 +59,6 @@ log = logging.getLogger(__name__)
 
 #: KV cells every group leaves free, and the margin by which a prompt must fit the context.
 CONTEXT_RESERVE = 16
-
-#: Default most KV cells per group of prompts: one panel prompt's prefix and about ten
-#: suffixes; attention then scans ~600 cells per token instead of the whole context.
-GROUP_CELLS = 1024
 
 #: KV-cache element types the engine accepts (``type_k`` and ``type_v``).
 KV_TYPES = ("f16", "q8_0", "bf16", "f32")
@@ -144,20 +144,8 @@ def _import_llama():
     return llama_cpp, internals
 
 
-def _engine_settings(
-    llama_cpp: Any,
-    *,
-    n_ctx: int,
-    n_threads: int | None,
-    n_batch: int,
-    n_gpu_layers: int,
-    n_ubatch: int | None,
-    n_seq_max: int,
-    kv_type: str | None,
-    extra_buffers: str | None,
-    seed: int,
-) -> dict[str, Any]:
-    """The engine's settings: its arguments with the defaults the llama.cpp build implies.
+def _engine_settings(llama_cpp: Any, options: EngineOptions) -> dict[str, Any]:
+    """The engine's settings: its options with the defaults the llama.cpp build implies.
 
     The compute path (CPU or GPU offload, flash attention, default KV type) and the extra
     weight buffers follow the build and the CPU (`hardware`); see `Engine` for each.
@@ -165,30 +153,33 @@ def _engine_settings(
     Raises:
         ValueError: an unknown KV type.
     """
-    buffers = hardware.resolve_extra_buffers(extra_buffers)
+    buffers = hardware.resolve_extra_buffers(options.extra_buffers)
     features = hardware.cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
     use_extra_bufts = hardware.extra_buffers_on(buffers, features)
-    path = hardware.compute_path(n_gpu_layers, bool(llama_cpp.llama_supports_gpu_offload()))
+    path = hardware.compute_path(
+        options.n_gpu_layers or 0, bool(llama_cpp.llama_supports_gpu_offload())
+    )
     if path.warning:
         log.warning("%s", path.warning)
-    threads = n_threads or os.cpu_count() or 1
-    kv_type = kv_type or path.kv_type
+    threads = options.n_threads or os.cpu_count() or 1
+    kv_type = options.kv_type or path.kv_type
     if kv_type not in KV_TYPES:
         raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
+    n_batch, n_ubatch = options.n_batch, options.n_ubatch
     if n_ubatch is None:
         n_ubatch = n_batch if path.on_gpu or kv_type not in ("f16", "f32") else min(n_batch, 63)
     return {
-        "n_ctx": int(n_ctx),
+        "n_ctx": int(options.n_ctx or DEFAULT_N_CTX),
         "n_threads": int(threads),
         "n_batch": int(n_batch),
         "n_ubatch": int(n_ubatch),
         "flash_attn": path.flash_attn,
         "n_gpu_layers": path.n_gpu_layers,
-        "n_seq_max": int(n_seq_max),
+        "n_seq_max": int(options.n_seq_max),
         "kv_type": kv_type,
         "extra_buffers": buffers,
         "use_extra_bufts": use_extra_bufts,
-        "seed": int(seed),
+        "seed": int(options.seed),
         "kv_unified": True,
     }
 
@@ -196,102 +187,93 @@ def _engine_settings(
 class Engine:
     """A GGUF model with a shared-prefix KV cache that returns A/B logits for chat prompts.
 
+    The options (`EngineOptions`; the model name in them is not read here) act as follows.
+
+    * ``n_ctx``: KV cells shared by all sequences; ``n_batch``: most tokens per
+      ``llama_decode`` call; ``n_seq_max``: pinned prefixes + prompts in flight.
+    * ``n_ubatch``: micro-batch (default `n_batch`; 63 with an f16 or f32 KV cache on the
+      CPU). Exactness on the CPU rests on ggml's per-row flash-attention kernel, whose
+      result for a query does not depend on which other tokens share the micro-batch or
+      where other sequences' cells sit. With an f16/f32 cache, ggml switches to a tiled
+      kernel at 64 queries (and a split-KV kernel for a lone query over 512+ cells), whose
+      rounding does depend on the layout; small quantised models amplify that into logit
+      shifts of up to ~0.5.
+    * ``n_gpu_layers``: -1 = all, on Metal/CUDA builds; 0 = CPU. On a build without GPU
+      offload a warning is logged and the CPU path is used.
+    * ``kv_type``: one of `KV_TYPES` (default: ``q8_0`` on the CPU, where ggml only ever
+      runs the per-row kernel for it, so any micro-batch is bit-identical to isolated
+      evaluation on SmolLM2 (not on Gemma-3-270M: up to 0.87 logits, see the README);
+      ``f16`` with GPU offload).
+    * ``group_cells``: a prompt longer than this gets a group of its own. llama.cpp's
+      attention scans every used cell for every token, so smaller groups cost less per
+      token but share fewer tokens; `GROUP_CELLS` measured best on SmolLM2
+      (benchmarks/engine.py). ``only_group_prefixes``: keep only the current group's
+      pinned prefixes resident (restored from an in-memory copy of their state when
+      needed again), so no group scans other groups' prefix cells.
+    * ``extra_buffers``: llama.cpp's extra weight buffer types (CPU repacking): ``auto``
+      (off where the CPU reports AMX, on elsewhere), ``on`` or ``off``.
+    * ``chat_template``: Jinja template overriding the one in the GGUF metadata.
+
     Args:
         model_path: path to a ``.gguf`` file.
-        n_ctx: context size in tokens (KV cells shared by all sequences).
-        n_threads: CPU threads (default: all cores).
-        n_batch: most tokens per ``llama_decode`` call.
-        n_ubatch: micro-batch (default `n_batch`; 63 with an f16 or f32 KV cache on the
-            CPU). Exactness on the CPU rests on ggml's per-row flash-attention kernel,
-            whose result for a query does not depend on which other tokens share the
-            micro-batch or where other sequences' cells sit. With an f16/f32 cache, ggml
-            switches to a tiled kernel at 64 queries (and a split-KV kernel for a lone
-            query over 512+ cells), whose rounding does depend on the layout; small
-            quantised models amplify that into logit shifts of up to ~0.5.
-        n_gpu_layers: layers to offload (-1 = all, on Metal/CUDA builds; 0 = CPU). On a
-            build without GPU offload a warning is logged and the CPU path is used.
-        n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
-        kv_type: KV-cache element type, one of `KV_TYPES` (default: ``q8_0`` on the CPU,
-            where ggml only ever runs the per-row kernel for it, so any micro-batch is
-            bit-identical to isolated evaluation on SmolLM2 (not on Gemma-3-270M: up
-            to 0.87 logits, see the README); ``f16`` with GPU offload).
-        group_cells: most KV cells one group of prompts may fill (None: the context); a
-            prompt longer than this gets a group of its own.
-            llama.cpp's attention scans every used cell for every token, so smaller
-            groups cost less per token but share fewer tokens; `GROUP_CELLS` measured
-            best on SmolLM2 (benchmarks/engine.py).
-        only_group_prefixes: keep only the current group's pinned prefixes resident
-            (restored from an in-memory copy of their state when needed again) instead of
-            every prefix that fits, so no group scans other groups' prefix cells.
-        extra_buffers: llama.cpp's extra weight buffer types (CPU repacking): ``auto``
-            (off where the CPU reports AMX, on elsewhere), ``on`` or ``off``; None reads
-            ``$DISCA_EXTRA_BUFFERS`` (default auto).
-        chat_template: Jinja template overriding the one in the GGUF metadata.
-        seed: recorded for reproducibility; decoding reads logits and never samples.
+        options: the engine options (default: `EngineOptions()`).
         prefix_cache_dir: if set, the KV state of every pinned prefix is saved there
             (one checksummed file per prefix and kernel settings) and loaded instead of
             re-evaluated by later processes. Use one folder per model file, as the
             state is only valid for the weights that produced it.
+        size_context: called once the weights and the chat template are loaded and
+            before the context is made, with the model's `ChatTokens`; returns the
+            context size to make (replacing ``options.n_ctx``). So a caller sizes the
+            context for its prompts without loading the model twice.
     """
 
     def __init__(
         self,
         model_path: str | os.PathLike,
+        options: EngineOptions | None = None,
         *,
-        n_ctx: int = 4096,
-        n_threads: int | None = None,
-        n_batch: int = 512,
-        n_gpu_layers: int = 0,
-        n_ubatch: int | None = None,
-        n_seq_max: int = 128,
-        kv_type: str | None = None,
-        group_cells: int | None = GROUP_CELLS,
-        only_group_prefixes: bool = True,
-        extra_buffers: str | None = None,
-        chat_template: str | None = None,
-        seed: int = 0,
         prefix_cache_dir: str | os.PathLike | None = None,
+        size_context: Callable[[ChatTokens], int] | None = None,
     ) -> None:
+        options = options or EngineOptions()
         llama_cpp, internals = _import_llama()
         self._llama = llama_cpp
         self.model_path = Path(model_path)
+        n_seq_max = options.n_seq_max
         if n_seq_max <= PINNED_SLOTS + 1 or n_seq_max > 256:
             raise ValueError(f"n_seq_max must be in ({PINNED_SLOTS + 1}, 256], got {n_seq_max}")
+        n_ctx, n_batch = options.n_ctx or DEFAULT_N_CTX, options.n_batch
         if min(n_ctx, n_batch) < n_seq_max:  # llama.cpp would abort the process (GGML_ASSERT)
             raise DiscaError(
                 f"{'n_ctx' if n_ctx < n_seq_max else 'n_batch'}={min(n_ctx, n_batch)} is too "
                 f"small: llama.cpp needs at least {n_seq_max} (n_seq_max) and a DISCA prompt "
                 "several hundred tokens; use a context of 512 or more"
             )
-        self.settings = _engine_settings(
-            llama_cpp,
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_batch=n_batch,
-            n_gpu_layers=n_gpu_layers,
-            n_ubatch=n_ubatch,
-            n_seq_max=n_seq_max,
-            kv_type=kv_type,
-            extra_buffers=extra_buffers,
-            seed=seed,
-        )
+        self.settings = _engine_settings(llama_cpp, options)
         self._model = self._load_model(internals)
-        self._ctx = self._new_context()
+        try:
+            self._attach_chat(options.chat_template)
+            if size_context is not None:
+                self.settings["n_ctx"] = int(size_context(self.chat))
+            self._ctx = self._new_context()
+        except BaseException:
+            self.close()
+            raise
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self.n_ctx = int(llama_cpp.llama_n_ctx(self._ctx))
-        self.n_batch = int(n_batch)
+        self.n_batch = int(options.n_batch)
         self.n_seq_max = int(n_seq_max)
         self.n_vocab = self._model.n_vocab()
         budget = self.n_ctx - CONTEXT_RESERVE
+        group_cells = options.group_cells
         self.group_cells = min(budget, int(group_cells)) if group_cells else budget
         self.settings["group_cells"] = self.group_cells
-        self.settings["only_group_prefixes"] = bool(only_group_prefixes)
+        self.settings["only_group_prefixes"] = bool(options.only_group_prefixes)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
-        self._attach_chat(chat_template)
         self.prefix_cache_dir = Path(prefix_cache_dir) if prefix_cache_dir else None
         self.stats = EngineStats()
         self._cells_in_use = 0  # KV cells holding tokens: llama.cpp attends over all of them
-        self._prefixes = self._pinned_prefixes(bool(only_group_prefixes))
+        self._prefixes = self._pinned_prefixes(bool(options.only_group_prefixes))
 
     def _load_model(self, internals: Any) -> Any:
         """The weights, offloaded and repacked as the settings say."""
@@ -399,7 +381,7 @@ class Engine:
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix of `system`: what the engine keeps resident."""
-        return len(self.chat.prefix_tokens(system))
+        return self.chat.prefix_len(system)
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, steps, on_logits) -> None:

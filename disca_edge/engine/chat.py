@@ -284,6 +284,10 @@ class ChatTokens:
             cached = self._prefix_cache[system] = tuple(one[: common_prefix_len(one, two)])
         return cached
 
+    def prefix_len(self, system: str) -> int:
+        """Tokens of the rendered system prefix of `system` (`prefix_tokens`)."""
+        return len(self.prefix_tokens(system))
+
     def pinned_len(self, prompt: ChatPrompt, tokens: Sequence[int]) -> int:
         """Length of a prompt's pinned prefix: its system prefix, never its last token."""
         return min(common_prefix_len(self.prefix_tokens(prompt.system), tokens), len(tokens) - 1)

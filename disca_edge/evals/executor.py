@@ -1,9 +1,8 @@
 """Executors: where an evaluation's work items run (this process, worker processes, Ray actors).
 
-A MultiTP run is a list of `WorkItem` s, (country, a chunk of pool positions). A `Worker`
-loads the model once and turns a work item into run records (the engine's logits for the
-chunk's 10 prompts per scenario, then every method from them). Three backends host
-workers behind one interface:
+A MultiTP run is a list of `worker.WorkItem` s, (country, a chunk of pool positions); a
+`worker.Worker` loads the model once and turns a work item into run records. Three
+backends host workers behind one interface:
 
 * ``inline``: one worker in this process (``--jobs 1``; may reuse a loaded engine);
 * ``process``: N spawned processes, each with its own model (``--jobs N``);
@@ -19,29 +18,18 @@ run folder is the same set of records in any order, and resume works across back
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import signal
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
 from ..errors import DiscaError
-from ..maths.methods import Method, record_fields
+from .worker import Worker, WorkItem, WorkSpec
 
-__all__ = [
-    "EXECUTORS",
-    "WorkSpec",
-    "WorkItem",
-    "Worker",
-    "record_chunk",
-    "Executor",
-    "make_executor",
-]
+__all__ = ["EXECUTORS", "Executor", "default_threads", "make_executor"]
 
 log = logging.getLogger(__name__)
 
@@ -49,231 +37,6 @@ EXECUTORS = ("local", "ray")
 
 #: A work item may kill its worker this often before the run gives up on it.
 MAX_DEATHS = 2
-
-
-@dataclass(frozen=True)
-class WorkSpec:
-    """Everything a worker needs to turn work items into records (picklable, no model).
-
-    Attributes:
-        model: registry name or .gguf path, resolved (and pulled) by each worker.
-        model_sha256: the driver's model hash; a worker with another file refuses.
-        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings per worker (None:
-            defaults).
-        variant, overrides: the method suite (`methods.method_suite`).
-        seed: IS seed; data_seed: pool and opener seed.
-        pool: keyword arguments of `variants.pool` besides the seed.
-        panel: keyword arguments of `variants.panel_for` besides the country.
-        lang: "native" or "en" (`pipeline.panel_prompts`).
-        anchor_text: wording of a utilitarian anchor persona (`pipeline.panel_prompts`).
-        countries, limit: the run's countries and pool limit; a worker that loads its own
-            model sizes its context for them before any work (native prompts can be
-            several times longer than English ones).
-    """
-
-    model: str | None
-    model_sha256: str | None = None
-    n_threads: int | None = None
-    n_gpu_layers: int | None = None
-    n_ctx: int | None = None
-    extra_buffers: str | None = None
-    variant: str = "paper"
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 42
-    data_seed: int = 42
-    pool: Mapping[str, Any] = field(default_factory=dict)
-    panel: Mapping[str, Any] = field(default_factory=dict)
-    lang: str = "en"
-    anchor_text: str = "fixed"
-    countries: tuple[str, ...] = ()
-    limit: int | None = None
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One chunk of one country: pool positions, evaluated in one engine call."""
-
-    country: str
-    positions: tuple[int, ...]
-
-
-# --------------------------------------------------------------------------- the worker
-
-
-def record_chunk(
-    iso3: str,
-    items: Sequence[tuple[int, Any]],
-    panel_logits: Any,
-    outputs: Mapping[str, Mapping[str, np.ndarray]],
-    suite: Mapping[str, Method],
-    language: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """One JSON-ready record per scenario of a chunk (`Worker.process`).
-
-    Args:
-        iso3: the country.
-        items: (pool position, vignette) per scenario.
-        panel_logits: `pipeline.PanelLogits` of the chunk.
-        outputs: `methods.compute_methods` of the chunk.
-        suite: the methods.
-        language: the prompts' languages (`i18n.Rendering.to_dict`), stored as ``lang``.
-    """
-    lang = {k: v for k, v in (language or {}).items() if k != "note"} or None
-    out = []
-    for s, (position, vignette) in enumerate(items):
-        texts = panel_logits.texts[s]
-        record = {
-            "country": iso3,
-            "lang": lang,
-            "scenario_id": vignette.scenario_id,
-            "vignette_index": vignette.vignette_index,
-            "pool_position": position,
-            "category": vignette.category,
-            "preferred_right": bool(vignette.preferred_right),
-            "unordered_key": vignette.unordered_key,
-            "has_swap": bool(panel_logits.has_swap[s]),
-            "logits": panel_logits.logits[s].tolist(),
-            "token_ids": panel_logits.token_ids[s].tolist(),
-            "prompt_sha256": [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts],
-            **record_fields(outputs, suite, s),
-        }
-        out.append(record)
-    return out
-
-
-class Worker:
-    """A loaded model plus the run's pool, panels and methods; `process` makes records.
-
-    Args:
-        spec: the run's `WorkSpec`.
-        engine: an already loaded engine (inline backend only); default: opened from
-            ``spec.model`` (pulled on first use).
-        model_info: `models.ModelInfo.as_dict()` of ``engine``.
-
-    Raises:
-        DiscaError: the model cannot be loaded, or its sha256 is not the driver's.
-    """
-
-    def __init__(self, spec: WorkSpec, engine: Any = None, model_info: Any = None) -> None:
-        from ..content import variants
-        from ..maths.methods import method_suite
-        from ..models import open as models
-
-        self.spec = spec
-        self.own_engine = engine is None
-        if engine is None:
-            engine, info = models.open_engine(
-                spec.model,
-                n_threads=spec.n_threads,
-                n_gpu_layers=spec.n_gpu_layers,
-                n_ctx=spec.n_ctx,
-                extra_buffers=spec.extra_buffers,
-                prefix_cache=True,  # persona prefixes restored (bit-identical) across processes
-            )
-            model_info = info.as_dict()
-        self.engine = engine
-        self.model_info = dict(model_info or {})
-        if spec.model_sha256 and self.model_info.get("sha256") != spec.model_sha256:
-            raise DiscaError(
-                f"worker model {self.model_info.get('path')} has sha256 "
-                f"{str(self.model_info.get('sha256'))[:12]}…, the run uses "
-                f"{spec.model_sha256[:12]}…"
-            )
-        self.suite = method_suite(spec.variant, spec.overrides)
-        self.k_half = next(iter(self.suite.values())).params.k_half
-        self.pool = variants.pool(spec.data_seed, **dict(spec.pool))
-        self.ids = variants.record_ids(self.pool)
-        self._prompts: dict[str, Any] = {}
-        if self.own_engine:
-            self._fit_context()
-
-    def prompts(self, iso3: str) -> Any:
-        """The country's panel prompts in the run's language (cached per country)."""
-        from .. import pipeline
-        from ..content import variants
-
-        if iso3 not in self._prompts:
-            panel = variants.panel_for(iso3, **dict(self.spec.panel))
-            self._prompts[iso3] = pipeline.panel_prompts(
-                panel, self.spec.lang, anchor_text=self.spec.anchor_text
-            )
-        return self._prompts[iso3]
-
-    def system_prompts(self, iso3: str) -> list[str]:
-        """Base prompt plus the country's persona texts (cached per country)."""
-        return list(self.prompts(iso3).systems)
-
-    def _fit_context(self) -> None:
-        """Reopen the model with a larger context before any work if the run needs it."""
-        import logging
-
-        from .. import pipeline
-        from ..models import open as models
-
-        n = len(self.pool) if self.spec.limit is None else min(self.spec.limit, len(self.pool))
-        need = 0
-        longest: dict[str, list[str]] = {}
-        for iso3 in self.spec.countries:
-            prompts = self.prompts(iso3)
-            code = prompts.frame.code
-            if code not in longest:
-                users = []
-                for v in self.pool[:n]:
-                    dilemma = prompts.vignette(v, self.spec.data_seed)
-                    users += [dilemma.user_orig, dilemma.user_swap or ""]
-                longest[code] = sorted(users, key=len, reverse=True)[:3]
-            need = max(need, pipeline.context_needed(self.engine, prompts.systems, longest[code]))
-        if need <= self.engine.n_ctx:
-            return
-        n_ctx = -(-need // 256) * 256
-        logging.getLogger(__name__).warning(
-            "warning: the %s prompts need %d context tokens (largest panel plus the longest "
-            "scenario); sizing the context up from %d to %d before the run",
-            self.spec.lang, need, self.engine.n_ctx, n_ctx,
-        )  # fmt: skip
-        self.engine.close()
-        self.engine, info = models.open_engine(
-            self.spec.model,
-            n_threads=self.spec.n_threads,
-            n_gpu_layers=self.spec.n_gpu_layers,
-            n_ctx=n_ctx,
-            extra_buffers=self.spec.extra_buffers,
-            prefix_cache=True,
-        )
-        self.model_info = info.as_dict()
-
-    def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Evaluate one chunk: (its records in position order, engine counters spent)."""
-        from .. import pipeline
-        from ..maths import core
-        from ..maths.methods import compute_methods
-
-        before = self.engine.stats.as_dict()
-        chunk = [(p, self.pool[p]) for p in item.positions]
-        prompts = self.prompts(item.country)
-        dilemmas = [prompts.vignette(v, self.spec.data_seed) for _, v in chunk]
-        logits = pipeline.evaluate_panel(self.engine, self.system_prompts(item.country), dilemmas)
-        z = core.draws(self.spec.seed, [v.vignette_index for _, v in chunk], self.k_half)
-        outputs = compute_methods(
-            logits.logits,
-            logits.has_swap,
-            [v.category for _, v in chunk],
-            np.array([v.preferred_right for _, v in chunk], dtype=bool),
-            z,
-            self.suite,
-        )
-        records = record_chunk(
-            item.country, chunk, logits, outputs, self.suite, prompts.rendering.to_dict()
-        )
-        for record, (position, _) in zip(records, chunk, strict=True):
-            record["scenario_id"] = self.ids[position]  # unique under oversampling
-        after = self.engine.stats.as_dict()
-        return records, {k: after[k] - before.get(k, 0) for k in after}
-
-    def close(self) -> None:
-        """Free the model if this worker loaded it."""
-        if self.own_engine:
-            self.engine.close()
 
 
 # --------------------------------------------------------------------------- backends
@@ -505,7 +268,7 @@ class _RayBackend:
 
     def start(self) -> list[dict[str, Any]]:
         ray = self._ray
-        cpus = self._spec.n_threads or 1
+        cpus = self._spec.engine.n_threads or 1
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
             if self._address is None:  # a local Ray instance sized for the jobs

@@ -16,6 +16,7 @@ only the order-independent δ_micro; the prior is applied when results are built
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -32,15 +33,17 @@ import numpy as np
 
 from .. import __version__, paths, pipeline
 from ..content import human_targets, i18n, scenarios, variants
+from ..engine.options import EngineOptions
 from ..errors import DiscaError
 from ..machine import machine_info
 from ..maths import core
 from ..maths.methods import Method, method_suite
 from ..progress import NullProgress, Progress
 from . import runlog
-from .executor import WorkItem, WorkSpec, default_threads, make_executor
+from .executor import default_threads, make_executor
 from .results import Results
 from .scoring import score_run, write_run_results
+from .worker import WorkItem, WorkSpec
 
 __all__ = [
     "EvalConfig",
@@ -67,7 +70,8 @@ class EvalConfig:
     Attributes:
         out: the run directory.
         countries: ISO3 codes, in run order.
-        model: registry name or .gguf path (None: the registry default).
+        engine: the model and engine options of every worker (`EngineOptions`; with
+            several jobs and no thread count, the CPUs are shared out).
         limit: only the first ``limit`` scenarios of the pool (processing order).
         variant: ablation base and headline DISCA variant (``paper`` / ``reference``).
         seed: IS seed of the noise draws (spec §4; 42 is the paper's main seed).
@@ -75,8 +79,6 @@ class EvalConfig:
         shard: (i, n): this process does the pool positions p with p % n == i.
         chunk: scenarios per engine call (10 prompts each).
         overrides: DISCA parameter overrides for every method.
-        n_threads, n_gpu_layers, n_ctx, extra_buffers: engine settings per worker (None:
-            defaults; with several jobs the CPUs are shared out).
         force: replace a run with a different config in ``out``.
         personas_dir: the persona folder (None: the shipped panels); recorded in run.json.
         jobs: workers, each with its own model (`executor`).
@@ -89,7 +91,7 @@ class EvalConfig:
 
     out: Path
     countries: tuple[str, ...]
-    model: str | None = None
+    engine: EngineOptions = EngineOptions(prefix_cache=True)
     limit: int | None = None
     variant: str = "paper"
     seed: int = 42
@@ -97,10 +99,6 @@ class EvalConfig:
     shard: tuple[int, int] | None = None
     chunk: int = 4
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    n_threads: int | None = None
-    n_gpu_layers: int | None = None
-    n_ctx: int | None = None
-    extra_buffers: str | None = None
     force: bool = False
     personas_dir: Path | None = None
     jobs: int = 1
@@ -368,12 +366,11 @@ def _plan(cfg: EvalConfig) -> _Plan:
 
 def _work_spec(cfg: EvalConfig) -> WorkSpec:
     """What every worker needs to evaluate this run's work items."""
+    engine = cfg.engine
+    if engine.n_threads is None:
+        engine = dataclasses.replace(engine, n_threads=default_threads(cfg.jobs))
     return WorkSpec(
-        model=None if cfg.model is None else str(cfg.model),
-        n_threads=cfg.n_threads or default_threads(cfg.jobs),
-        n_gpu_layers=cfg.n_gpu_layers,
-        n_ctx=cfg.n_ctx,
-        extra_buffers=cfg.extra_buffers,
+        engine=engine,
         variant=cfg.variant,
         overrides=dict(cfg.overrides),
         seed=cfg.seed,
@@ -454,7 +451,7 @@ def run_eval(
         cfg: the options.
         progress: a display (default: none).
         engine: an already loaded `engine.Engine` (with ``model_info``, its
-            `models.ModelInfo.as_dict()`); default: `models.open_engine(cfg.model)`.
+            `models.ModelInfo.as_dict()`); default: each worker's `models.open_engine(cfg.engine)`.
         model_info: see ``engine``.
         argv: the command line, recorded in the invocation entry.
 

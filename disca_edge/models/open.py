@@ -1,20 +1,24 @@
-"""Opening a model: a ``--model`` value to a verified GGUF, loaded into an `Engine`.
+"""Opening a model: `EngineOptions` to a verified GGUF, loaded once into an `Engine`.
 
 A ``--model`` value is a registry name (pulled on first use) or a path to a ``.gguf``
-file; `ModelInfo` is what a result records about the model it came from.
+file; `ModelInfo` is what a result records about the model it came from. `open_engine`
+sizes the context for the prompts a run will send (`pipeline.ContextDemand`) between
+loading the weights and making the context, so a model is never opened twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import Engine, llama_cpp_version
+from ..engine import DEFAULT_N_CTX, ChatTokens, Engine, EngineOptions, llama_cpp_version
 from ..errors import DiscaError
 from ..paths import PlaceError, cache_dir, check_writable_dir
+from ..pipeline import ContextDemand
 from .gguf import check_gguf
 from .integrity import ProgressFn, verify_model, verify_sha256
 from .pull import pull
@@ -28,11 +32,24 @@ from .registry import (
     local_path,
 )
 
-__all__ = ["ModelInfo", "open_engine", "resolve_model", "warn_unlisted_languages"]
+__all__ = [
+    "ContextTooSmallError",
+    "ModelInfo",
+    "open_engine",
+    "resolve_model",
+    "warn_unlisted_languages",
+]
 
 log = logging.getLogger(__name__)
 
 _WARNED_LANGUAGES: set[tuple[str, str]] = set()
+
+#: A context sized up for the prompts is a multiple of this many tokens.
+CONTEXT_STEP = 256
+
+
+class ContextTooSmallError(DiscaError):
+    """A context size the user chose is too small for the run's prompts."""
 
 
 def warn_unlisted_languages(model: str | None, codes: Iterable[str]) -> list[str]:
@@ -129,45 +146,95 @@ class ModelInfo:
 
 
 def open_engine(
-    name_or_path: str | os.PathLike | None = None,
+    options: EngineOptions | None = None,
     *,
-    n_threads: int | None = None,
-    n_gpu_layers: int | None = None,
-    n_ctx: int | None = None,
-    seed: int = 0,
+    fit: ContextDemand | None = None,
     progress: ProgressFn | None = None,
-    prefix_cache: bool = False,
-    extra_buffers: str | None = None,
-):
-    """Resolve `--model`, pull it if needed, and load it; returns (Engine, ModelInfo).
+) -> tuple[Engine, ModelInfo]:
+    """Resolve the model, pull it if needed, and load it once; returns (Engine, ModelInfo).
 
-    Registry settings (context size, chat template, suggested GPU layers) apply unless
-    overridden here. With `prefix_cache`, system-prompt KV states are kept on disk under
-    the cache dir (one folder per model sha256) so later processes skip re-evaluating them.
-    `extra_buffers` (auto, on, off; None: ``$DISCA_EXTRA_BUFFERS`` or auto) is the engine's
-    weight-repacking setting.
+    Registry settings (context size, chat template, suggested GPU layers) apply where
+    `options` leaves them None. With ``options.prefix_cache``, system-prompt KV states
+    are kept on disk under the cache dir (one folder per model sha256) so later
+    processes skip re-evaluating them.
+
+    With `fit`, the context is sized for those prompts after the weights are loaded and
+    before the context is made (`Engine`'s ``size_context``): a default context that is
+    too small grows to the need plus ``fit.reserve``, rounded up to 256 tokens, with one
+    warning; a context size given in ``options.n_ctx`` is kept, or refused when the
+    prompts do not fit it.
+
+    Raises:
+        ContextTooSmallError: ``options.n_ctx`` is smaller than the prompts of `fit` need.
+        DiscaError: the model cannot be resolved, verified or loaded.
     """
-    spec, path = resolve_model(name_or_path, progress=progress)
+    options = options or EngineOptions()
+    spec, path = resolve_model(options.model, progress=progress)
     checked = verify_model(spec, path, progress)  # the digest checked now, and how
     sha = checked.sha256
-    kv_dir = cache_dir() / "kv" / sha[:32]
-    if prefix_cache:
-        try:
-            check_writable_dir(kv_dir)
-        except PlaceError as exc:  # a read-only cache: ask still works, just not warm
-            log.warning("prefix cache off: %s", exc)
-            prefix_cache = False
+    resolved = dataclasses.replace(
+        options,
+        n_ctx=options.n_ctx or (spec.n_ctx if spec else DEFAULT_N_CTX),
+        n_gpu_layers=(spec.n_gpu_layers if spec else 0)
+        if options.n_gpu_layers is None
+        else options.n_gpu_layers,
+        chat_template=options.chat_template or (spec.chat_template if spec else None),
+    )
     engine = Engine(
         path,
-        n_ctx=n_ctx or (spec.n_ctx if spec else 4096),
-        n_threads=n_threads,
-        n_gpu_layers=(spec.n_gpu_layers if spec else 0) if n_gpu_layers is None else n_gpu_layers,
-        chat_template=spec.chat_template if spec else None,
-        seed=seed,
-        extra_buffers=extra_buffers,
-        prefix_cache_dir=kv_dir if prefix_cache else None,
+        resolved,
+        prefix_cache_dir=_prefix_cache_dir(sha) if options.prefix_cache else None,
+        size_context=None if fit is None else _sizer(fit, options.n_ctx, resolved.n_ctx or 0),
     )
     name = spec.name if spec else path.name
     info = ModelInfo(name=name, path=str(path), sha256=sha, settings=engine.settings,
                      verified=checked.how)  # fmt: skip
     return engine, info
+
+
+def _prefix_cache_dir(sha: str) -> Path | None:
+    """The model's folder of prefix KV states, or None when the cache cannot be written."""
+    kv_dir = cache_dir() / "kv" / sha[:32]
+    try:
+        check_writable_dir(kv_dir)
+    except PlaceError as exc:  # a read-only cache: the run still works, just not warm
+        log.warning("prefix cache off: %s", exc)
+        return None
+    return kv_dir
+
+
+def _sizer(fit: ContextDemand, chosen: int | None, default: int) -> Callable[[ChatTokens], int]:
+    """The `Engine` ``size_context`` hook: the context size for `fit`'s prompts.
+
+    Args:
+        fit: the prompts of the run.
+        chosen: the context size the user gave (None: size it).
+        default: the registry's (or the engine's) context size.
+    """
+
+    def size(chat: ChatTokens) -> int:
+        need = fit.tokens(chat)
+        if chosen is not None:
+            if need > chosen:
+                raise ContextTooSmallError(
+                    f"--n-ctx {chosen} is too small for these prompts: they need {need} "
+                    f"tokens (the largest panel's system prompts and its longest dilemma); "
+                    f"give --n-ctx {_round_up(need)} or more, or leave it out to size the "
+                    "context for the prompts"
+                )
+            return chosen
+        want = need + fit.reserve
+        if want <= default:
+            return default
+        log.warning(
+            "warning: the prompts need about %d context tokens (the largest panel and its "
+            "longest dilemma); sizing the context up from %d to %d before the run",
+            want, default, _round_up(want),
+        )  # fmt: skip
+        return _round_up(want)
+
+    return size
+
+
+def _round_up(tokens: int) -> int:
+    return -(-tokens // CONTEXT_STEP) * CONTEXT_STEP

@@ -17,7 +17,7 @@ from disca_edge import pipeline
 from disca_edge.cli import cli
 from disca_edge.content import i18n, scenarios
 from disca_edge.content.personas import load_panel
-from disca_edge.engine import ChatPrompt, Engine
+from disca_edge.engine import ChatPrompt, Engine, EngineOptions
 from disca_edge.maths import core
 
 pytestmark = pytest.mark.model
@@ -26,8 +26,11 @@ QUESTION = ["--category", "age", "a boy", "two elderly women"]
 
 
 def ask(model, *args, input=None):
+    """`disca ask -c JP --lang en`: English prompts, which these checks read (default: native)."""
     return CliRunner().invoke(
-        cli, ["ask", "-c", "JP", "--model", str(model), "--threads", "2", *args], input=input
+        cli,
+        ["ask", "-c", "JP", "--lang", "en", "--model", str(model), "--threads", "2", *args],
+        input=input,
     )
 
 
@@ -118,7 +121,9 @@ def test_two_prompts_reevaluate_from_an_empty_cache(answer, smollm2_path):
     prompts = [
         ChatPrompt(systems[pipeline.AGENTS.index(e["agent"])], users[e["order"]]) for e in picked
     ]
-    with Engine(smollm2_path, n_ctx=4096, n_threads=2) as engine:  # fresh: empty cache
+    with Engine(
+        smollm2_path, EngineOptions(n_ctx=4096, n_threads=2)
+    ) as engine:  # fresh: empty cache
         for prompt, e in zip(prompts, picked, strict=True):
             assert engine.render(prompt) == e["prompt"]
             assert len(engine.tokenize(e["prompt"])) == e["n_tokens"]

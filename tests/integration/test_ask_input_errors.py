@@ -17,7 +17,8 @@ pytestmark = pytest.mark.model
 
 
 def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(cli, ["ask", *args], input=input)
+    """`disca ask --lang en`: these cases are about input, not language (the default is native)."""
+    return CliRunner().invoke(cli, ["ask", "--lang", "en", *args], input=input)
 
 
 def test_too_long_dilemma_says_how_long_and_the_limit(smollm2_path):

@@ -22,8 +22,12 @@ COUNTRIES = ("JPN", "USA", "DEU")
 
 
 def ask(model, *args, input=None):
+    # English prompts: one context size for every country (native panels differ in length,
+    # and each result records the context it ran in)
     result = CliRunner().invoke(
-        cli, ["ask", "--model", str(model), "--threads", "2", "--seed", "7", *args], input=input
+        cli,
+        ["ask", "--lang", "en", "--model", str(model), "--threads", "2", "--seed", "7", *args],
+        input=input,
     )
     assert result.exit_code == 0, result.output
     return result

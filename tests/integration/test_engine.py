@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from disca_edge.content import personas, scenarios
-from disca_edge.engine import ChatPrompt, Engine, PromptTooLongError
+from disca_edge.engine import ChatPrompt, Engine, EngineOptions, PromptTooLongError
 from disca_edge.errors import DiscaError
 from disca_edge.pipeline import panel_system_prompts
 
@@ -66,7 +66,7 @@ def test_different_prefixes_of_equal_length_never_share_suffix_tokens(smollm2_en
 def test_prompt_longer_than_a_group_gets_a_group_of_its_own(smollm2_path, n_threads):
     """Regression (CI): a 1,126-token native prompt over GROUP_CELLS=1024 raised ValueError."""
     prompts = _panel_prompts(1)
-    with Engine(smollm2_path, n_threads=n_threads, group_cells=64) as engine:
+    with Engine(smollm2_path, EngineOptions(n_threads=n_threads, group_cells=64)) as engine:
         assert max(engine.logits_ab(prompts[:1]).n_tokens) > engine.group_cells
         shared = engine.logits_ab(prompts)
         isolated = engine.logits_ab_isolated(prompts)
@@ -85,7 +85,9 @@ def test_results_do_not_depend_on_prompt_order(smollm2_engine):
 
 
 def test_pinned_prefixes_are_reused_across_calls_and_survive_eviction(smollm2_path, n_threads):
-    engine = Engine(smollm2_path, n_ctx=2048, n_threads=n_threads)  # small cache forces eviction
+    engine = Engine(
+        smollm2_path, EngineOptions(n_ctx=2048, n_threads=n_threads)
+    )  # small cache forces eviction
     try:
         usa, jpn = _panel_prompts(2, "USA"), _panel_prompts(2, "JPN")
         first = engine.logits_ab(usa)
@@ -111,7 +113,7 @@ def test_decision_tokens_are_the_letters(smollm2_engine):
 
 
 def test_prompt_longer_than_context_is_a_clear_error(smollm2_path, n_threads):
-    engine = Engine(smollm2_path, n_ctx=256, n_threads=n_threads)
+    engine = Engine(smollm2_path, EngineOptions(n_ctx=256, n_threads=n_threads))
     try:
         with pytest.raises(PromptTooLongError, match=r"tokens long; the context holds 256"):
             engine.logits_ab([ChatPrompt("You are a helpful assistant.", "word " * 400)])
@@ -134,7 +136,7 @@ def test_a_context_llama_cpp_cannot_make_is_one_error_not_an_abort(smollm2_path,
         "(n_seq_max) and a DISCA prompt several hundred tokens; use a context of 512 or more"
     )
     with pytest.raises(DiscaError, match="n_batch=64 is too small"):
-        Engine(smollm2_path, n_batch=64, n_threads=1)
+        Engine(smollm2_path, EngineOptions(n_batch=64, n_threads=1))
 
 
 _NO_SYSTEM_TEMPLATE = (
@@ -146,7 +148,9 @@ _NO_SYSTEM_TEMPLATE = (
 
 
 def test_template_without_system_role_prepends_system_text(smollm2_path, n_threads):
-    engine = Engine(smollm2_path, n_threads=n_threads, chat_template=_NO_SYSTEM_TEMPLATE)
+    engine = Engine(
+        smollm2_path, EngineOptions(n_threads=n_threads, chat_template=_NO_SYSTEM_TEMPLATE)
+    )
     try:
         assert engine.system_role is False
         text = engine.render(ChatPrompt("SYSTEM TEXT", "USER TEXT"))
@@ -162,9 +166,8 @@ def test_template_without_system_role_prepends_system_text(smollm2_path, n_threa
 def test_gemma_template_gets_exactly_one_bos(gemma_path, n_threads):
     from disca_edge.models import registry as models
 
-    engine = Engine(
-        gemma_path, n_threads=n_threads, chat_template=models.get_model("gemma3-270m").chat_template
-    )
+    template = models.get_model("gemma3-270m").chat_template
+    engine = Engine(gemma_path, EngineOptions(n_threads=n_threads, chat_template=template))
     try:
         text = engine.render(ChatPrompt("You are a persona.", "Choose A or B.\n\nChoice: "))
         assert text.startswith("<bos><start_of_turn>user\nYou are a persona.\n\n")
@@ -179,7 +182,7 @@ def test_gemma_template_gets_exactly_one_bos(gemma_path, n_threads):
 
 def test_gguf_without_chat_template_is_refused(gemma_path, n_threads):
     with pytest.raises(DiscaError, match="no chat template"):
-        Engine(gemma_path, n_threads=n_threads)
+        Engine(gemma_path, EngineOptions(n_threads=n_threads))
 
 
 def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(
@@ -222,7 +225,9 @@ def test_engine_matches_llama_cpp_high_level_api_at_the_same_kernel_settings(
 def test_corrupt_prefix_state_file_is_replaced_not_skipped(smollm2_path, tmp_path, n_threads):
     """Issue 10: flipped bytes inside a saved state fail its checksum; a fresh state replaces it."""
     prompts = _panel_prompts(1)[:5]
-    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+    with Engine(
+        smollm2_path, EngineOptions(n_threads=n_threads), prefix_cache_dir=tmp_path
+    ) as engine:
         first = engine.logits_ab(prompts)
         assert engine.stats.prefixes_decoded == 5
     files = sorted(tmp_path.glob("*.kv"))
@@ -232,11 +237,15 @@ def test_corrupt_prefix_state_file_is_replaced_not_skipped(smollm2_path, tmp_pat
     for k in (100, len(data) // 2, len(data) - 7):  # header-adjacent, middle, tail of the KV data
         data[k] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+    with Engine(
+        smollm2_path, EngineOptions(n_threads=n_threads), prefix_cache_dir=tmp_path
+    ) as engine:
         again = engine.logits_ab(prompts)
         assert (engine.stats.prefixes_loaded, engine.stats.prefixes_decoded) == (4, 1)
     assert victim.read_bytes() != bytes(data)  # rewritten with a good state
-    with Engine(smollm2_path, n_threads=n_threads, prefix_cache_dir=tmp_path) as engine:
+    with Engine(
+        smollm2_path, EngineOptions(n_threads=n_threads), prefix_cache_dir=tmp_path
+    ) as engine:
         third = engine.logits_ab(prompts)
         assert (engine.stats.prefixes_loaded, engine.stats.prefixes_decoded) == (5, 0)
     for result in (again, third):

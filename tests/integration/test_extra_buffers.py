@@ -41,10 +41,10 @@ def test_extra_buffers_override_is_recorded_end_to_end(
 def test_extra_buffers_auto_follows_this_cpu(smollm2_path, monkeypatch, n_threads):
     import llama_cpp
 
-    from disca_edge.engine import Engine
+    from disca_edge.engine import Engine, EngineOptions
 
     monkeypatch.delenv("DISCA_EXTRA_BUFFERS", raising=False)
     features = hardware.cpu_features(llama_cpp.llama_print_system_info().decode())
-    with Engine(smollm2_path, n_ctx=512, n_threads=n_threads) as engine:
+    with Engine(smollm2_path, EngineOptions(n_ctx=512, n_threads=n_threads)) as engine:
         assert engine.settings["extra_buffers"] == "auto"
         assert engine.settings["use_extra_bufts"] is hardware.extra_buffers_on("auto", features)

@@ -7,7 +7,7 @@ import pytest
 
 from disca_edge import pipeline
 from disca_edge.content import i18n, personas, scenarios
-from disca_edge.engine import ChatPrompt, Engine
+from disca_edge.engine import ChatPrompt, Engine, EngineOptions
 
 pytestmark = pytest.mark.model
 
@@ -26,12 +26,8 @@ def tokenizer_engine(request):
     from disca_edge.models.registry import get_model
 
     fixture, name = request.param
-    engine = Engine(
-        request.getfixturevalue(fixture),
-        n_ctx=512,
-        n_threads=1,
-        chat_template=get_model(name).chat_template,
-    )
+    options = EngineOptions(n_ctx=512, n_threads=1, chat_template=get_model(name).chat_template)
+    engine = Engine(request.getfixturevalue(fixture), options)
     yield engine
     engine.close()
 
@@ -69,7 +65,7 @@ def test_shared_prefix_equals_isolated_on_a_native_panel(smollm2_path):
     """DEU in German: two different persona prompts share a token length on SmolLM2
     (../shared/notes/engine-exactness.md), so this also guards the trie keying."""
     prompts = _native_prompts("DEU", 1)
-    engine = Engine(smollm2_path, n_ctx=4096, n_threads=2)
+    engine = Engine(smollm2_path, EngineOptions(n_ctx=4096, n_threads=2))
     try:
         lengths = [
             len(engine.tokenize(engine.render(ChatPrompt(s, "\x02"))))

@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 SMOL = "smollm2-135m"
 SMOL_SIZE = 98362432
 ONE_THREAD = ("--threads", "1")
+EN = ("--lang", "en")  # English prompts where a case is not about language (ask's default: native)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -447,11 +448,11 @@ CASES: list[Case] = [
     Case("input-empty-stdin", (*_ASK, "--input", "-"), 1,
          "standard input: no dilemmas to ask", stdin=b""),
     Case("input-bad-lines-keep-going",
-         (*_ASK, "-m", "{model}", *ONE_THREAD, "--input", "{tmp}/batch.jsonl"), 1, None,
+         (*_ASK, *EN, "-m", "{model}", *ONE_THREAD, "--input", "{tmp}/batch.jsonl"), 1, None,
          setup=_write("batch.jsonl", _BATCH + b"\n"), model=True, lines=None,
          check=_batch_lines),
     Case("dilemma-longer-than-context",
-         (*_ASK, "-m", "{model}", *ONE_THREAD, "--dilemma", "word " * 5000, "--option-a", "x",
+         (*_ASK, *EN, "-m", "{model}", *ONE_THREAD, "--dilemma", "word " * 5000, "--option-a", "x",
           "--option-b", "y"), 1, r"the dilemma is too long: its user turn is \d+ tokens",
          model=True),
     # --- models: names, files, integrity
@@ -467,7 +468,11 @@ CASES: list[Case] = [
          setup=_write("m.gguf", b"")),
     Case("model-truncated", (*_ASK, "-m", "{tmp}/m.gguf", "a", "b"), 1, "truncated GGUF",
          setup=_write("m.gguf", _gguf()[:-4])),
-    Case("cached-model-corrupted", (*_ASK, *ONE_THREAD, "a boy", "a girl"), 1,
+    Case("n-ctx-too-small-for-the-prompts",
+         (*_ASK, *EN, "-m", "{model}", *ONE_THREAD, "--n-ctx", "512", "a boy", "a girl"), 1,
+         r"--n-ctx 512 is too small for these prompts: they need \d+ tokens .*; give --n-ctx "
+         r"\d+ or more, or leave it out", model=True),
+    Case("cached-model-corrupted", (*_ASK, *EN, *ONE_THREAD, "a boy", "a girl"), 1,
          r"smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf: sha256 .* does not match the "
          r"registry's .*run `disca models pull smollm2-135m --force`",
          setup=_corrupt_cached_model, model=True),
@@ -730,7 +735,7 @@ def test_ctrl_c_after_an_answer_keeps_it_and_exits_130(smollm2_path, tmp_path):
     """Each answered --input line is on stdout before the next is read; Ctrl-C then: 130."""
     environ = {**os.environ, "PYTHONPATH": str(REPO), "DISCA_HOME": str(tmp_path)}
     proc = subprocess.Popen(
-        _process(["ask", "-c", "JP", "-m", str(smollm2_path), *ONE_THREAD, "--input", "-"]),
+        _process(["ask", "-c", "JP", *EN, "-m", str(smollm2_path), *ONE_THREAD, "--input", "-"]),
         env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     proc.stdin.write(b'{"left": "a boy", "right": "two elderly women"}\n')

@@ -99,8 +99,8 @@ def test_json_prints_each_result_as_its_wire_object(fake_model):
     params = core.DiscaParams("paper", use_prior=False)  # as the command builds them
     expected = [
         json.dumps(o.result.to_dict(), ensure_ascii=False)
-        for o in answer_countries(FakeEngine(), FAKE_MODEL, panels, [item], params)
-    ]
+        for o in answer_countries(FakeEngine(), FAKE_MODEL, panels, [item], params, lang="native")
+    ]  # --lang native is the default
     assert result.stdout.splitlines() == expected
     assert [json.loads(line)["country"] for line in expected] == ["JPN", "USA"]
     assert fake_model[0].closed

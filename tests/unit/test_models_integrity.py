@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from gguf_files import gguf_bytes, write_gguf  # same folder (pytest puts it on sys.path)
 
+from disca_edge.engine import EngineOptions
 from disca_edge.models import integrity
 from disca_edge.models import open as model_open
 from disca_edge.models.pull import pull
@@ -151,17 +152,17 @@ def test_open_engine_records_the_digest_checked_and_how(installed_tiny, monkeypa
     spec, path = installed_tiny
 
     class FakeEngine:
-        def __init__(self, model_path, **settings):
-            self.settings = {"n_ctx": settings["n_ctx"]}
+        def __init__(self, model_path, options, **hooks):
+            self.settings = {"n_ctx": options.n_ctx}
 
     monkeypatch.setattr(model_open, "Engine", FakeEngine)
     _next_process()
-    _, info = model_open.open_engine("tiny")
+    _, info = model_open.open_engine(EngineOptions(model="tiny"))
     assert (info.sha256, info.verified) == (spec.sha256, "full")
     _flip_keeping_mtime(path, path.stat().st_size - 100)
     _next_process()
     with pytest.raises(integrity.ModelIntegrityError):
-        model_open.open_engine("tiny")
+        model_open.open_engine(EngineOptions(model="tiny"))
 
 
 def test_first_time_hashing_reports_progress(tmp_path):

@@ -143,3 +143,23 @@ def test_context_needed_is_the_resident_prefixes_plus_the_longest_suffix():
     longest_suffix = 7 + 1  # the longest user turn, then "<go>"
     need = pipeline.context_needed(WordEngine(), systems, users)
     assert need == prefixes + longest_suffix + CONTEXT_RESERVE
+
+
+def test_context_demand_keeps_the_longest_turns_of_each_language():
+    from disca_edge.content.scenarios import disca_pool
+
+    panels = [pipeline.panel_prompts(load_panel(c), "native") for c in ("ARG", "MEX", "JPN")]
+    pool = disca_pool()[:6]
+    demand = pipeline.context_demand(panels, pool, reserve=100, longest=2)
+    assert demand.reserve == 100 and len(demand.panels) == 3
+    assert [systems for systems, _ in demand.panels] == [tuple(p.systems) for p in panels]
+    for prompts, (_, users) in zip(panels, demand.panels, strict=True):
+        turns = [
+            t for v in pool for t in (prompts.vignette(v).user_orig, prompts.vignette(v).user_swap)
+        ]
+        assert users == tuple(sorted(turns, key=len, reverse=True)[:2])
+    assert demand.panels[0][1] == demand.panels[1][1] != demand.panels[2][1]  # es, es, ja
+    words = WordEngine()
+    needs = [pipeline.context_needed(words, s, u) for s, u in demand.panels]
+    assert demand.tokens(words) == max(needs) and len(set(needs)) > 1
+    assert pipeline.ContextDemand().tokens(words) == 0

@@ -30,9 +30,9 @@ from disca_edge.ask.result import Versions, answers_from_logits, apply_prior
 from disca_edge.content.personas import load_panel
 from disca_edge.content.scenarios import disca_pool
 from disca_edge.evals import runlog
-from disca_edge.evals.executor import record_chunk
 from disca_edge.evals.loop import EvalConfig, build_header
 from disca_edge.evals.scoring import score_run
+from disca_edge.evals.worker import record_chunk
 from disca_edge.maths import categories, core
 from disca_edge.maths.methods import compute_methods, method_suite
 from disca_edge.models.open import ModelInfo
