@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import __version__, paths, pipeline
 from ..content import human_targets, i18n, scenarios, variants
-from ..engine.options import EngineOptions
+from ..engine.options import LOGIT_SETTINGS, EngineOptions
 from ..errors import DiscaError
 from ..machine import machine_info
 from ..maths import core
@@ -55,12 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Engine settings that can change logits (recorded in the fingerprinted config). The
-#: thread count, context size and sequence slots only change speed and are not compared.
-LOGIT_SETTINGS = (
-    "n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified", "kv_type", "use_extra_bufts",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
