@@ -41,6 +41,7 @@ from ..maths.methods import Method, method_suite
 from ..progress import NullProgress, Progress
 from . import runlog
 from .executor import default_threads, make_executor
+from .noise import read_noise
 from .results import Results
 from .scoring import score_run, write_run_results
 from .worker import WorkItem, WorkSpec
@@ -532,7 +533,8 @@ def _run_and_record(
         )
         results = None
         if status in ("success", "cancelled"):
-            results = score_run(run.header, runlog.read_samples(cfg.out), targets=plan.targets)
+            results = score_run(run.header, runlog.read_samples(cfg.out), targets=plan.targets,
+                                noise_records=read_noise(cfg.out))  # fmt: skip
             write_run_results(cfg.out, results)
     return EvalOutcome(
         out=Path(cfg.out),

@@ -45,6 +45,7 @@ __all__ = [
     "TargetsSource",
     "RunInfo",
     "BootstrapInfo",
+    "CountryNoise",
     "NoiseFloor",
     "Results",
 ]
@@ -341,21 +342,72 @@ class BootstrapInfo:
 
 
 @dataclass(frozen=True)
-class NoiseFloor:
-    """How far MIS moves from noise alone, against how far the personas move it.
+class CountryNoise:
+    """One country's noise floor beside its persona effects and DISCA's shift.
 
-    Optional: written by the tool that measures it (runs repeated under perturbations that
-    should not matter); a report warns when ``mis`` exceeds ``persona_effect``.
+    The floor is the change Δ(δ_i − δ_base) of the persona effects when the same prompts
+    are evaluated under another valid kernel setting (`NoiseFloor.setting`); every gap is
+    debiased and T_cat-scaled as the core does (logit / T_cat).
 
     Attributes:
-        mis: the MIS change noise alone produces (same scale as MIS).
-        persona_effect: the MIS change the persona panel produces.
-        source: how the two were measured.
+        n: scenarios re-evaluated under the other setting.
+        floor_median: median of |Δ(δ_i − δ_base)| over those scenarios and the personas.
+        floor_p95: 95th percentile of the same values (the floor the flags compare with).
+        max_logit_diff: the largest |Δ logit| over their prompts.
+        persona_effect: median |δ_i − δ_base| over all the country's scenarios and personas.
+        shift: median |δ_out − δ_base| of the primary DISCA method over all the country's
+            scenarios: how far DISCA moves the base prompt's gap.
+        shift_below_floor: ``shift`` < ``floor_p95``.
+        effects_below_floor: ``persona_effect`` < ``floor_p95``.
     """
 
-    mis: float
+    n: int
+    floor_median: float
+    floor_p95: float
+    max_logit_diff: float
     persona_effect: float
-    source: str = ""
+    shift: float
+    shift_below_floor: bool
+    effects_below_floor: bool
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The model's numerical noise in persona effects, per country (``evals.noise``).
+
+    Measured by re-evaluating the first scenarios of each country under a second valid
+    kernel setting (``disca eval noise-floor``, or ``eval multitp --noise-floor``); the
+    per-prompt logits and differences are in the run's ``noise.jsonl``.
+
+    Attributes:
+        setting: the second setting, ``f16``, ``no-flash-attn`` or ``same`` (a control).
+        engine: its logit-relevant engine settings.
+        run_engine: the run's logit-relevant engine settings.
+        method: the DISCA method whose shift is shown (the run's primary).
+        n_records: noise records read from ``noise.jsonl`` (a record of another run or
+            setting is not used; each country's ``n`` counts those used).
+        countries: ISO3 -> the country's floor, in run order.
+    """
+
+    setting: str
+    engine: dict[str, Any]
+    run_engine: dict[str, Any]
+    method: str
+    n_records: int
+    countries: dict[str, CountryNoise]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NoiseFloor:
+        """Read the ``noise`` mapping of ``results.json``."""
+        return _from_mapping(
+            cls,
+            {
+                **data,
+                "countries": {
+                    iso: _from_mapping(CountryNoise, c) for iso, c in data["countries"].items()
+                },
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -377,7 +429,7 @@ class Results:
         ablations: ablation name -> row.
         sequential: method -> ISO3 -> scenario id -> p_spare (the prior-applied values).
         bootstrap: how the intervals were computed; None in results without intervals.
-        noise: the run's noise floor, when one was measured.
+        noise: the model's noise floor per country, when one was measured.
         recomputed: computed from the samples because ``results.json`` was absent or stale.
         format: the format tag.
     """
@@ -483,6 +535,6 @@ class Results:
             bootstrap=_from_mapping(BootstrapInfo, data["bootstrap"])
             if data.get("bootstrap")
             else None,
-            noise=_from_mapping(NoiseFloor, data["noise"]) if data.get("noise") else None,
+            noise=NoiseFloor.from_dict(data["noise"]) if data.get("noise") else None,
             recomputed=bool(data.get("recomputed", False)),
         )

@@ -13,6 +13,8 @@ A run directory holds
   ``kill -9`` or a crash can leave a torn last line: `RunLog.open` truncates the file
   back to its last newline before appending again, and readers ignore the torn tail.
 * ``results.json``: derived results (`scoring.write_run_results`), written atomically.
+* ``noise.jsonl``: optional, the run's scenarios re-evaluated under another kernel
+  setting (`evals.noise`); appended like the samples, which it never touches.
 
 Re-opening a directory resumes it: records already present are skipped by the caller
 (`RunLog.keys`). A different ``config`` is refused unless ``force`` (the old files are
@@ -48,6 +50,7 @@ __all__ = [
     "RUN_FILE",
     "SAMPLES_FILE",
     "RESULTS_FILE",
+    "NOISE_FILE",
     "RunLogError",
     "RunLog",
     "config_differences",
@@ -56,6 +59,9 @@ __all__ = [
     "read_header",
     "read_samples",
     "read_results",
+    "read_jsonl",
+    "append_jsonl",
+    "locked",
     "repair_samples",
     "write_results",
     "OPEN_MAPPINGS",
@@ -72,6 +78,7 @@ FORMAT = "disca-edge-run/1"
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
+NOISE_FILE = "noise.jsonl"
 _LOCK_FILE = ".lock"
 #: Config entries that are mappings keyed by country: runs may add keys, not change them.
 OPEN_MAPPINGS = ("panels", "languages")
@@ -179,29 +186,45 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw, raw.endswith(b"\n")
 
 
-def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete records of a run, in file order, first copy of each key kept.
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The complete records of an append-only JSONL file, in file order ([] if absent).
 
     A torn last line (no newline: the writer was killed mid-write) is ignored; the file
     is not modified.
 
     Raises:
-        RunLogError: a complete line that is not a JSON record (corruption).
+        RunLogError: a complete line that is not a JSON record with a country and a
+            scenario id (corruption).
     """
-    path = Path(directory) / SAMPLES_FILE
+    path = Path(path)
     if not path.is_file():
         return []
     records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
     for number, raw, terminated in _iter_lines(path):
         if not terminated:
             log.warning("%s: ignoring a torn last line (%d bytes)", path, len(raw))
             break
         try:
             record = json.loads(raw)
-            key = record_key(record)
+            record_key(record)
         except (ValueError, KeyError, TypeError):
             raise RunLogError(f"{path}:{number}: not a sample record (corrupt file)") from None
+        records.append(record)
+    return records
+
+
+def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete records of a run, in file order, first copy of each key kept.
+
+    A torn last line is ignored (`read_jsonl`); the file is not modified.
+
+    Raises:
+        RunLogError: a complete line that is not a JSON record (corruption).
+    """
+    records: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for record in read_jsonl(Path(directory) / SAMPLES_FILE):
+        key = record_key(record)
         if key not in seen:
             seen.add(key)
             records.append(record)
@@ -279,6 +302,44 @@ def _signals_held() -> Iterator[None]:
 def _encode(record: Mapping[str, Any]) -> bytes:
     text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.encode("utf-8") + b"\n"
+
+
+def append_jsonl(path: str | os.PathLike, records: Sequence[Mapping[str, Any]]) -> None:
+    """Append records to a JSONL file as one write + fsync, never split by SIGINT/SIGTERM.
+
+    A torn last line left by a killed writer is cut off first (`repair_samples`).
+    """
+    if not records:
+        return
+    dropped = repair_samples(path)
+    if dropped:
+        log.warning("%s: dropped a torn last record (%d bytes)", path, dropped)
+    data = b"".join(_encode(record) for record in records)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        with _signals_held():
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(directory: str | os.PathLike) -> Iterator[None]:
+    """Hold a run directory's lock (the one `RunLog.open` takes) for the block.
+
+    Raises:
+        RunLogError: another process holds it.
+    """
+    lock = _Lock(Path(directory))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class _Lock:
@@ -482,7 +543,7 @@ def supersede(path: Path) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = path / f"superseded-{stamp}"
     target.mkdir()
-    for name in (RUN_FILE, SAMPLES_FILE, RESULTS_FILE):
+    for name in (RUN_FILE, SAMPLES_FILE, RESULTS_FILE, NOISE_FILE):
         if (path / name).exists():
             os.replace(path / name, target / name)
     log.warning("moved the previous run in %s to %s", path, target)

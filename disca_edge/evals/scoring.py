@@ -36,7 +36,7 @@ from ..maths.methods import (
     suite_from_config,
 )
 from ..models import registry
-from . import intervals, runlog
+from . import intervals, noise, runlog
 from .intervals import Resamples
 from .results import (
     RESULTS_FORMAT,
@@ -420,6 +420,7 @@ def score_run(
     *,
     targets: Any = None,
     n_resamples: int = bootstrap.N_RESAMPLES,
+    noise_records: Sequence[Mapping[str, Any]] = (),
 ) -> Results:
     """Results of a run from its header and records.
 
@@ -432,6 +433,7 @@ def score_run(
             dimensions); default: loaded.
         n_resamples: bootstrap resamples per country for the intervals (seeded with the
             run's data seed, `intervals.settings`).
+        noise_records: the run's noise records (`noise.read_noise`), for `Results.noise`.
 
     Returns:
         The typed results.
@@ -457,6 +459,7 @@ def score_run(
     panels = header.get("panels") or {}
     statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
     ablated = [n for n in names if suite[n].ablation_of == primary]
+    in_scope = _by_country(records, countries, _expected_positions(config, scope)[0])
     return Results(
         created=runlog.now(),
         run=_run_info(header, countries),
@@ -472,14 +475,17 @@ def score_run(
         ablations={n: _ablation(country_out, macro, primary, n, resamples, level) for n in ablated},
         sequential=sequential,
         bootstrap=info,
+        noise=noise.noise_floor(header, in_scope, noise_records, suite[primary])
+        if noise_records
+        else None,
     )
 
 
-def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
+def _stored_results(run_dir: str | os.PathLike, n_records: int, n_noise: int = 0) -> Results | None:
     """The run's ``results.json`` when it is current.
 
-    Current: this format, this many records, and written with intervals (an older file
-    is rescored, so every report has them).
+    Current: this format, this many records (and noise records), and written with
+    intervals (an older file is rescored, so every report has them).
     """
     stored = runlog.read_results(run_dir)
     if stored is None or stored.get("format") != RESULTS_FORMAT:
@@ -489,7 +495,8 @@ def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | Non
     except DiscaError:
         return None  # malformed: recomputed like a stale file
     current = results.coverage.n_records == n_records and results.bootstrap is not None
-    return results if current else None
+    noise_read = 0 if results.noise is None else results.noise.n_records
+    return results if current and noise_read == n_noise else None
 
 
 def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> Results:
@@ -497,18 +504,20 @@ def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> 
 
     The samples are scored (and `Results.recomputed` set) when ``results.json`` is
     absent, in another format, malformed, stale (its record count differs from the
-    samples on disk, e.g. after kill -9) or without intervals (written before them), or
-    when ``recompute``. Nothing is written.
+    samples on disk, e.g. after kill -9, or its noise floor from ``noise.jsonl``) or
+    without intervals (written before them), or when ``recompute``. Nothing is written.
 
     Raises:
         DiscaError: not a run folder, corrupt samples, or no human targets.
     """
     header = runlog.read_header(run_dir)
     records = runlog.read_samples(run_dir)
-    stored = None if recompute else _stored_results(run_dir, len(records))
+    noise_records = noise.read_noise(run_dir)
+    stored = None if recompute else _stored_results(run_dir, len(records), len(noise_records))
     if stored is not None:
         return stored
-    return dataclasses.replace(score_run(header, records), recomputed=True)
+    results = score_run(header, records, noise_records=noise_records)
+    return dataclasses.replace(results, recomputed=True)
 
 
 def write_run_results(run_dir: str | os.PathLike, results: Results) -> Path:
