@@ -4,7 +4,9 @@
 label orders: 10 evaluations per dilemma) through the shared-prefix engine, up to `chunk`
 dilemmas per engine call, and turns the logits into `result.AskResult`s. Input errors
 and dilemmas that fail come out as one-line error outcomes in their place, and the batch
-goes on. The rich report is `views.explain`; the CLI is ``disca ask``.
+goes on. With a `NoiseProbe` (``--noise-floor``) every chunk is evaluated again by a
+second engine under another kernel setting, and each result carries the check. The rich
+report is `views.explain`; the CLI is ``disca ask``.
 """
 
 from __future__ import annotations
@@ -14,27 +16,30 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .. import pipeline
 from ..content import i18n, personas
 from ..content.personas import Panel
 from ..content.scenarios import disca_pool
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine
+from ..engine.options import LOGIT_SETTINGS, NOISE_SETTINGS
 from ..errors import DiscaError
 from ..maths import core
 from ..models.open import ModelInfo
 from .inputs import CHUNK, AskInput, AskInputError
-from .result import AskResult, answers_from_logits, apply_prior
+from .result import AskResult, answers_from_logits, apply_prior, with_noise
 
 __all__ = [
     "LONG_DILEMMA_TOKENS",
     "DilemmaTooLongError",
+    "NoiseProbe",
     "Outcome",
     "answer",
     "answer_countries",
     "answer_many",
     "ask_context",
+    "noise_probe",
     "prompt_language",
 ]
 
@@ -77,6 +82,41 @@ class Outcome:
         return self.result is not None
 
 
+@dataclass(frozen=True)
+class NoiseProbe:
+    """A second engine: every dilemma's prompts again, under another kernel setting.
+
+    Attributes:
+        engine: the same model under the second setting (`noise_probe`).
+        setting: its name (`engine.options.NOISE_SETTINGS`).
+    """
+
+    engine: Engine
+    setting: str
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The second setting's logit-relevant engine settings."""
+        return {k: self.engine.settings.get(k) for k in LOGIT_SETTINGS}
+
+
+def noise_probe(engine: Engine, other: Engine, setting: str) -> NoiseProbe:
+    """`other` as the noise probe of `engine` (``disca ask --noise-floor``).
+
+    Raises:
+        DiscaError: `other` runs `engine`'s own kernel settings, unless `setting` is
+            ``same`` (the control).
+    """
+    probe = NoiseProbe(other, setting)
+    same = probe.settings == {k: engine.settings.get(k) for k in LOGIT_SETTINGS}
+    if same and setting != "same":
+        raise DiscaError(
+            f"the model already runs with the {setting} setting; choose another "
+            f"--noise-setting ({', '.join(s for s in NOISE_SETTINGS if s != setting)})"
+        )
+    return probe
+
+
 @dataclass
 class _Run:
     """Per-country context: the engine, panel, params and what every result records."""
@@ -89,6 +129,7 @@ class _Run:
     systems: list[str] = field(default_factory=list)
     tag: bool = False  # name the country in error messages (several countries asked)
     prompts: pipeline.PanelPrompts | None = None  # the panel in the ask's language
+    noise: NoiseProbe | None = None  # the same prompts under a second kernel setting
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix (before the user content)."""
@@ -155,6 +196,10 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
             n_tokens=n_tokens,
             prompts=run.prompts,
         )
+        if run.noise is not None:
+            other = pipeline.evaluate_panel(run.noise.engine, run.systems, [d for _, d in chunk])
+            results = with_noise(results, logits, other, setting=run.noise.setting,
+                                 engine=run.noise.settings)  # fmt: skip
     except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
             item = chunk[0][0]
@@ -243,6 +288,7 @@ def answer_countries(
     chunk: int = CHUNK,
     load_panel: Callable[[str], Panel] | None = None,
     lang: str = "en",
+    noise: NoiseProbe | None = None,
 ) -> Iterator[Outcome]:
     """Answer every dilemma for every country with one loaded model.
 
@@ -266,6 +312,7 @@ def answer_countries(
         load_panel: loads the panel of an input line's ``country`` (default: the shipped
             panels, `personas.load_panel`).
         lang: "en" (English prompts) or "native" (each country's language, I18N.md).
+        noise: a second engine; every result then carries its check (`result.NoiseCheck`).
 
     Yields:
         Outcome per (item, country): items in input order, each item's countries in
@@ -273,7 +320,8 @@ def answer_countries(
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang)
+    grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang,
+                 noise=noise)  # fmt: skip
     stream = grid.stream(list(panels), items, chunk)
     if params.prior_enabled:
         yield from _with_prior(list(stream), params)
@@ -304,13 +352,15 @@ class _Grid:
     load_panel: Callable[[str], Panel]
     lang: str = "en"
     runs: dict[str, _Run] = field(default_factory=dict)
+    noise: NoiseProbe | None = None
 
     def run(self, panel: Panel, tag: bool) -> _Run:
         """The run of `panel`'s country, made on first use."""
         if panel.iso3 not in self.runs:
             prompts = pipeline.panel_prompts(panel, self.lang)
             self.runs[panel.iso3] = _Run(self.engine, self.model_info, panel, self.params,
-                                         self.seed, prompts.systems, tag, prompts)  # fmt: skip
+                                         self.seed, prompts.systems, tag, prompts,
+                                         self.noise)  # fmt: skip
         return self.runs[panel.iso3]
 
     def panels_of(self, item: AskInput, panels: list[Panel]) -> list[Panel]:
