@@ -47,6 +47,7 @@ from .results import (
     MacroScore,
     MethodInfo,
     MethodScore,
+    NoiseFloor,
     PromptLanguage,
     PromptVariant,
     Results,
@@ -459,7 +460,6 @@ def score_run(
     panels = header.get("panels") or {}
     statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
     ablated = [n for n in names if suite[n].ablation_of == primary]
-    in_scope = _by_country(records, countries, _expected_positions(config, scope)[0])
     return Results(
         created=runlog.now(),
         run=_run_info(header, countries),
@@ -475,10 +475,21 @@ def score_run(
         ablations={n: _ablation(country_out, macro, primary, n, resamples, level) for n in ablated},
         sequential=sequential,
         bootstrap=info,
-        noise=noise.noise_floor(header, in_scope, noise_records, suite[primary])
-        if noise_records
-        else None,
+        noise=_noise_floor(header, records, noise_records, suite[primary]),
     )
+
+
+def _noise_floor(
+    header: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+    noise_records: Sequence[Mapping[str, Any]], method: Method,
+) -> NoiseFloor | None:  # fmt: skip
+    """The run's noise floor from its noise records (`noise.noise_floor`), None without."""
+    if not noise_records:
+        return None
+    config, scope = header["config"], header.get("scope") or {}
+    countries = list(scope.get("countries") or [])
+    in_scope = _by_country(records, countries, _expected_positions(config, scope)[0])
+    return noise.noise_floor(header, in_scope, noise_records, method)
 
 
 def _stored_results(run_dir: str | os.PathLike, n_records: int, n_noise: int = 0) -> Results | None:
