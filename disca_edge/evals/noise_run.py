@@ -23,6 +23,7 @@ from typing import Any
 
 from ..engine.options import LOGIT_SETTINGS, NOISE_SETTINGS, EngineOptions, alternate_options
 from ..errors import DiscaError
+from ..models.registry import get_model
 from ..progress import NullProgress, Progress
 from . import runlog
 from .noise import noise_record, read_noise
@@ -57,15 +58,16 @@ class NoiseOutcome:
 def run_options(header: Mapping[str, Any], n_threads: int | None = None) -> EngineOptions:
     """The engine options a run was evaluated with, from its header.
 
+    The model is the registry name the run used (the worker checks the file's sha256).
+
     Args:
         header: the run's ``run.json``.
         n_threads: CPU threads (None: the run's).
     """
     model = header.get("model") or {}
     settings = model.get("settings") or {}
-    path = model.get("path")
     return EngineOptions(
-        model=path if path and Path(path).is_file() else model.get("name"),
+        model=_model_of(model),
         n_threads=n_threads or settings.get("n_threads"),
         n_ctx=settings.get("n_ctx"),
         n_gpu_layers=settings.get("n_gpu_layers"),
@@ -75,6 +77,21 @@ def run_options(header: Mapping[str, Any], n_threads: int | None = None) -> Engi
         n_ubatch=settings.get("n_ubatch"),
         prefix_cache=True,
     )
+
+
+def _model_of(model: Mapping[str, Any]) -> str | None:
+    """The run's model as ``--model`` takes it.
+
+    Its registry name (which brings the registry's chat template), else its file's path.
+    """
+    name, path = model.get("name"), model.get("path")
+    if name:
+        try:
+            get_model(str(name))
+            return str(name)
+        except DiscaError:  # a .gguf path's file name, or a model no longer listed
+            pass
+    return path or name
 
 
 def _work_spec(header: Mapping[str, Any], engine: EngineOptions, limit: int) -> WorkSpec:

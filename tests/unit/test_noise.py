@@ -27,7 +27,7 @@ from disca_edge.errors import DiscaError
 from disca_edge.evals import runlog
 from disca_edge.evals.loop import run_eval
 from disca_edge.evals.noise import noise_floor, noise_record, read_noise
-from disca_edge.evals.noise_run import measure_noise
+from disca_edge.evals.noise_run import measure_noise, run_options
 from disca_edge.evals.rescore import rescore_run
 from disca_edge.evals.scoring import read_run_results
 from disca_edge.maths import core
@@ -303,3 +303,15 @@ def test_a_rescored_run_keeps_the_noise_floor(run_dir, tmp_path):
     assert usa.floor_p95 > before.floor_p95  # T_cat = 1: gaps in raw logits, larger
     assert rescore_run(run_dir, tmp_path / "raw", overrides={"use_tcat": False}).noise == raw.noise
     assert len(read_noise(tmp_path / "raw")) == 4  # a resumed folder: nothing appended twice
+
+
+def test_the_run_options_name_a_registry_model_by_name():
+    header = {"model": {"name": "gemma3-270m", "path": "/cache/gemma.gguf",
+                        "settings": {"n_ctx": 6400, "kv_type": "q8_0", "n_ubatch": 512,
+                                     "n_threads": 2, "n_batch": 512}}}  # fmt: skip
+    options = run_options(header)  # the registry's chat template comes with the name
+    assert (options.model, options.n_ctx, options.kv_type, options.n_ubatch) == (
+        "gemma3-270m", 6400, "q8_0", 512)  # fmt: skip
+    assert run_options(header, n_threads=1).n_threads == 1
+    path = {"model": {**header["model"], "name": "mine.gguf", "path": "/models/mine.gguf"}}
+    assert run_options(path).model == "/models/mine.gguf"
