@@ -126,8 +126,9 @@ class EvalCallback:
     """A context's ``cb_eval``: hands the tensors the active hook wants to it.
 
     With no active hook it answers every *ask* with no (nothing split, nothing read). An
-    exception in a hook is kept, the graph evaluation is cancelled (the callback answers
-    false for the computed tensor), and `raise_pending` raises it after the decode.
+    exception in a hook (or a Ctrl-C arriving while the callback runs) is kept, the graph
+    evaluation is cancelled (the callback answers false for the computed tensor), and
+    `raise_pending` raises it after the decode.
 
     Args:
         llama_cpp: the ``llama_cpp`` module (for the callback's C type).
@@ -145,10 +146,10 @@ class EvalCallback:
         self.c_function = llama_cpp.ggml_backend_sched_eval_callback(self._call)
 
     def _call(self, tensor: int, ask: bool, _user_data: int) -> bool:
-        hook = self.hook
-        if hook is None or self.error is not None:
-            return not ask
-        try:
+        try:  # all of it: an exception escaping a ctypes callback is printed and lost
+            hook = self.hook
+            if hook is None or self.error is not None:
+                return not ask
             name = self.ggml.name(tensor)
             if ask:
                 return bool(hook.wants(name))

@@ -170,25 +170,26 @@ class GraphHooks:
         llama_cpp.llama_memory_clear(self._mem, True)
         return logits
 
-    def logits_ab(
-        self,
-        prompts: Sequence[ChatPrompt],
-        hook: TensorHook | None | Callable[[int], TensorHook | None] = None,
-    ) -> LogitsAB:
+    def logits_ab(self, prompts: Sequence[ChatPrompt], hook: TensorHook | None = None) -> LogitsAB:
         """Decision-token logits of chat prompts, each evaluated alone in the hooked context.
 
         Args:
             prompts: P chat prompts.
-            hook: one hook for every prompt, or ``hook(i)`` giving prompt i's (None: none).
+            hook: what the eval callback hands graph tensors to, for every prompt (None: none).
 
         Returns:
             LogitsAB with (P,)-shaped arrays, as `Engine.logits_ab_isolated`.
         """
+        return self._logits_ab(prompts, lambda i: hook)
+
+    def _logits_ab(
+        self, prompts: Sequence[ChatPrompt], hook_for: Callable[[int], TensorHook | None]
+    ) -> LogitsAB:
+        """`logits_ab` with prompt i's hook from ``hook_for(i)``."""
         texts, tokens, ids = self._engine._tokens(prompts)
         out = np.empty((len(prompts), 2), dtype=np.float64)
         for i, toks in enumerate(tokens):
-            prompt_hook = hook(i) if callable(hook) else hook
-            logits = self.logits(toks, prompt_hook)
+            logits = self.logits(toks, hook_for(i))
             out[i] = logits[ids[i, 0]], logits[ids[i, 1]]
         return self._engine._logits_ab_result(out, ids, texts, tokens)
 
@@ -326,4 +327,6 @@ class GraphHooks:
         self._require(names, "MC-dropout emulation")
         masks = [DropoutMasks(rate, seed, scenario, pass_index) for scenario in scenarios]
         wanted = set(names)
-        return self.logits_ab(prompts, lambda i: _Dropout(self.ggml, masks[i], self.n_embd, wanted))
+        return self._logits_ab(
+            prompts, lambda i: _Dropout(self.ggml, masks[i], self.n_embd, wanted)
+        )
