@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .. import pipeline
 from ..content import i18n, personas
@@ -24,23 +24,21 @@ from ..content.language import Language
 from ..content.personas import Panel
 from ..content.scenarios import disca_pool
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine
-from ..engine.options import LOGIT_SETTINGS, NOISE_SETTINGS
 from ..errors import DiscaError
 from ..maths import core
 from ..models.open import ModelInfo
 from .inputs import CHUNK, AskInput, AskInputError
-from .result import AskResult, answers_from_logits, apply_prior, with_noise
+from .noise import NoiseProbe, with_noise
+from .result import AskResult, answers_from_logits, apply_prior
 
 __all__ = [
     "LONG_DILEMMA_TOKENS",
     "DilemmaTooLongError",
-    "NoiseProbe",
     "Outcome",
     "answer",
     "answer_countries",
     "answer_many",
     "ask_context",
-    "noise_probe",
     "prompt_language",
 ]
 
@@ -81,41 +79,6 @@ class Outcome:
     def ok(self) -> bool:
         """Whether the dilemma was answered."""
         return self.result is not None
-
-
-@dataclass(frozen=True)
-class NoiseProbe:
-    """A second engine: every dilemma's prompts again, under another kernel setting.
-
-    Attributes:
-        engine: the same model under the second setting (`noise_probe`).
-        setting: its name (`engine.options.NOISE_SETTINGS`).
-    """
-
-    engine: Engine
-    setting: str
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The second setting's logit-relevant engine settings."""
-        return {k: self.engine.settings.get(k) for k in LOGIT_SETTINGS}
-
-
-def noise_probe(engine: Engine, other: Engine, setting: str) -> NoiseProbe:
-    """`other` as the noise probe of `engine` (``disca ask --noise-floor``).
-
-    Raises:
-        DiscaError: `other` runs `engine`'s own kernel settings, unless `setting` is
-            ``same`` (the control).
-    """
-    probe = NoiseProbe(other, setting)
-    same = probe.settings == {k: engine.settings.get(k) for k in LOGIT_SETTINGS}
-    if same and setting != "same":
-        raise DiscaError(
-            f"the model already runs with the {setting} setting; choose another "
-            f"--noise-setting ({', '.join(s for s in NOISE_SETTINGS if s != setting)})"
-        )
-    return probe
 
 
 @dataclass

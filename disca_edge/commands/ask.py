@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import click
 
 from ..ask.inputs import AskInput, AskInputError, chunk_for, inputs_from_cli
-from ..ask.run import NoiseProbe, Outcome, answer_countries, ask_context, noise_probe
+from ..ask.noise import NoiseProbe, noise_probe
+from ..ask.run import Outcome, answer_countries, ask_context
 from ..content.personas import load_panel, parse_countries
 from ..engine import Engine
 from ..engine.options import EngineOptions, alternate_options

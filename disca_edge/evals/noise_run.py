@@ -131,6 +131,19 @@ def _first_records(
     }
 
 
+def _todo(
+    header: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+    kept: Sequence[Mapping[str, Any]], n: int,
+) -> dict[str, list[Mapping[str, Any]]]:  # fmt: skip
+    """Per country, those of its first `n` records that `kept` does not hold yet."""
+    done = {runlog.record_key(r) for r in kept}
+    todo = {
+        iso: [r for r in recs if runlog.record_key(r) not in done]
+        for iso, recs in _first_records(header, records, n).items()
+    }
+    return {iso: recs for iso, recs in todo.items() if recs}
+
+
 def _check_file(path: Path, noise: Sequence[Mapping[str, Any]], setting: str,
                 fingerprint: str | None, force: bool) -> list[Mapping[str, Any]]:  # fmt: skip
     """The noise records to keep; another setting or run's file is moved aside with `force`.
@@ -252,15 +265,9 @@ def measure_noise(
     with runlog.locked(out):
         kept = _check_file(out / runlog.NOISE_FILE, read_noise(out), setting,
                            header.get("fingerprint"), force)  # fmt: skip
-        done = {runlog.record_key(r) for r in kept}
-        chosen = _first_records(header, records, n)
-        todo = {iso: [r for r in recs if runlog.record_key(r) not in done]
-                for iso, recs in chosen.items()}  # fmt: skip
-        todo = {iso: recs for iso, recs in todo.items() if recs}
-        n_new = 0
-        if todo:
-            n_new = _run_worker(out, header, todo, kept, setting, n_threads, chunk, progress,
-                                engine, model_info)  # fmt: skip
+        todo = _todo(header, records, kept, n)
+        n_new = _run_worker(out, header, todo, kept, setting, n_threads, chunk, progress,
+                            engine, model_info) if todo else 0  # fmt: skip
         noise = read_noise(out)
         results = score_run(header, records, noise_records=noise)
         write_run_results(out, results)

@@ -442,16 +442,12 @@ def score_run(
     Raises:
         DiscaError: a country of the run has no human targets.
     """
-    if targets is None:
-        targets = human_targets.load_human_targets()
     config, scope = header["config"], header.get("scope") or {}
     suite = suite_from_config(config)
     names = [n for n in METHOD_ORDER if n in suite]
     primary = primary_method(config["variant"])
     countries = list(scope.get("countries") or [])
-    missing = [iso for iso in countries if iso not in targets.index]
-    if missing:
-        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    targets = _targets_of(countries, targets)
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
     info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
     country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
@@ -477,6 +473,20 @@ def score_run(
         bootstrap=info,
         noise=_noise_floor(header, records, noise_records, suite[primary]),
     )
+
+
+def _targets_of(countries: Sequence[str], targets: Any) -> Any:
+    """The human targets (default: loaded), checked to hold every country of the run.
+
+    Raises:
+        DiscaError: a country without targets.
+    """
+    if targets is None:
+        targets = human_targets.load_human_targets()
+    missing = [iso for iso in countries if iso not in targets.index]
+    if missing:
+        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    return targets
 
 
 def _noise_floor(

@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from rich.console import Console
 from test_ask_countries import FAKE_MODEL, FakeEngine, items
 
+from disca_edge.ask.noise import NoiseProbe, noise_probe
 from disca_edge.ask.result import AskResult
-from disca_edge.ask.run import NoiseProbe, answer_countries, noise_probe
+from disca_edge.ask.run import answer_countries
 from disca_edge.cli import cli
 from disca_edge.content.personas import load_panel
 from disca_edge.errors import DiscaError
