@@ -166,27 +166,24 @@ def _noise_floor(results: Results) -> list[str]:
     noise = results.noise
     if noise is None:
         return []
+    measured = noise.countries.items()
+    reached = [f"{iso} {c.floor_p95:.3f} > {c.persona_effect:.3f}"
+               for iso, c in measured if c.effects_below_floor]  # fmt: skip
+    below = [f"{iso} {c.shift:.3f} < {c.floor_p95:.3f}"
+             for iso, c in measured if c.shift_below_floor]  # fmt: skip
+    of = f"of {len(noise.countries)} measured countries"
     lines = []
-    reached = [
-        f"{iso} {c.floor_p95:.3f} > {c.persona_effect:.3f}"
-        for iso, c in noise.countries.items()
-        if c.effects_below_floor
-    ]
     if reached:
         lines.append(
-            f"caveat: the model's numerical noise ({noise.setting}: 95th percentile of "
-            "|Δ(δ_i − δ_base)|) exceeds the median persona effect |δ_i − δ_base|: "
-            + _listed(reached)
+            f"caveat: the noise floor exceeds the persona effects in {len(reached)} {of} "
+            f"({noise.setting}: 95th percentile of |Δ(δ_i − δ_base)| > median "
+            "|δ_i − δ_base|): " + _listed(reached)
         )
-    below = [
-        f"{iso} {c.shift:.3f} < {c.floor_p95:.3f}"
-        for iso, c in noise.countries.items()
-        if c.shift_below_floor
-    ]
     if below:
         lines.append(
-            f"caveat: DISCA's median shift |δ_out − δ_base| ({noise.method}) is below the "
-            f"model's noise floor ({noise.setting}, 95th percentile): " + _listed(below)
+            f"caveat: DISCA's shift is below the noise floor in {len(below)} {of} (median "
+            f"|δ_out − δ_base| of {noise.method} < the noise's 95th percentile, "
+            f"{noise.setting}): " + _listed(below)
         )
     return lines
 

@@ -76,10 +76,11 @@ def test_caveats_apply_only_where_they_should():
     assert notes.caveat_lines(dataclasses.replace(results, countries=full)) == []
     loud = dataclasses.replace(results, noise=small_noise())  # USA under its noise, THA not
     assert notes.caveat_lines(loud)[-2:] == [
-        "caveat: the model's numerical noise (f16: 95th percentile of |Δ(δ_i − δ_base)|) "
-        "exceeds the median persona effect |δ_i − δ_base|: USA 0.120 > 0.090",
-        "caveat: DISCA's median shift |δ_out − δ_base| (disca_paper) is below the model's "
-        "noise floor (f16, 95th percentile): USA 0.040 < 0.120",
+        "caveat: the noise floor exceeds the persona effects in 1 of 2 measured countries "
+        "(f16: 95th percentile of |Δ(δ_i − δ_base)| > median |δ_i − δ_base|): "
+        "USA 0.120 > 0.090",
+        "caveat: DISCA's shift is below the noise floor in 1 of 2 measured countries (median "
+        "|δ_out − δ_base| of disca_paper < the noise's 95th percentile, f16): USA 0.040 < 0.120",
     ]
     noise = small_noise()
     usa = dataclasses.replace(noise.countries["USA"], shift_below_floor=False)
