@@ -21,6 +21,8 @@ import contextlib
 import logging
 import os
 import signal
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from typing import Any, Protocol
 from ..errors import DiscaError
 from .worker import Worker, WorkItem, WorkSpec
 
-__all__ = ["EXECUTORS", "Executor", "default_threads", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "default_threads", "make_executor", "plan_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ EXECUTORS = ("local", "ray")
 
 #: A work item may kill its worker this often before the run gives up on it.
 MAX_DEATHS = 2
+
+#: Linux prctl option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 # --------------------------------------------------------------------------- backends
@@ -97,30 +102,65 @@ class _InlineBackend:
             self._worker = None
 
 
-def _process_main(spec: WorkSpec, conn: Any) -> None:
-    """Entry point of a worker process: load the model, then serve items until None."""
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker process as soon as the run's process is gone (even by kill -9).
+
+    On Linux the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``), which
+    stops the worker even inside an engine call; elsewhere a thread polls the parent pid.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:  # it died before the signal was asked for
+                os._exit(0)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="disca-parent-watch", daemon=True).start()
+
+
+def _process_main(spec: WorkSpec, conn: Any, parent_pid: int | None = None) -> None:
+    """Entry point of a worker process: load the model, then serve items until None.
+
+    The worker ends quietly when the run's process is gone (killed, or its pipe closed).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
+    with contextlib.suppress(BrokenPipeError, ConnectionError, EOFError, OSError):
+        _serve(spec, conn)
+
+
+def _serve(spec: WorkSpec, conn: Any) -> None:
+    """Load the model and answer the parent's items on `conn` (errors as one line)."""
     try:
         worker = Worker(spec)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, DiscaError)
                    else str(exc)))  # fmt: skip
         return
-    conn.send(("ready", worker.model_info))
-    while True:
-        try:
-            item = conn.recv()
-        except EOFError:  # the parent is gone
-            break
-        if item is None:
-            break
-        try:
-            records, stats = worker.process(item)
-        except BaseException as exc:  # noqa: BLE001
-            conn.send(("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}"))
-            break
-        conn.send(("ok", records, stats))
-    worker.close()
+    try:
+        conn.send(("ready", worker.model_info))
+        while True:
+            item = conn.recv()  # EOFError: the parent is gone
+            if item is None:
+                break
+            try:
+                records, stats = worker.process(item)
+            except BaseException as exc:  # noqa: BLE001
+                conn.send(
+                    ("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}")
+                )
+                break
+            conn.send(("ok", records, stats))
+    finally:
+        worker.close()
 
 
 class _ProcessBackend:
@@ -138,7 +178,9 @@ class _ProcessBackend:
     def _spawn(self, slot: int) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
-            target=_process_main, args=(self._spec, child), name=f"disca-worker-{slot}"
+            target=_process_main,
+            args=(self._spec, child, os.getpid()),
+            name=f"disca-worker-{slot}",
         )
         proc.daemon = True
         proc.start()
@@ -451,3 +493,53 @@ def default_threads(jobs: int) -> int | None:
     if jobs <= 1:
         return None
     return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB"
+
+
+def plan_jobs(
+    jobs: int,
+    n_items: int,
+    *,
+    threads: int | None,
+    cpus: int,
+    model_bytes: int | None = None,
+    memory_bytes: int | None = None,
+    here: bool = True,
+) -> tuple[int, list[str]]:
+    """How many workers to start for `n_items` work items, and what to warn about.
+
+    A worker beyond the work items would only load the model, so ``jobs`` is capped at
+    ``n_items`` (at least 1). On this machine (`here`: processes, or a local Ray
+    instance) it warns when the workers' threads (``threads`` each, default: the CPUs
+    shared out, `default_threads`) exceed the CPUs, and when several workers' copies of
+    the model (``model_bytes`` each, the GGUF size) exceed the memory available.
+
+    Returns:
+        (workers to start, warning lines).
+    """
+    used = max(1, min(jobs, n_items))
+    warnings = []
+    if used < jobs:
+        warnings.append(
+            f"warning: --jobs {jobs} but only {n_items} work item(s) (chunks of --chunk "
+            f"scenarios) are left to do; starting {used} worker(s)"
+        )
+    if not here:
+        return used, warnings
+    per_worker = threads or default_threads(used) or cpus
+    if used * per_worker > cpus:
+        warnings.append(
+            f"warning: {used} worker(s) x {per_worker} thread(s) = {used * per_worker} "
+            f"threads on {cpus} CPUs: they wait on each other, slower than fewer; use "
+            f"--jobs {max(1, cpus // per_worker)} or fewer, or fewer --threads"
+        )
+    if used > 1 and model_bytes and memory_bytes and used * model_bytes > memory_bytes:
+        warnings.append(
+            f"warning: {used} workers load the model {used} times ({used} x "
+            f"{_gb(model_bytes)} = {_gb(used * model_bytes)}) and {_gb(memory_bytes)} of "
+            f"memory is available; use --jobs {max(1, memory_bytes // model_bytes)} or fewer"
+        )
+    return used, warnings

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import platform
 import signal
 import threading
@@ -35,12 +36,14 @@ from .. import __version__, paths, pipeline
 from ..content import human_targets, i18n, scenarios, variants
 from ..engine.options import EngineOptions
 from ..errors import DiscaError
-from ..machine import machine_info
+from ..machine import available_memory, machine_info
 from ..maths import core
 from ..maths.methods import Method, method_suite
+from ..models.open import model_file_size
 from ..progress import NullProgress, Progress
 from . import runlog
-from .executor import default_threads, make_executor
+from .executor import default_threads, make_executor, plan_jobs
+from .records import read_records
 from .results import Results
 from .scoring import score_run, write_run_results
 from .worker import WorkItem, WorkSpec
@@ -364,6 +367,29 @@ def _plan(cfg: EvalConfig) -> _Plan:
     )
 
 
+def _jobs(cfg: EvalConfig, plan: _Plan) -> int:
+    """The workers to start: ``--jobs`` capped at the work items left (`plan_jobs`).
+
+    Warns (once, before any model loads) when the workers' threads exceed the CPUs or
+    their copies of the model the memory available.
+    """
+    n_items = cfg.jobs
+    if cfg.jobs > 1:  # the chunks of what the folder lacks (all of it with --force)
+        done = set() if cfg.force else {runlog.record_key(r) for r in runlog.read_samples(cfg.out)}
+        n_items = sum(
+            -(-sum((iso, plan.ids[p]) not in done for p in plan.positions) // cfg.chunk)
+            for iso in cfg.countries
+        )
+    jobs, warnings = plan_jobs(
+        cfg.jobs, n_items, threads=cfg.engine.n_threads, cpus=os.cpu_count() or 1,
+        model_bytes=model_file_size(cfg.engine.model) if cfg.jobs > 1 else None,
+        memory_bytes=available_memory(), here=cfg.executor == "local" or cfg.address is None,
+    )  # fmt: skip
+    for warning in warnings:
+        log.warning(warning)
+    return jobs
+
+
 def _work_spec(cfg: EvalConfig) -> WorkSpec:
     """What every worker needs to evaluate this run's work items."""
     engine = cfg.engine
@@ -467,6 +493,7 @@ def run_eval(
     """
     progress = progress or NullProgress()
     plan = _plan(cfg)
+    cfg = dataclasses.replace(cfg, jobs=_jobs(cfg, plan))
     if engine is not None and model_info is None:
         raise ValueError("model_info is required with an engine")
     executor = make_executor(
@@ -505,12 +532,17 @@ def _run_and_record(
     plan: _Plan,
     progress: Progress,
 ) -> EvalOutcome:
-    """Run the loop; whatever happens, record the invocation and (unless an error) results."""
+    """Run the loop; whatever happens, record the invocation and (unless an error) results.
+
+    Raises:
+        PlaceError: the disk filled up; the records before it are kept (the message says
+            how to resume).
+    """
     total = len(plan.positions) * len(cfg.countries)
     n_todo = sum(len(v) for v in todo.values())
     stats: dict[str, int] = {}
     started = time.perf_counter()
-    status, n_new, error = "error", 0, None
+    status, error = "error", None
     progress.start(total, total - n_todo)
     try:
         stats = _run_items(run, executor, todo, cfg, plan, progress)
@@ -518,6 +550,12 @@ def _run_and_record(
     except KeyboardInterrupt:
         status = "cancelled"
         raise
+    except paths.PlaceError as exc:  # a full disk: what was written before it stays
+        error = str(exc)
+        raise paths.PlaceError(
+            f"{exc}; the {len(run.keys)} records written before it are kept: free space "
+            "and run the same command again to resume"
+        ) from None
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         raise
@@ -526,7 +564,8 @@ def _run_and_record(
         progress.close()
         seconds = time.perf_counter() - started
         n_new = len(run.keys) - run.n_at_open
-        run.finish(
+        _finish(
+            run,
             status,
             error=error,
             seconds=round(seconds, 3),
@@ -538,7 +577,7 @@ def _run_and_record(
         )
         results = None
         if status in ("success", "cancelled"):
-            results = score_run(run.header, runlog.read_samples(cfg.out), targets=plan.targets)
+            results = score_run(run.header, read_records(cfg.out), targets=plan.targets)
             write_run_results(cfg.out, results)
     return EvalOutcome(
         out=Path(cfg.out),
@@ -549,3 +588,17 @@ def _run_and_record(
         seconds=seconds,
         results=results,
     )
+
+
+def _finish(run: runlog.RunLog, status: str, **invocation: Any) -> None:
+    """Record how the invocation ended; after an error, a full disk may refuse that too.
+
+    Then run.json keeps status ``started``, and the next invocation records this one as
+    ended without a status.
+    """
+    try:
+        run.finish(status, **invocation)
+    except paths.PlaceError:
+        if status != "error":
+            raise
+        log.debug("%s: could not record the error status (the disk is full)", run.directory)

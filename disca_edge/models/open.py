@@ -35,6 +35,7 @@ from .registry import (
 __all__ = [
     "ContextTooSmallError",
     "ModelInfo",
+    "model_file_size",
     "open_engine",
     "resolve_model",
     "warn_unlisted_languages",
@@ -118,6 +119,23 @@ def resolve_model(
     check_gguf(path, spec.size)
     verify_sha256(spec, path, progress)
     return spec, path
+
+
+def model_file_size(name_or_path: str | os.PathLike | None) -> int | None:
+    """The size of a ``--model``'s GGUF in bytes, without pulling or opening it.
+
+    A path's file size, or a registry entry's recorded size (else its pulled file's);
+    None when not known (an unknown name, a hub entry without a size, not pulled yet).
+    """
+    text = str(name_or_path if name_or_path is not None else default_model_name())
+    path = Path(os.path.expanduser(text))
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        spec = get_model(text)
+        return spec.size or (local_path(spec).stat().st_size if is_pulled(spec) else None)
+    except (DiscaError, OSError):
+        return None
 
 
 @dataclass(frozen=True)

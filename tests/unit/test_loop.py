@@ -148,3 +148,57 @@ def test_run_eval_records_errors(tmp_path, fake_targets):
         run_eval(eval_config(tmp_path), engine=ScriptedEngine())
     with pytest.raises(DiscaError, match="different config"):
         run_eval(eval_config(tmp_path, seed=1), engine=ScriptedEngine(), model_info=INFO)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_records(tmp_path, fake_targets):
+    """The disk fills at the third chunk: records, run.json and results.json all fail."""
+    import errno
+
+    from disca_edge.paths import PlaceError
+
+    real_write, real_fdopen, full = os.write, os.fdopen, []
+
+    class Full:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write(fd, data):
+        if full or len(read_samples(tmp_path)) == 4:
+            full.append(True)
+            real_write(fd, bytes(data)[:100])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(PlaceError) as stopped:
+        patch.setattr(os, "write", write)
+        patch.setattr(os, "fdopen", lambda fd, *a: Full(real_fdopen(fd, *a)) if full
+                      else real_fdopen(fd, *a))  # fmt: skip
+        run_eval(eval_config(tmp_path), engine=ScriptedEngine(), model_info=INFO)
+    assert str(stopped.value) == (
+        f"{tmp_path}/samples.jsonl: cannot write there: the disk is full; the 4 records "
+        "written before it are kept: free space and run the same command again to resume"
+    )
+    assert len(read_samples(tmp_path)) == 4
+    assert (tmp_path / "samples.jsonl").read_bytes().endswith(b"\n")
+    assert read_header(tmp_path)["status"] == "started"  # the disk refused the error status
+    again = run_eval(eval_config(tmp_path), engine=ScriptedEngine(), model_info=INFO)
+    assert (again.n_new, again.status) == (6, "success")  # resume after freeing space
+    assert read_header(tmp_path)["invocations"][0]["status"] == "error"
+
+
+def test_jobs_beyond_the_work_left_are_not_started(tmp_path, fake_targets, caplog):
+    """--jobs 64 for one chunk: one worker (here the loaded engine) and a warning."""
+    cfg = EvalConfig(out=tmp_path, countries=("USA",), limit=2, chunk=4, jobs=64)
+    outcome = run_eval(cfg, engine=ScriptedEngine(), model_info=INFO)
+    assert outcome.status == "success" and outcome.n_new == 2
+    assert read_header(tmp_path)["invocations"][-1]["jobs"] == 1
+    assert "--jobs 64 but only 1 work item(s)" in caplog.text
