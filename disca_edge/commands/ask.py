@@ -176,14 +176,48 @@ def _line_panel(personas_dir, query: str):
 
 def _print_json(outcomes: Iterable[Outcome], *, from_file: bool) -> None:
     """One JSON line per answered (dilemma, country); errors on stderr, then exit 1."""
-    failed = 0
+    answered: dict[int | None, int] = {}  # input line -> answers written
+    failed: dict[int | None, int] = {}  # input line -> failures
     for outcome in outcomes:
         if outcome.result is None:
-            failed += 1
+            failed[outcome.line] = failed.get(outcome.line, 0) + 1
             click.echo(f"Error: {outcome.error}", err=True)
         else:
+            answered[outcome.line] = answered.get(outcome.line, 0) + 1
             click.echo(json.dumps(outcome.result.to_dict(), ensure_ascii=False))
     if failed and from_file:
-        raise click.ClickException(f"{failed} input line(s) failed; the other lines were answered")
+        raise click.ClickException(_batch_summary(answered, failed))
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _batch_summary(answered: dict[int | None, int], failed: dict[int | None, int]) -> str:
+    """The last line of a batch with failures: how many lines failed, which, what was answered.
+
+    A line asked for several countries can fail for some and be answered for others.
+    """
+    lines = sorted({*answered, *failed}, key=lambda n: -1 if n is None else n)
+    bad = [n for n in lines if n in failed]
+    good = len(lines) - len(bad)
+    others = "no line was answered" if not good else (
+        f"the other {good} {'was' if good == 1 else 'were'} answered")  # fmt: skip
+    text = f"{len(bad)} of {len(lines)} input lines failed ({_line_list(bad)}); {others}"
+    partly = [n for n in bad if n in answered]
+    if partly:
+        text += f" ({_line_list(partly)} for some countries only)"
+    return text
+
+
+def _line_list(numbers: list[int | None]) -> str:
+    """Line numbers as ``line 4`` or ``lines 2-6, 9`` (runs of consecutive lines joined)."""
+    known = sorted(n for n in numbers if n is not None)
+    runs: list[list[int]] = []
+    for n in known:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs]
+    if not parts:
+        return "no line number"
+    return f"line{'s' if len(known) > 1 else ''} {', '.join(parts)}"
