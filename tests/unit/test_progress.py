@@ -93,8 +93,7 @@ def test_every_long_running_command_takes_display(command):
     assert "--display [auto|rich|plain|none]" in result.output
 
 
-def test_data_pull_reports_bytes_with_plain_display(tmp_path, shared_data):
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
+def test_data_pull_reports_bytes_with_plain_display(tmp_path, acme):
     result = CliRunner().invoke(
         cli, ["data", "pull", "moral-machine", "--from", str(acme), "--display", "plain"]
     )
