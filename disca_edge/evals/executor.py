@@ -55,6 +55,10 @@ class _Outcome:
     message: str = ""
 
 
+#: ``on_scenario(slot, k)``: the item in ``slot`` has k scenarios done.
+_OnScenario = Callable[[int, int], None]
+
+
 class _Backend(Protocol):
     """Hosts workers in slots 0..n-1, each holding at most one item."""
 
@@ -64,7 +68,9 @@ class _Backend(Protocol):
 
     def submit(self, slot: int, item: WorkItem) -> None: ...
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]: ...
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
+        """Finished items by slot; meanwhile ``on_scenario(slot, k)`` as scenarios finish."""
+        ...
 
     def replace(self, slot: int) -> None: ...
 
@@ -88,9 +94,9 @@ class _InlineBackend:
     def submit(self, slot: int, item: WorkItem) -> None:
         self._item = item
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
         assert self._worker is not None and self._item is not None
-        records, stats = self._worker.process(self._item)
+        records, stats = self._worker.process(self._item, lambda k: on_scenario(0, k))
         return [(0, _Outcome("ok", records, stats))]
 
     def replace(self, slot: int) -> None:  # pragma: no cover - an inline worker cannot die
@@ -152,7 +158,9 @@ def _serve(spec: WorkSpec, conn: Any) -> None:
             if item is None:
                 break
             try:
-                records, stats = worker.process(item)
+                records, stats = worker.process(item, lambda k: conn.send(("scenario", k)))
+            except (BrokenPipeError, ConnectionError):
+                raise  # the parent is gone: leave quietly
             except BaseException as exc:  # noqa: BLE001
                 conn.send(
                     ("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}")
@@ -208,7 +216,7 @@ class _ProcessBackend:
         with contextlib.suppress(OSError):
             self._conns[slot].send(item)
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
         from multiprocessing.connection import wait
 
         wait([self._conns[s] for s in busy] + [self._procs[s].sentinel for s in busy])
@@ -226,7 +234,9 @@ class _ProcessBackend:
                 proc.join(1.0)
                 out.append((slot, _Outcome("dead", message=f"exit code {proc.exitcode}")))
                 continue
-            if message[0] == "ok":
+            if message[0] == "scenario":  # progress; the item is still running
+                on_scenario(slot, message[1])
+            elif message[0] == "ok":
                 out.append((slot, _Outcome("ok", message[1], message[2])))
             else:
                 out.append((slot, _Outcome("error", message=str(message[1]))))
@@ -334,8 +344,8 @@ class _RayBackend:
     def submit(self, slot: int, item: WorkItem) -> None:
         self._refs[slot] = self._actors[slot].process.remote(item)
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
-        ray = self._ray
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
+        ray = self._ray  # an actor reports its chunk when done: no per-scenario progress
         refs = {self._refs[s]: s for s in busy}
         ready, _ = ray.wait(list(refs), num_returns=1)
         out = []
@@ -397,8 +407,12 @@ class Executor:
         self,
         items: Iterable[WorkItem],
         on_submit: Callable[[WorkItem], None] | None = None,
+        on_scenario: Callable[[WorkItem, int], None] | None = None,
     ) -> Iterator[tuple[WorkItem, list[dict[str, Any]], dict[str, int]]]:
         """Yield (item, records, engine stats) for every item, requeueing dead workers' items.
+
+        ``on_submit(item)`` runs as an item goes out, ``on_scenario(item, k)`` when it has
+        k scenarios done (local workers; a requeued item counts from 1 again).
 
         Raises:
             DiscaError: a worker reported an error, or one item killed its worker more
@@ -408,6 +422,11 @@ class Executor:
         idle = list(range(self.backend.n))[::-1]
         busy: dict[int, WorkItem] = {}
         died: Counter[WorkItem] = Counter()
+
+        def scenario_done(slot: int, k: int) -> None:
+            if on_scenario is not None:
+                on_scenario(busy[slot], k)
+
         while queue or busy:
             while idle and queue:
                 slot, item = idle.pop(), queue.popleft()
@@ -415,7 +434,7 @@ class Executor:
                 busy[slot] = item
                 if on_submit is not None:
                     on_submit(item)
-            for slot, outcome in self.backend.wait(sorted(busy)):
+            for slot, outcome in self.backend.wait(sorted(busy), scenario_done):
                 item = busy.pop(slot)
                 if outcome.kind == "ok":
                     idle.append(slot)

@@ -3,11 +3,11 @@
 `run_eval` is the run loop behind ``disca eval multitp``. It plans the work (countries ×
 pool positions of this shard, less what is on disk) as work items, (country, chunk of a
 few scenarios), and hands them to an `executor` (this process, ``--jobs`` worker
-processes or Ray actors). A worker feeds the engine a chunk (10 prompt evaluations per
-scenario: 2 label orders × base + 4 personas, sharing KV prefixes) and derives every
-method of the spec from the logits with `methods.compute_methods` (`record_chunk`). This
-process is the single writer: each finished chunk becomes one block of `runlog` records
-(appended, fsync'ed). A rerun of the same command skips what is on disk, with any
+processes or Ray actors). A worker feeds the engine a chunk's scenarios one by one (10
+prompt evaluations per scenario: 2 label orders × base + 4 personas, sharing KV
+prefixes), reporting each to the display, and derives every method of the spec from the
+logits with `methods.compute_methods` (`record_chunk`). This process is the single
+writer: each finished chunk becomes one block of `runlog` records (appended, fsync'ed). A rerun of the same command skips what is on disk, with any
 executor. Finally `scoring.score_run` turns the records into ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
@@ -80,7 +80,8 @@ class EvalConfig:
         seed: IS seed of the noise draws (spec §4; 42 is the paper's main seed).
         data_seed: pool selection, shuffle and opener seed (42).
         shard: (i, n): this process does the pool positions p with p % n == i.
-        chunk: scenarios per engine call (10 prompts each).
+        chunk: scenarios per work item (each scenario one engine call of 10 prompts; a
+            chunk's records are written together).
         overrides: DISCA parameter overrides for every method.
         force: replace a run with a different config in ``out``.
         personas_dir: the persona folder (None: the shipped panels); recorded in run.json.
@@ -454,12 +455,19 @@ def _run_items(
             shown.add(item.country)
             progress.stage(item.country, n, n - len(todo[item.country]))
 
+    shown_of: dict[WorkItem, int] = {}  # scenarios of an item already on the display
+
+    def on_scenario(item: WorkItem, k: int) -> None:  # a requeued item counts from 1 again
+        if k > shown_of.get(item, 0):
+            progress.update(k - shown_of.get(item, 0))
+            shown_of[item] = k
+
     stats: dict[str, int] = {}
-    for _, records, spent in executor.run(items, on_submit):
+    for item, records, spent in executor.run(items, on_submit, on_scenario):
         run.append(records)
         for key, value in spent.items():
             stats[key] = stats.get(key, 0) + value
-        progress.update(len(records))
+        progress.update(len(records) - shown_of.pop(item, 0))
     return stats
 
 

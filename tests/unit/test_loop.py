@@ -3,6 +3,7 @@ scripted engine (logits from a text hash, no model): resume, interrupts, errors.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import signal
@@ -115,13 +116,13 @@ def test_run_eval_resumes_after_an_interrupt(tmp_path, fake_targets):
     assert reference.status == "success" and reference.n_new == 10
     assert isinstance(reference.results, Results) and reference.results.coverage.complete
     assert read_run_results(tmp_path / "ref") == reference.results  # as written
-    for fail in ((3, KeyboardInterrupt()), (2, signal.SIGTERM)):
+    for fail in ((5, KeyboardInterrupt()), (4, signal.SIGTERM)):  # engine calls: one a scenario
         out = tmp_path / f"run{fail[0]}"
         with pytest.raises(KeyboardInterrupt):
             run_eval(eval_config(out), engine=ScriptedEngine(fail), model_info=INFO)
         header = read_header(out)
         assert header["status"] == "cancelled"
-        done = (fail[0] - 1) * 2  # whole chunks before the interrupted call
+        done = (fail[0] - 1) // 2 * 2  # whole chunks (of 2) before the interrupted call
         assert len(read_samples(out)) == done
         partial = Results.from_dict(runlog.read_results(out))  # written on the way out
         assert partial.coverage.present == done and not partial.coverage.complete
@@ -202,3 +203,34 @@ def test_jobs_beyond_the_work_left_are_not_started(tmp_path, fake_targets, caplo
     assert outcome.status == "success" and outcome.n_new == 2
     assert read_header(tmp_path)["invocations"][-1]["jobs"] == 1
     assert "--jobs 64 but only 1 work item(s)" in caplog.text
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.calls = []
+
+    def start(self, total, done=0):
+        self.calls.append(("start", total, done))
+
+    def stage(self, label, total, done):
+        self.calls.append(("stage", label, total, done))
+
+    def update(self, n):
+        self.calls.append(("update", n))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+def test_the_display_moves_per_scenario_not_per_chunk(tmp_path, fake_targets):
+    """One chunk of 3: the bar used to sit at 0/3 until the end."""
+    cfg = EvalConfig(out=tmp_path, countries=("USA",), limit=3, chunk=4)
+    shown = RecordingProgress()
+    run_eval(cfg, engine=ScriptedEngine(), model_info=INFO, progress=shown)
+    assert shown.calls == [("start", 3, 0), ("stage", "USA", 3, 0), ("update", 1),
+                           ("update", 1), ("update", 1), ("update", 0), ("close",)]  # fmt: skip
+    resumed = RecordingProgress()  # 2 more: the display starts at 3 of 5
+    run_eval(dataclasses.replace(cfg, limit=5), engine=ScriptedEngine(), model_info=INFO,
+             progress=resumed)  # fmt: skip
+    assert resumed.calls[:2] == [("start", 5, 3), ("stage", "USA", 5, 3)]
+    assert sum(call[1] for call in resumed.calls if call[0] == "update") == 2
