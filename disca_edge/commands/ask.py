@@ -19,7 +19,7 @@ from ..errors import DiscaError
 from ..maths.core import DiscaParams
 from ..models.open import open_engine, warn_unlisted_languages
 from ..pipeline import PanelPrompts, panel_prompts
-from ..progress import download_bar, working
+from ..progress import Waiting, download_bar
 from ..views import explain
 from ._options import (
     VariantOptions,
@@ -113,10 +113,13 @@ def ask(question: _Question, countries: str | None, personas_dir, engine_options
     with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(options, fit=ask_context(prompts), progress=progress)
     params = DiscaParams(variant.variant, use_prior=prior, **variant.overrides)
+    waiting = Waiting(display, "asking the panel (10 evaluations per dilemma)",
+                      total=_expected_answers(input_, len(panels)))  # fmt: skip
     outcomes = _shown(answer_countries(
         engine, info, panels, question.items, params, seed=seed, chunk=chunk_for(input_),
         load_panel=functools.partial(_line_panel, personas_dir), lang=lang,
-    ), display)  # fmt: skip
+        on_answered=waiting.advance,
+    ), waiting)  # fmt: skip
     with engine:
         if input_ is not None or json_:
             _print_json(outcomes, from_file=input_ is not None)
@@ -156,14 +159,32 @@ def _render_countries(outcomes: Iterator[Outcome]) -> None:
         raise click.ClickException(f"{len(errors)} of {len(done)} countries failed")
 
 
-def _shown(outcomes, display: str):
-    """The outcomes, with a "working" line on stderr while one takes over 2 s."""
+def _shown(outcomes, waiting: Waiting):
+    """The outcomes; a wait for the next one over 2 s shows the answers done so far."""
     while True:
-        with working(display, "asking the panel (10 evaluations per dilemma)"):
+        with waiting.shown():
             outcome = next(outcomes, None)
         if outcome is None:
             return
         yield outcome
+
+
+def _expected_answers(input_: str | None, n_countries: int) -> int | None:
+    """Answers an ask will give: one per country, or per input line and country.
+
+    None when not known ahead: standard input, or a file that cannot be read now (its
+    error comes later). A line naming its own country counts as the ask's countries.
+    """
+    if input_ is None:
+        return max(1, n_countries)
+    if input_ == "-":
+        return None
+    try:
+        with open(input_, "rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
+    return lines * max(1, n_countries)
 
 
 def _line_panel(personas_dir, query: str):
