@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..engine import DEFAULT_N_CTX, ChatTokens, Engine, EngineOptions, llama_cpp_version
 from ..errors import DiscaError
-from ..paths import PlaceError, cache_dir, check_writable_dir
+from ..paths import PlaceError, cache_dir, check_writable_dir, home
 from ..pipeline import ContextDemand
 from .gguf import check_gguf
 from .integrity import ProgressFn, verify_model, verify_sha256
@@ -114,6 +114,8 @@ def resolve_model(
             raise DiscaError(
                 f"model {spec.name} is not pulled; run `disca models pull {spec.name}`"
             )
+        if spec.source != "path":  # a path entry is not pulled: pull says what is missing
+            log.warning(_pull_notice(spec))
         return spec, pull(spec, progress=progress)
     path = local_path(spec)
     check_gguf(path, spec.size)
@@ -136,6 +138,23 @@ def model_file_size(name_or_path: str | os.PathLike | None) -> int | None:
         return spec.size or (local_path(spec).stat().st_size if is_pulled(spec) else None)
     except (DiscaError, OSError):
         return None
+
+
+def _pull_notice(spec: ModelSpec) -> str:
+    """One line saying a model is pulled now, and why: not in this cache (which one).
+
+    With `DISCA_HOME` set, the platform cache may hold the model already; the line says
+    so, since the pull then only fills the new DISCA_HOME's cache.
+    """
+    size = f", {spec.size / 1e6:.0f} MB" if spec.size else ""
+    target = local_path(spec)
+    if home() is None:
+        return f"note: pulling {spec.name} into {target.parent} (first use{size})"
+    text = f"note: pulling {spec.name}{size}: the model cache under DISCA_HOME={home()} lacks it"
+    other = cache_dir(ignore_home=True) / target.relative_to(cache_dir())
+    if other.is_file():
+        text += f" (a copy is in {other.parent}; unset DISCA_HOME to use that one)"
+    return text
 
 
 @dataclass(frozen=True)
