@@ -24,14 +24,21 @@ import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import DiscaError
 from .worker import Worker, WorkItem, WorkSpec
 
-__all__ = ["EXECUTORS", "Executor", "default_threads", "make_executor", "plan_jobs"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "check_workers_agree",
+    "default_threads",
+    "make_executor",
+    "plan_jobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -562,3 +569,26 @@ def plan_jobs(
             f"memory is available; use --jobs {max(1, memory_bytes // model_bytes)} or fewer"
         )
     return used, warnings
+
+
+def check_workers_agree(infos: Sequence[Mapping[str, Any]], logit_settings: Sequence[str]) -> None:
+    """Every worker must have the same model file and the same `logit_settings`.
+
+    Args:
+        infos: the workers' model info (``sha256``, ``settings``), worker 0 first.
+        logit_settings: the engine settings that can change logits.
+
+    Raises:
+        DiscaError: a worker differs from worker 0.
+    """
+    first = infos[0]
+    for i, info in enumerate(infos[1:], start=1):
+        if info.get("sha256") != first.get("sha256"):
+            raise DiscaError(f"worker {i} loaded another model file than worker 0")
+        a, b = first.get("settings", {}), info.get("settings", {})
+        diffs = [k for k in logit_settings if a.get(k) != b.get(k)]
+        if diffs:
+            raise DiscaError(
+                f"worker {i} has other logit-relevant engine settings than worker 0 "
+                f"({', '.join(diffs)}); its logits would differ"
+            )

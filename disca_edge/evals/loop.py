@@ -7,8 +7,9 @@ processes or Ray actors). A worker feeds the engine a chunk's scenarios one by o
 prompt evaluations per scenario: 2 label orders × base + 4 personas, sharing KV
 prefixes), reporting each to the display, and derives every method of the spec from the
 logits with `methods.compute_methods` (`record_chunk`). This process is the single
-writer: each finished chunk becomes one block of `runlog` records (appended, fsync'ed). A rerun of the same command skips what is on disk, with any
-executor. Finally `scoring.score_run` turns the records into ``results.json``.
+writer: each finished chunk becomes one block of `runlog` records (appended, fsync'ed).
+A rerun of the same command skips what is on disk, with any executor. Finally
+`scoring.score_run` turns the records into ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
 only the order-independent δ_micro; the prior is applied when results are built.
@@ -42,7 +43,7 @@ from ..maths.methods import Method, method_suite
 from ..models.open import model_file_size
 from ..progress import NullProgress, Progress
 from . import runlog
-from .executor import default_threads, make_executor, plan_jobs
+from .executor import check_workers_agree, default_threads, make_executor, plan_jobs
 from .records import read_records
 from .results import Results
 from .scoring import score_run, write_run_results
@@ -415,21 +416,6 @@ def _work_spec(cfg: EvalConfig) -> WorkSpec:
     )
 
 
-def _check_workers_agree(infos: Sequence[Mapping[str, Any]]) -> None:
-    """Every worker must have the same model file and logit-relevant engine settings."""
-    first = infos[0]
-    for i, info in enumerate(infos[1:], start=1):
-        if info.get("sha256") != first.get("sha256"):
-            raise DiscaError(f"worker {i} loaded another model file than worker 0")
-        a, b = first.get("settings", {}), info.get("settings", {})
-        diffs = [k for k in LOGIT_SETTINGS if a.get(k) != b.get(k)]
-        if diffs:
-            raise DiscaError(
-                f"worker {i} has other logit-relevant engine settings than worker 0 "
-                f"({', '.join(diffs)}); its logits would differ"
-            )
-
-
 def _run_items(
     run: runlog.RunLog,
     executor: Any,
@@ -515,7 +501,7 @@ def run_eval(
     old_handler = None
     try:
         infos = executor.start()  # every worker loads the model
-        _check_workers_agree(infos)
+        check_workers_agree(infos, LOGIT_SETTINGS)
         header = build_header(cfg, infos[0], plan.suite, plan.panels, len(plan.pool), plan.prompts)
         with runlog.RunLog.open(
             cfg.out, header, force=cfg.force, invocation={"argv": list(argv or [])}
@@ -572,17 +558,7 @@ def _run_and_record(
         progress.close()
         seconds = time.perf_counter() - started
         n_new = len(run.keys) - run.n_at_open
-        _finish(
-            run,
-            status,
-            error=error,
-            seconds=round(seconds, 3),
-            scenarios_per_s=round(n_new / seconds, 4) if seconds > 0 else None,
-            engine_stats=stats,
-            jobs=executor.jobs,
-            executor=executor.kind,
-            **({"worker_deaths": executor.deaths} if executor.deaths else {}),
-        )
+        _finish(run, executor, status, error, seconds, stats)
         results = None
         if status in ("success", "cancelled"):
             results = score_run(run.header, read_records(cfg.out), targets=plan.targets)
@@ -598,14 +574,25 @@ def _run_and_record(
     )
 
 
-def _finish(run: runlog.RunLog, status: str, **invocation: Any) -> None:
+def _finish(run: runlog.RunLog, executor: Any, status: str, error: str | None, seconds: float,
+            stats: Mapping[str, int]) -> None:  # fmt: skip
     """Record how the invocation ended; after an error, a full disk may refuse that too.
 
     Then run.json keeps status ``started``, and the next invocation records this one as
     ended without a status.
     """
+    n_new = len(run.keys) - run.n_at_open
     try:
-        run.finish(status, **invocation)
+        run.finish(
+            status,
+            error=error,
+            seconds=round(seconds, 3),
+            scenarios_per_s=round(n_new / seconds, 4) if seconds > 0 else None,
+            engine_stats=stats,
+            jobs=executor.jobs,
+            executor=executor.kind,
+            **({"worker_deaths": executor.deaths} if executor.deaths else {}),
+        )
     except paths.PlaceError:
         if status != "error":
             raise

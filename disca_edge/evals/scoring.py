@@ -451,10 +451,7 @@ def score_run(
     names = [n for n in METHOD_ORDER if n in suite]
     primary = primary_method(config["variant"])
     countries = list(scope.get("countries") or [])
-    missing = [iso for iso in countries if iso not in targets.index]
-    if missing:
-        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
-    _check_method_fields(records, names)
+    _check_inputs(records, names, countries, targets)
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
     info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
     country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
@@ -481,8 +478,19 @@ def score_run(
     )
 
 
-def _check_method_fields(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
-    """Refuse a record without the ``delta_micro`` of a method of the run's config."""
+def _check_inputs(
+    records: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    countries: Sequence[str],
+    targets: Any,
+) -> None:
+    """Refuse a country without human targets, or a record lacking a method of the config.
+
+    A record lacks a method when its ``delta_micro`` has no value under the method's name.
+    """
+    missing = [iso for iso in countries if iso not in targets.index]
+    if missing:
+        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
     for record in records:
         missing = [n for n in names if n not in (record.get("delta_micro") or {})]
         if missing:
