@@ -50,6 +50,7 @@ __all__ = [
     "make_input",
     "parse_line",
     "read_inputs",
+    "shown_options",
 ]
 
 #: The context sentence of the trolley shorthand in English: the first DISCA start
@@ -119,12 +120,30 @@ class AskInput:
                 every custom dilemma and option, is kept as written.
         """
         language = language or i18n.language("en")
+        a, b = shown_options(self.form, self.option_a, self.option_b, language)
         if self.dilemma is None:
-            a, b = self.option_a, self.option_b
-            if language.code != "en":
-                a, b = language.translate_group(a), language.translate_group(b)
             return language.scenario(language.trolley_opener, a, b)
-        return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
+        return language.custom_scenario(self.dilemma, a, b)
+
+
+def shown_options(
+    form: str, option_a: str, option_b: str, language: i18n.Language
+) -> tuple[str, str]:
+    """The two options as a prompt in `language` shows them (`AskInput.scenario`).
+
+    The trolley form's groups are rendered in a frame language other than English when
+    they parse as MultiTP characters ("two elderly women" -> "2 ältere Frauen"); every
+    other option is shown as typed.
+
+    Args:
+        form: ``trolley`` or ``custom`` (`AskInput.form`).
+        option_a: option A as typed.
+        option_b: option B as typed.
+        language: the frame language.
+    """
+    if form == "trolley" and language.code != "en":
+        return language.translate_group(option_a), language.translate_group(option_b)
+    return option_a, option_b
 
 
 def make_input(
