@@ -83,6 +83,8 @@ def report(run_dir: Path, countries: str | None, others: tuple[Path, ...], vanil
     if (run_dir / SWEEP_FILE).exists():  # a rescoring sweep: `disca eval rescore`
         if countries or others:
             raise click.UsageError("--country and --compare take run folders, not a sweep")
+        if format_ == "html":
+            raise click.UsageError("a sweep has tables only: --format rich, md, csv or json")
         sweep, runs = read_sweep(run_dir)
         tables = [sweep_table(sweep, runs, vanilla=van)]
         if sweep.seeds_only:  # per country too

@@ -236,6 +236,7 @@ def dimensions(res: Results, vanilla: str, prefix: str = "dimensions") -> Plot:
         for k, ax in enumerate(axes.flat):
             if k >= len(isos):
                 ax.set_axis_off()
+                axes.flat[k - ncols].tick_params(labelbottom=True)  # the panel above ends it
                 continue
             _dimension_panel(plot, ax, res, isos[k], series, first_column=k % ncols == 0)
         vectors: list[Sequence[float | None] | None] = [
@@ -371,7 +372,9 @@ def personas(res: Results, effects: PersonaEffects, prefix: str = "personas") ->
                     who = f"{iso} {short_label(dim)}, {agents[a]}"
                     _persona_cell(plot, ax, x, r, value, colors, who, effects.n[iso].get(dim))
         _persona_axes(ax, isos, effects, agents)
-        mappable = plot.fig.colorbar(colors, ax=ax, fraction=0.04, pad=0.01, aspect=12)
+        mappable = plot.fig.colorbar(
+            colors, ax=ax, fraction=0.04, pad=0.01, aspect=8 + 1.5 * len(isos)
+        )  # as wide for any height
         mappable.set_label("δ_persona − δ_base", fontsize=7.5)
         mappable.ax.yaxis.set_major_locator(_locator())
     return plot
