@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..content import i18n
+from ..content.language import Language
 from ..errors import DiscaError
 from ..maths import categories
 from ..text import check_text, clean_text, text_key, visible
@@ -110,7 +111,7 @@ class AskInput:
         """``"trolley"`` (two groups in the DISCA frame) or ``"custom"``."""
         return "trolley" if self.dilemma is None else "custom"
 
-    def scenario(self, language: i18n.Language | None = None) -> str:
+    def scenario(self, language: Language | None = None) -> str:
         """The scenario text in the original label order (A = option_a).
 
         Args:
@@ -127,7 +128,7 @@ class AskInput:
 
 
 def shown_options(
-    form: str, option_a: str, option_b: str, language: i18n.Language
+    form: str, option_a: str, option_b: str, language: Language | str
 ) -> tuple[str, str]:
     """The two options as a prompt in `language` shows them (`AskInput.scenario`).
 
@@ -139,10 +140,18 @@ def shown_options(
         form: ``trolley`` or ``custom`` (`AskInput.form`).
         option_a: option A as typed.
         option_b: option B as typed.
-        language: the frame language.
+        language: the frame language, or its code (one this version does not know
+            shows the options as typed).
     """
+    if isinstance(language, str):
+        try:
+            language = i18n.language(language)
+        except DiscaError:
+            return option_a, option_b
     if form == "trolley" and language.code != "en":
-        return language.translate_group(option_a), language.translate_group(option_b)
+        english = i18n.language("en").characters
+        a = language.translate_group(option_a, english)
+        return a, language.translate_group(option_b, english)
     return option_a, option_b
 
 

@@ -111,20 +111,16 @@ def plan(
         leaf_slots: most distinct prompts (leaf sequences) per group.
         cell_budget: KV cells per group (pinned prefixes + trie nodes) to aim for.
         prefix_slots: most distinct non-empty pinned prefixes per group (None: no limit).
-        cell_limit: most KV cells per group (None: `cell_budget`). A prompt that finds
-            three quarters of its suffix on the group's trie already joins past
-            `cell_budget`, while the group stays within twice the prompt's length and
-            `cell_limit`: its few new tokens scan a few more cells instead of decoding
-            the whole prompt again in a group of its own (the two option orders of a
-            long dilemma differ only in their last tokens).
+        cell_limit: most KV cells per group (None: `cell_budget`). A prompt with 3/4 of
+            its suffix already on the trie joins past `cell_budget`, within twice its
+            length and `cell_limit` (a long dilemma's two option orders share a group).
 
     Returns:
         Groups covering every prompt exactly once. Results do not depend on the input
         order: prompts are regrouped so similar ones share nodes.
 
     Raises:
-        ValueError: a prefix length is out of range, or one prompt alone exceeds
-            `cell_budget`.
+        ValueError: a prefix length is out of range, or one prompt exceeds `cell_budget`.
     """
     _check_plan(tokens, prefix_lens, leaf_slots, cell_budget)
     groups: list[Group] = []
