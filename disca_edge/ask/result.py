@@ -24,7 +24,7 @@ from ..engine import llama_cpp_version
 from ..errors import DiscaError
 from ..maths import core, methods
 from ..models.open import ModelInfo
-from .inputs import AskInput
+from .inputs import AskInput, shown_options
 
 __all__ = [
     "SCHEMA",
@@ -339,6 +339,15 @@ class AskResult:
     def t_dec(self) -> float:
         """Decision temperature (``params.t_dec``)."""
         return self.params.t_dec
+
+    @property
+    def options_shown(self) -> tuple[str, str]:
+        """Options A and B as the model saw them (derived, not a wire field).
+
+        A native trolley ask's groups are in the frame language ("1 Junge"), else typed.
+        """
+        d = self.dilemma
+        return shown_options(d.form, d.option_a, d.option_b, self.language.frame_language)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ask-result/1`` object (JSON-ready, keys in wire order)."""

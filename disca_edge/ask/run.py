@@ -374,8 +374,8 @@ def _warn_if_long(item: AskInput, n_user: int) -> None:
     if n_user > LONG_DILEMMA_TOKENS:
         where = "" if item.line is None else f"line {item.line}: "
         log.warning(
-            "%sthe dilemma is long (a %d-token user turn, over %d): its 10 evaluations "
-            "each decode it and time grows about 4x per doubling (README: long dilemmas)",
+            "%sthe dilemma is long (a %d-token user turn, over %d): it is decoded once per "
+            "system prompt and time grows about 2x per doubling (README: long dilemmas)",
             where, n_user, LONG_DILEMMA_TOKENS,
         )  # fmt: skip
 

@@ -100,6 +100,10 @@ def test_a_sweep_refuses_country_and_compare(tmp_path, runs):
     for extra in (["--country", "JPN"], ["--compare", str(runs[1])]):
         result = CliRunner().invoke(cli, ["report", str(tmp_path / "sweep"), *extra])
         assert result.exit_code == 2 and "not a sweep" in result.output, result.output
+    for extra, message in ((["--format", "html"], "a sweep has tables only"),
+                           (["--figure", "dumbbell"], "--figure takes run folders")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["report", str(tmp_path / "sweep"), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 @pytest.mark.parametrize("spelling", ["--out", "-o", "--output"])
