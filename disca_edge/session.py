@@ -261,6 +261,7 @@ def eval_multitp(
     variant: str = "paper",
     jobs: int = 1,
     n_threads: int | None = None,
+    n_gpu_layers: int | None = None,
     personas: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool | str = True,
@@ -279,6 +280,7 @@ def eval_multitp(
         variant: ``paper`` or ``reference`` (the headline DISCA variant).
         jobs: worker processes, each with its own model.
         n_threads: CPU threads per worker (None: the CPUs shared out).
+        n_gpu_layers: layers offloaded to a GPU (None: the registry's setting).
         personas: a persona folder instead of the shipped panels.
         force: replace a run with a different config in `out`.
         progress: True for a bar on stderr (rich: a terminal or a notebook), False for
@@ -297,7 +299,7 @@ def eval_multitp(
     cfg = EvalConfig(
         out=Path(out), countries=parse_countries(text, folder), limit=limit,
         engine=EngineOptions(model=None if model is None else str(model), n_threads=n_threads,
-                             prefix_cache=True),
+                             n_gpu_layers=n_gpu_layers, prefix_cache=True),
         lang=_check_lang(lang), seed=seed, variant=variant, jobs=jobs, personas_dir=folder,
         force=force,
     )  # fmt: skip

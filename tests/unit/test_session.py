@@ -100,3 +100,14 @@ def test_run_results_frame_has_a_row_per_country_and_method():
     assert frame.loc[2, "n"] == 2 and pd.isna(frame.loc[2, "Fitness_Fit"])  # not covered
     assert results.results.countries["THA"].methods["disca_paper"].mis is None
     assert "0.4000" in results._repr_html_()
+
+
+def test_eval_multitp_refuses_bad_options_before_writing_or_loading(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(DiscaError, match="lang must be native or en, got 'de'"):
+        disca_edge.eval_multitp(out, "USA", lang="de")
+    with pytest.raises(DiscaError, match="unknown country 'Atlantis'"):
+        disca_edge.eval_multitp(out, ["USA", "Atlantis"])
+    with pytest.raises(DiscaError, match="--limit must be >= 1, got 0"):
+        disca_edge.eval_multitp(out, "USA", limit=0)
+    assert not out.exists()
