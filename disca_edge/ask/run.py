@@ -244,6 +244,7 @@ def answer_countries(
     chunk: int = CHUNK,
     load_panel: Callable[[str], Panel] | None = None,
     lang: str = "en",
+    on_answered: Callable[[int], None] | None = None,
 ) -> Iterator[Outcome]:
     """Answer every dilemma for every country with one loaded model.
 
@@ -267,6 +268,8 @@ def answer_countries(
         load_panel: loads the panel of an input line's ``country`` (default: the shipped
             panels, `personas.load_panel`).
         lang: "en" (English prompts) or "native" (each country's language, I18N.md).
+        on_answered: called with the number of (dilemma, country) answers each engine
+            call just made (a display's progress; the outcomes still come in input order).
 
     Yields:
         Outcome per (item, country): items in input order, each item's countries in
@@ -274,7 +277,8 @@ def answer_countries(
     """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang)
+    grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang,
+                 on_answered=on_answered)  # fmt: skip
     stream = grid.stream(list(panels), items, chunk)
     if params.prior_enabled:
         yield from _with_prior(list(stream), params)
@@ -305,6 +309,7 @@ class _Grid:
     load_panel: Callable[[str], Panel]
     lang: str = "en"
     runs: dict[str, _Run] = field(default_factory=dict)
+    on_answered: Callable[[int], None] | None = None
 
     def run(self, panel: Panel, tag: bool) -> _Run:
         """The run of `panel`'s country, made on first use."""
@@ -333,9 +338,9 @@ class _Grid:
             pending.append(slots)
             waiting += any(isinstance(slot, _Todo) for slot in slots)
             if waiting >= chunk:
-                yield from _flush(pending)
+                yield from _flush(pending, self.on_answered)
                 pending, waiting = [], 0
-        yield from _flush(pending)
+        yield from _flush(pending, self.on_answered)
 
     def slots(self, item: AskInput | AskInputError, panels: list[Panel]) -> list[Outcome | _Todo]:
         """Per country of `item`: its outcome if already decided, else the dilemma to evaluate."""
@@ -375,7 +380,9 @@ def _warn_if_long(item: AskInput, n_user: int) -> None:
         )  # fmt: skip
 
 
-def _flush(pending: list[list[Outcome | _Todo]]) -> list[Outcome]:
+def _flush(
+    pending: list[list[Outcome | _Todo]], on_answered: Callable[[int], None] | None = None
+) -> list[Outcome]:
     """Evaluate each country's waiting dilemmas in one call; every outcome in input order."""
     by_country: dict[str, list[_Todo]] = {}
     for slots in pending:
@@ -386,6 +393,8 @@ def _flush(pending: list[list[Outcome | _Todo]]) -> list[Outcome]:
     for todo in by_country.values():
         outcomes = _evaluate(todo[0].run, [(t.item, t.dilemma) for t in todo])
         done.update((id(t), outcome) for t, outcome in zip(todo, outcomes, strict=True))
+        if on_answered is not None:
+            on_answered(len(todo))
     return [
         done[id(slot)] if isinstance(slot, _Todo) else slot for slots in pending for slot in slots
     ]

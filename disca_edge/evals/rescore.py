@@ -37,6 +37,7 @@ from ..maths import core
 from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
 from ..paths import atomic_write_text, check_writable_dir
 from . import runlog
+from .records import read_records
 from .results import Results
 from .scoring import read_run_results, score_run, write_run_results
 
@@ -370,7 +371,7 @@ def rescore_run(
     if src.resolve() == dst.resolve():
         raise DiscaError(f"{dst}: rescoring writes a new run; give another --out")
     header = runlog.read_header(src)
-    records = runlog.read_samples(src)
+    records = read_records(src)
     if not records:
         raise DiscaError(f"{src}: no sample records to rescore")
     extra = dict(overrides or {})

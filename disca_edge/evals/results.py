@@ -24,6 +24,9 @@ fields None (`scoring.read_run_results` rescores such a file).
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -441,8 +444,9 @@ class Results:
         """Read a ``results.json`` mapping.
 
         Raises:
-            DiscaError: the format tag is not `RESULTS_FORMAT`, or an entry is missing
-                or malformed.
+            DiscaError: the format tag is not `RESULTS_FORMAT`, or an entry is missing,
+                of the wrong type (a number that is text, NaN, a list that is not), or
+                names a method or dimension the results do not hold (the message names it).
         """
         if data.get("format", RESULTS_FORMAT) != RESULTS_FORMAT:
             raise DiscaError(
@@ -450,12 +454,13 @@ class Results:
                 "recompute with `disca report --recompute`"
             )
         try:
-            return cls._from_entries(data)
+            results = cls._from_entries(data)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise DiscaError(
-                f"results are malformed ({type(exc).__name__}: {exc}); "
-                "recompute with `disca report --recompute`"
-            ) from None
+            raise DiscaError(f"results are malformed: {type(exc).__name__}: {exc}") from None
+        problem = _type_problem(results, cls, "results") or _inconsistency(results)
+        if problem:
+            raise DiscaError(f"results are malformed: {problem}")
+        return results
 
     @classmethod
     def _from_entries(cls, data: Mapping[str, Any]) -> Results:
@@ -486,3 +491,92 @@ class Results:
             noise=_from_mapping(NoiseFloor, data["noise"]) if data.get("noise") else None,
             recomputed=bool(data.get("recomputed", False)),
         )
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _scalar_problem(value: Any, hint: Any, where: str) -> str | None:
+    """What is wrong with a number, flag or text against its annotation (None: fine)."""
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value):
+            return f"{where} is {_shown(value)}, not a finite number"
+    elif hint is int and (not isinstance(value, int) or isinstance(value, bool)):
+        return f"{where} is {_shown(value)}, not an integer"
+    elif hint in (bool, str) and not isinstance(value, hint):
+        return f"{where} is {_shown(value)}, not {'true or false' if hint is bool else 'text'}"
+    return None
+
+
+def _type_problem(value: Any, hint: Any, where: str) -> str | None:
+    """Where a value read from ``results.json`` is not of its annotated type (None: fine).
+
+    Walks the dataclasses, lists and dicts of `Results` by their annotations.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        arms = [a for a in args if a is not type(None)]
+        problems = [_type_problem(value, arm, where) for arm in arms]
+        return None if None in problems else problems[0]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):  # type: ignore[arg-type]
+            return f"{where} is {_shown(value)}, not a mapping"
+        hints = typing.get_type_hints(hint)
+        for f in dataclasses.fields(hint):
+            problem = _type_problem(getattr(value, f.name), hints[f.name], f"{where}.{f.name}")
+            if problem:
+                return problem
+        return None
+    if origin is list:
+        if not isinstance(value, list):
+            return f"{where} is {_shown(value)}, not a list"
+        found = (_type_problem(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        return next((p for p in found if p), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{where} is {_shown(value)}, not a mapping"
+        found = (_type_problem(v, args[1], f"{where}.{k}") for k, v in value.items())
+        return next((p for p in found if p), None)
+    return _scalar_problem(value, hint, where)
+
+
+def _inconsistency(results: Results) -> str | None:
+    """A method or dimension the views look up that the results do not hold (None: fine).
+
+    The headline, ablation base and vanilla read-outs must be scored in every country
+    and in the macro means, each ablation in the macro means, and every vector must
+    have one value per dimension.
+    """
+    run, methods = results.run, set(results.methods)
+    n_dims = len(results.dimensions)
+    if n_dims != len(categories.DIMENSIONS):
+        return f"results.dimensions holds {n_dims} name(s), not {len(categories.DIMENSIONS)}"
+    shown = {run.primary, results.ablation_base, *run.vanilla}
+    for name in sorted(shown | set(results.ablations)):
+        if name not in methods:
+            return f"the method {name!r} is not in results.methods"
+    held: list[tuple[str, Mapping[str, Any], set[str]]] = [
+        ("results.macro", results.macro, shown | set(results.ablations))
+    ]
+    held += [(f"results.countries.{iso}.methods", c.methods, shown)
+             for iso, c in results.countries.items()]  # fmt: skip
+    for where, names, needed in held:
+        missing = sorted(needed - set(names))
+        if missing:
+            return f"{where} lacks {', '.join(missing)}"
+    for van in run.vanilla:
+        if run.primary not in results.vs_vanilla.get(van, {}):
+            return f"results.vs_vanilla.{van} lacks {run.primary}"
+    for iso, country in results.countries.items():
+        sizes = [len(country.human)] + [len(m.vector) for m in country.methods.values()]
+        if any(size != n_dims for size in sizes):
+            return f"results.countries.{iso} has a vector without {n_dims} values"
+    return None

@@ -30,13 +30,13 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
-from ..paths import atomic_write_text, check_writable_dir
+from ..paths import atomic_write_text, check_writable_dir, write_error
 
 try:
     import fcntl
@@ -50,6 +50,7 @@ __all__ = [
     "RESULTS_FILE",
     "RunLogError",
     "RunLog",
+    "being_written",
     "config_differences",
     "fingerprint",
     "now",
@@ -179,14 +180,22 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw, raw.endswith(b"\n")
 
 
-def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
+def read_samples(
+    directory: str | os.PathLike, *, check: Callable[[Any], str | None] | None = None
+) -> list[dict[str, Any]]:
     """All complete records of a run, in file order, first copy of each key kept.
 
     A torn last line (no newline: the writer was killed mid-write) is ignored; the file
     is not modified.
 
+    Args:
+        directory: the run folder.
+        check: says what is wrong with a record (None: nothing), e.g.
+            `records.record_problem`; default: records are only parsed.
+
     Raises:
-        RunLogError: a complete line that is not a JSON record (corruption).
+        RunLogError: a complete line that is not a JSON record (corruption), or a record
+            `check` finds wrong, named by its line number and key.
     """
     path = Path(directory) / SAMPLES_FILE
     if not path.is_file():
@@ -202,6 +211,9 @@ def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
             key = record_key(record)
         except (ValueError, KeyError, TypeError):
             raise RunLogError(f"{path}:{number}: not a sample record (corrupt file)") from None
+        problem = check(record) if check is not None else None
+        if problem:
+            raise RunLogError(f"{path}:{number} ({key[0]}/{key[1]}): {problem}")
         if key not in seen:
             seen.add(key)
             records.append(record)
@@ -308,6 +320,26 @@ class _Lock:
             self._fd = None
 
 
+def being_written(directory: str | os.PathLike) -> bool:
+    """Whether a process holds the run directory's lock now (it is appending records).
+
+    Only tests the lock (a shared lock, released at once); creates nothing.
+    """
+    if fcntl is None:  # pragma: no cover - Windows: no lock
+        return False
+    try:
+        fd = os.open(Path(directory) / _LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock if we got it
+    return False
+
+
 class RunLog:
     """An open run directory: header, resumable append-only records, final status.
 
@@ -410,6 +442,10 @@ class RunLog:
 
         Returns:
             The number of records written.
+
+        Raises:
+            PlaceError: the write failed (the disk is full); no record of this call is
+                left in the file.
         """
         if self._fd is None:
             raise RunLogError(f"{self.directory}: run log is closed")
@@ -422,13 +458,28 @@ class RunLog:
             return 0
         data = b"".join(blob for _, blob in fresh)
         with _signals_held():
+            self._write_all(data)
+            self.keys.update(key for key, _ in fresh)
+        return len(fresh)
+
+    def _write_all(self, data: bytes) -> None:
+        """Append `data` and fsync; a failed write (a full disk) is cut back off the file.
+
+        Raises:
+            PlaceError: the write failed; the file holds exactly what it held before.
+        """
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        try:
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fsync(self._fd)
-            self.keys.update(key for key, _ in fresh)
-        return len(fresh)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # truncating frees space: it works on a full disk
+                os.ftruncate(self._fd, size)
+            raise write_error(self.directory / SAMPLES_FILE, exc) from None
 
     def update_header(self, **fields: Any) -> None:
         """Set top-level header fields and rewrite ``run.json`` atomically."""

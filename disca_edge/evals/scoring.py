@@ -17,6 +17,7 @@ samples when absent or stale); `write_run_results` writes them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..maths.methods import (
 from ..models import registry
 from . import intervals, runlog
 from .intervals import Resamples
+from .records import read_records
 from .results import (
     RESULTS_FORMAT,
     AblationRow,
@@ -56,6 +58,8 @@ from .results import (
 )
 
 __all__ = ["score_run", "read_run_results", "write_run_results"]
+
+log = logging.getLogger(__name__)
 
 #: prior-applied p_spare of the sequential methods: method -> ISO3 -> scenario id -> value
 _Sequential = dict[str, dict[str, dict[str, float]]]
@@ -437,7 +441,8 @@ def score_run(
         The typed results.
 
     Raises:
-        DiscaError: a country of the run has no human targets.
+        DiscaError: a country of the run has no human targets, or a record lacks a
+            method of the run's config.
     """
     if targets is None:
         targets = human_targets.load_human_targets()
@@ -446,9 +451,7 @@ def score_run(
     names = [n for n in METHOD_ORDER if n in suite]
     primary = primary_method(config["variant"])
     countries = list(scope.get("countries") or [])
-    missing = [iso for iso in countries if iso not in targets.index]
-    if missing:
-        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    _check_inputs(records, names, countries, targets)
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
     info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
     country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
@@ -475,6 +478,29 @@ def score_run(
     )
 
 
+def _check_inputs(
+    records: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    countries: Sequence[str],
+    targets: Any,
+) -> None:
+    """Refuse a country without human targets, or a record lacking a method of the config.
+
+    A record lacks a method when its ``delta_micro`` has no value under the method's name.
+    """
+    missing = [iso for iso in countries if iso not in targets.index]
+    if missing:
+        raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    for record in records:
+        missing = [n for n in names if n not in (record.get("delta_micro") or {})]
+        if missing:
+            raise DiscaError(
+                f"record {record.get('country')}/{record.get('scenario_id')} has no "
+                f"delta_micro for {', '.join(missing)}, a method of the run's config; "
+                "`disca eval rescore RUN --out NEW` recomputes every method from the logits"
+            )
+
+
 def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
     """The run's ``results.json`` when it is current.
 
@@ -482,12 +508,14 @@ def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | Non
     is rescored, so every report has them).
     """
     stored = runlog.read_results(run_dir)
-    if stored is None or stored.get("format") != RESULTS_FORMAT:
+    if not isinstance(stored, Mapping) or stored.get("format") != RESULTS_FORMAT:
         return None
     try:
         results = Results.from_dict(stored)
-    except DiscaError:
-        return None  # malformed: recomputed like a stale file
+    except DiscaError as exc:  # malformed (edited by hand?): recomputed like a stale file
+        path = Path(run_dir) / runlog.RESULTS_FILE
+        log.warning("warning: %s: %s; reported from samples.jsonl instead", path, exc)
+        return None
     current = results.coverage.n_records == n_records and results.bootstrap is not None
     return results if current else None
 
@@ -504,7 +532,7 @@ def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> 
         DiscaError: not a run folder, corrupt samples, or no human targets.
     """
     header = runlog.read_header(run_dir)
-    records = runlog.read_samples(run_dir)
+    records = read_records(run_dir)
     stored = None if recompute else _stored_results(run_dir, len(records))
     if stored is not None:
         return stored

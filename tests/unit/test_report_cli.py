@@ -41,8 +41,7 @@ def _tamper(run, mis: float) -> None:
     path.write_text(json.dumps(results))
 
 
-def test_compare_honours_recompute(runs, tmp_path, shared_data):
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
+def test_compare_honours_recompute(runs, tmp_path, acme):
     pulled = CliRunner().invoke(cli, ["data", "pull", "moral-machine", "--from", str(acme)])
     assert pulled.exit_code == 0, pulled.output
     a, b = runs
