@@ -6,7 +6,7 @@ import os
 import platform
 from typing import Any
 
-__all__ = ["machine_info"]
+__all__ = ["available_memory", "machine_info"]
 
 
 def machine_info() -> dict[str, Any]:
@@ -34,3 +34,18 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     return info
+
+
+def available_memory() -> int | None:
+    """Bytes of memory new processes can use now (Linux MemAvailable); None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None

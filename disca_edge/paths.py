@@ -42,12 +42,13 @@ class PlaceError(DiscaError):
     """A place the tool has to write to is unusable: read-only, not a folder, or full."""
 
 
-def cache_dir() -> Path:
+def cache_dir(*, ignore_home: bool = False) -> Path:
     """Re-creatable files: pulled models, persona KV states (created when first written).
 
     Not created here, so a broken `DISCA_HOME` fails only the commands that write.
+    With `ignore_home`, the platform's cache folder, as if `DISCA_HOME` were not set.
     """
-    root = home()
+    root = None if ignore_home else home()
     return root / "cache" if root else Path(platformdirs.user_cache_dir(_APP))
 
 

@@ -41,7 +41,8 @@ __all__ = [
     "PlainProgress",
     "make_progress",
     "download_bar",
-    "working",
+    "eta_seconds",
+    "Waiting",
 ]
 
 #: Values of ``--display``.
@@ -93,13 +94,49 @@ def _check_unit(unit: str) -> str:
     return unit
 
 
-class _ScenarioRate(ProgressColumn):
-    """Scenarios per second, as the rich bar's rate column."""
+def eta_seconds(
+    total: float | None, done_at_start: float, done: float, elapsed: float
+) -> float | None:
+    """Seconds left at this session's rate: what it did since it started, over its time.
+
+    A resumed run starts with ``done_at_start`` units already done; counting them as done
+    in this session's time would make the rate, and so the ETA, wrong.
+
+    Returns:
+        None until the session has done something (or when the total is unknown).
+    """
+    new = done - done_at_start
+    if total is None or new <= 0 or elapsed <= 0:
+        return None
+    return max(0.0, (total - done) * elapsed / new)
+
+
+def _clock(seconds: float | None) -> str:
+    """``h:mm:ss``, or ``?`` when not known."""
+    if seconds is None:
+        return "?"
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class _SessionRate(ProgressColumn):
+    """Scenarios per second in this session (the rich bar's rate column)."""
 
     def render(self, task: Any) -> Text:
         """The rate, or an ellipsis before there is one."""
-        speed = task.speed
-        return Text("…  scen/s" if speed is None else f"{speed:5.2f} scen/s")
+        new, elapsed = task.completed - task.fields.get("done0", 0), task.elapsed
+        if not new or not elapsed:
+            return Text("…  scen/s")
+        return Text(f"{new / elapsed:5.2f} scen/s")
+
+
+class _SessionEta(ProgressColumn):
+    """Time left at this session's rate (`eta_seconds`), also after a resume."""
+
+    def render(self, task: Any) -> Text:
+        """``ETA h:mm:ss``, or ``ETA ?`` before the first unit of this session."""
+        done0, elapsed = task.fields.get("done0", 0), task.elapsed or 0.0
+        return Text(f"ETA {_clock(eta_seconds(task.total, done0, task.completed, elapsed))}")
 
 
 class RichProgress:
@@ -130,9 +167,8 @@ class RichProgress:
             TextColumn("[bold]{task.fields[stage]}[/] {task.fields[in_stage]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            _ScenarioRate(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            _SessionRate(),
+            _SessionEta(),
         ]
 
     def start(self, total: int | None, done: int = 0) -> None:
@@ -141,7 +177,7 @@ class RichProgress:
         self._progress = RichBar(*self._columns(), console=console, transient=self._unit == "bytes")
         self._progress.start()
         self._task = self._progress.add_task(
-            self._description, total=total, completed=done, stage="", in_stage=""
+            self._description, total=total, completed=done, stage="", in_stage="", done0=done
         )
 
     def stage(self, label: str, total: int, done: int) -> None:
@@ -187,8 +223,8 @@ class PlainProgress:
     def _line(self) -> None:
         elapsed = time.monotonic() - self._t0
         rate = self._new / elapsed if elapsed > 0 and self._new else 0.0
-        left = None if self._total is None else self._total - self._done
-        eta = f"{left / rate:.0f}s" if rate > 0 and left is not None else "?"
+        left = eta_seconds(self._total, self._done - self._new, self._done, elapsed)
+        eta = "?" if left is None else f"{left:.0f}s"
         if self._unit == "bytes":
             total = "?" if self._total is None else f"{self._total / 1e6:.1f}"
             text = (
@@ -290,49 +326,93 @@ def download_bar(
             progress.close()
 
 
-@contextlib.contextmanager
-def working(display: str = "auto", description: str = "working", after_s: float = 2.0) -> Iterator:
-    """Show that a step of unknown length is running, once it has taken `after_s` seconds.
+class _WaitEta(ProgressColumn):
+    """Time left for a `Waiting` count, from its rate since it was made."""
 
-    For a step that reports nothing (one engine call on a long dilemma): ``rich`` draws a
-    spinner with the elapsed time (removed at the end), ``plain`` writes one line, ``none``
-    nothing. A step that ends sooner shows nothing.
+    def render(self, task: Any) -> Text:
+        """``ETA h:mm:ss``, ``ETA ?`` before the first part is done; nothing without a total."""
+        if task.total is None:
+            return Text("")
+        elapsed = time.monotonic() - task.fields["t0"]
+        return Text(f"ETA {_clock(eta_seconds(task.total, 0, task.completed, elapsed))}")
+
+
+class Waiting:
+    """A count of finished parts, shown while the caller waits for the next ones.
+
+    For a step that reports little (an ask: each engine call answers some dilemmas):
+    `advance` counts what is done, and `shown` wraps each wait; a wait that takes over
+    `after_s` seconds shows the count, ``done/total`` with the time left (a spinner with
+    the elapsed time when the total is not known), and removes it when it ends, so
+    results printed between waits are not drawn over. ``rich`` draws it, ``plain`` writes
+    one line, ``none`` nothing.
 
     Args:
         display: as for `make_progress`.
         description: what is running.
-        after_s: seconds before anything is shown.
-
-    Yields:
-        Nothing; the display ends with the block.
+        total: the parts to do (None: not known).
+        unit: what a part is called.
+        after_s: seconds a wait takes before anything is shown.
     """
-    if display == "auto":
-        display = "rich" if sys.stderr.isatty() else "none"
-    if display not in DISPLAYS:
-        raise ValueError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}")
-    if display == "none":
-        yield
-        return
-    if display == "plain":
-        shown: Any = None
 
-        def show() -> None:
-            print(f"{description} ...", file=sys.stderr, flush=True)
+    def __init__(self, display: str = "auto", description: str = "working",
+                 total: int | None = None, unit: str = "answers",
+                 after_s: float = 2.0) -> None:  # fmt: skip
+        if display == "auto":
+            display = "rich" if sys.stderr.isatty() else "none"
+        if display not in DISPLAYS:
+            raise ValueError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}")
+        self.display, self.description, self.unit = display, description, unit
+        self.total, self.done, self.after_s = total, 0, after_s
+        self._t0 = time.monotonic()
+        self._bar: Any = None
+        self._task: Any = None
 
-    else:
-        shown = RichBar(
-            SpinnerColumn(), TextColumn(description), TimeElapsedColumn(),
+    def advance(self, n: int = 1) -> None:
+        """``n`` more parts are done."""
+        self.done += n
+        bar = self._bar
+        if bar is not None:
+            bar.update(self._task, completed=self.done)
+
+    def _line(self) -> str:
+        total = "?" if self.total is None else str(self.total)
+        left = eta_seconds(self.total, 0, self.done, time.monotonic() - self._t0)
+        eta = "" if self.total is None else f", ETA {_clock(left)}"
+        return f"{self.description}: {self.done}/{total} {self.unit}{eta} ..."
+
+    def _show(self) -> None:
+        if self.display == "plain":
+            print(self._line(), file=sys.stderr, flush=True)
+            return
+        bar = RichBar(
+            SpinnerColumn(), TextColumn(self.description), BarColumn(),
+            TextColumn(f"{{task.completed}}/{{task.total}} {self.unit}"), _WaitEta(),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        ) if self.total is not None else RichBar(
+            SpinnerColumn(), TextColumn(self.description),
+            TextColumn(f"{{task.completed}} {self.unit}"), TimeElapsedColumn(),
             console=Console(stderr=True), transient=True,
         )  # fmt: skip
-        shown.add_task(description, total=None)
-        show = shown.start
-    timer = threading.Timer(after_s, show)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        timer.join()
-        if shown is not None and shown.live.is_started:
-            shown.stop()
+        self._task = bar.add_task(self.description, total=self.total, completed=self.done,
+                                  t0=self._t0)  # fmt: skip
+        bar.start()
+        self._bar = bar  # last: `advance` (another thread) updates it from now on
+
+    @contextlib.contextmanager
+    def shown(self) -> Iterator[None]:
+        """Show the count while the block runs, once it has taken `after_s` seconds."""
+        if self.display == "none":
+            yield
+            return
+        timer = threading.Timer(self.after_s, self._show)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None

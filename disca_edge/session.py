@@ -1,16 +1,18 @@
-"""The notebook API: a model session that answers dilemmas, and results as data frames.
+"""The notebook API: a model session that answers dilemmas, evaluations, results as frames.
 
 ``Session`` loads a model once and closes it on exit; ``Session.ask`` answers one or
-many dilemmas for one or several countries (the library behind ``disca ask``) and
-returns `Answers`: `AskResult`s (``.to_dict()`` is the ``ask-result/1`` object), with
-``to_frame()`` and an HTML view for notebooks. `load_results` opens a ``disca eval`` run
-the same way.
+many dilemmas for one or several countries (the library behind ``disca ask``; in each
+country's language by default, ``lang="en"`` for English) and returns `Answers`:
+`AskResult`s (``.to_dict()`` is the ``ask-result/1`` object), with ``to_frame()`` and an
+HTML view for notebooks. `eval_multitp` runs (or resumes) a ``disca eval multitp``
+evaluation with a progress bar, and `load_results` opens a run; both give `RunResults`.
 
     import disca_edge
 
     with disca_edge.Session(model="smollm2-135m") as session:
         answers = session.ask("a boy", "two elderly women", country="JP,US", category="age")
     answers.to_frame()
+    disca_edge.eval_multitp("runs/jp", "JP", limit=10).to_frame()
 """
 
 from __future__ import annotations
@@ -24,16 +26,22 @@ from typing import Any
 
 from .ask.inputs import make_input, parse_line
 from .ask.result import AskResult
-from .ask.run import answer_countries
+from .ask.run import answer_countries, ask_context
 from .content.personas import load_panel, parse_countries
 from .engine import Engine, EngineOptions
 from .errors import DiscaError
+from .evals.loop import EvalConfig, run_eval
 from .evals.results import Results
 from .evals.scoring import read_run_results
 from .maths.core import DiscaParams
 from .models.open import open_engine
+from .pipeline import panel_prompts
+from .progress import make_progress
 
-__all__ = ["Answers", "RunResults", "Session", "load_results"]
+__all__ = ["Answers", "RunResults", "Session", "eval_multitp", "load_results"]
+
+#: Prompt languages: each country's own (the paper's protocol, the CLI's default) or English.
+LANGS = ("native", "en")
 
 #: Columns of `Answers.to_frame`, one row per (dilemma, country).
 ANSWER_COLUMNS = (
@@ -124,20 +132,36 @@ def load_results(run: str | os.PathLike) -> RunResults:
     return RunResults(read_run_results(Path(run)))
 
 
+def _check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise DiscaError(f"lang must be native or en, got {lang!r}")
+    return lang
+
+
 class Session:
     """One loaded model for many questions; a context manager that closes it.
 
     Args:
         model: registry name or path to a ``.gguf`` (None: the registry default).
+        lang: ``native`` (each country's language, as ``disca ask``) or ``en``.
+        countries: the countries the model's context is sized for, their panels' prompts
+            in `lang` (native prompts can be several times longer than English ones);
+            default: the paper's 20. Another country may be asked too; a dilemma that
+            does not fit then fails with one line.
         n_threads, n_gpu_layers, n_ctx: engine settings (None: defaults / registry).
         personas: a persona folder instead of the shipped panels.
         prefix_cache: keep persona-prefix KV states on disk for later processes.
+
+    Raises:
+        DiscaError: an unknown language or country, or the model cannot be opened.
     """
 
     def __init__(
         self,
         model: str | os.PathLike | None = None,
         *,
+        lang: str = "native",
+        countries: str | Sequence[str] = "paper20",
         n_threads: int | None = None,
         n_gpu_layers: int | None = None,
         n_ctx: int | None = None,
@@ -145,12 +169,19 @@ class Session:
         prefix_cache: bool = True,
     ) -> None:
         self.personas = None if personas is None else Path(personas)
+        self.lang = _check_lang(lang)
         options = EngineOptions(
             model=None if model is None else str(model), n_threads=n_threads,
             n_gpu_layers=n_gpu_layers, n_ctx=n_ctx, prefix_cache=prefix_cache,
         )  # fmt: skip
-        engine, self.model_info = open_engine(options)
+        panels = [load_panel(c, self.personas) for c in self._countries(countries)]
+        fit = ask_context([panel_prompts(panel, self.lang) for panel in panels])
+        engine, self.model_info = open_engine(options, fit=fit)
         self.engine: Engine | None = engine
+
+    def _countries(self, country: str | Sequence[str]) -> tuple[str, ...]:
+        text = country if isinstance(country, str) else ",".join(country)
+        return parse_countries(text, self.personas)
 
     def __enter__(self) -> Session:
         return self
@@ -198,8 +229,7 @@ class Session:
         """
         if self.engine is None:
             raise DiscaError("this session is closed")
-        text = country if isinstance(country, str) else ",".join(country)
-        panels = [load_panel(c, self.personas) for c in parse_countries(text, self.personas)]
+        panels = [load_panel(c, self.personas) for c in self._countries(country)]
         if isinstance(option_a, str):
             items = [make_input(option_a, option_b, dilemma=dilemma, category=category)]
         else:
@@ -210,7 +240,7 @@ class Session:
         params = DiscaParams(variant, use_prior=prior)
         outcomes = answer_countries(
             self.engine, self.model_info, panels, items, params, seed=seed,
-            load_panel=lambda query: load_panel(query, self.personas),
+            load_panel=lambda query: load_panel(query, self.personas), lang=self.lang,
         )  # fmt: skip
         answers = Answers()
         for outcome in outcomes:
@@ -218,3 +248,63 @@ class Session:
                 raise DiscaError(outcome.error or "no answer")
             answers.append(outcome.result)
         return answers
+
+
+def eval_multitp(
+    out: str | os.PathLike,
+    countries: str | Sequence[str] = "paper20",
+    *,
+    model: str | os.PathLike | None = None,
+    limit: int | None = None,
+    lang: str = "native",
+    seed: int = 42,
+    variant: str = "paper",
+    jobs: int = 1,
+    n_threads: int | None = None,
+    n_gpu_layers: int | None = None,
+    personas: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool | str = True,
+) -> RunResults:
+    """Run (or resume) a MultiTP evaluation into the folder `out`: ``disca eval multitp``.
+
+    Rerunning it with the same arguments resumes: what is in `out` is kept.
+
+    Args:
+        out: the run folder (created).
+        countries: ISO3/ISO2/names, a comma-separated list, a list, or ``paper20``.
+        model: registry name or path to a ``.gguf`` (None: the registry default).
+        limit: only the first N pool scenarios per country.
+        lang: ``native`` (each country's language, the paper's protocol) or ``en``.
+        seed: IS seed.
+        variant: ``paper`` or ``reference`` (the headline DISCA variant).
+        jobs: worker processes, each with its own model.
+        n_threads: CPU threads per worker (None: the CPUs shared out).
+        n_gpu_layers: layers offloaded to a GPU (None: the registry's setting).
+        personas: a persona folder instead of the shipped panels.
+        force: replace a run with a different config in `out`.
+        progress: True for a bar on stderr (rich: a terminal or a notebook), False for
+            none, or a ``--display`` name (``plain``: a line every few seconds).
+
+    Returns:
+        The run's results (as `load_results` gives them).
+
+    Raises:
+        DiscaError: bad options, no human targets (`disca data pull moral-machine`), a
+            run with another config in `out`.
+        KeyboardInterrupt: the records so far are saved; call again to resume.
+    """
+    folder = None if personas is None else Path(personas)
+    text = countries if isinstance(countries, str) else ",".join(countries)
+    cfg = EvalConfig(
+        out=Path(out), countries=parse_countries(text, folder), limit=limit,
+        engine=EngineOptions(model=None if model is None else str(model), n_threads=n_threads,
+                             n_gpu_layers=n_gpu_layers, prefix_cache=True),
+        lang=_check_lang(lang), seed=seed, variant=variant, jobs=jobs, personas_dir=folder,
+        force=force,
+    )  # fmt: skip
+    display = progress if isinstance(progress, str) else ("rich" if progress else "none")
+    outcome = run_eval(cfg, progress=make_progress(display))
+    if outcome.results is None:  # pragma: no cover - run_eval raises on an error
+        raise DiscaError(f"{out}: the evaluation ended without results ({outcome.status})")
+    return RunResults(outcome.results)

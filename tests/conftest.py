@@ -13,6 +13,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+
+def _pulled_targets() -> Path:
+    """Where `disca data pull moral-machine` put the targets for whoever runs the tests.
+
+    Read when this file is imported, before any test isolates ``DISCA_HOME``: the user's
+    own ``DISCA_HOME``, else the platform data folder.
+    """
+    from disca_edge.content.human_targets import dataset_path
+
+    return dataset_path()
+
+
+#: The Moral Machine targets (country_specific_ACME.csv): ../shared/data beside the
+#: checkout, else the copy `disca data pull moral-machine` fetched (None: neither).
+ACME = next(
+    (p for p in (SHARED_DATA / "multitp" / "country_specific_ACME.csv", _pulled_targets())
+     if p.is_file()),
+    None,
+)  # fmt: skip
+NO_TARGETS = (
+    "Moral Machine targets not found: run `disca data pull moral-machine` (or put "
+    f"../shared/data beside the checkout); looked in {SHARED_DATA / 'multitp'} and "
+    f"{_pulled_targets().parent}"
+)
+
 #: Fixtures that load real GGUF weights: a test using one is a `model` test.
 MODEL_FIXTURES = frozenset({"smollm2_path", "gemma_path", "smollm2_engine"})
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
@@ -51,21 +76,30 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data` beside the checkout (third-party data, never committed)."""
+    """`../shared/data` beside the checkout (third-party data, never committed): the
+    World Values Survey aggregates and the MultiTP authors' derived files."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"third-party data not available: {SHARED_DATA} is absent")
+        pytest.skip(f"third-party data not available: {SHARED_DATA} is absent (WVS "
+                    "aggregates and MultiTP derived files; see CONTRIBUTING.md)")  # fmt: skip
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
-def user_env(tmp_path_factory, shared_data):
+def acme() -> Path:
+    """The Moral Machine targets file (`ACME`); skips naming `disca data pull` without it."""
+    if ACME is None:
+        pytest.skip(NO_TARGETS)
+    return ACME
+
+
+@pytest.fixture(scope="session")
+def user_env(tmp_path_factory, acme):
     """Factory: ``user_env(name, columns=160)`` -> the environment of a fresh user of the
     CLI in subprocesses (own DISCA_HOME, Moral Machine targets pulled, no colour)."""
 
     def make(name: str, columns: int = 160) -> dict[str, str]:
         home = tmp_path_factory.mktemp(name)
         environ = {**os.environ, "DISCA_HOME": str(home), "NO_COLOR": "1", "COLUMNS": str(columns)}
-        acme = shared_data / "multitp" / "country_specific_ACME.csv"
         pull = ["data", "pull", "moral-machine", "--from", str(acme)]
         done = subprocess.run([sys.executable, "-c", "from disca_edge.cli import main; main()", *pull],
                               env=environ, capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -51,6 +51,7 @@ __all__ = [
     "make_input",
     "parse_line",
     "read_inputs",
+    "shown_options",
 ]
 
 #: The context sentence of the trolley shorthand in English: the first DISCA start
@@ -120,14 +121,38 @@ class AskInput:
                 every custom dilemma and option, is kept as written.
         """
         language = language or i18n.language("en")
+        a, b = shown_options(self.form, self.option_a, self.option_b, language)
         if self.dilemma is None:
-            a, b = self.option_a, self.option_b
-            if language.code != "en":
-                english = i18n.language("en").characters
-                a = language.translate_group(a, english)
-                b = language.translate_group(b, english)
             return language.scenario(language.trolley_opener, a, b)
-        return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
+        return language.custom_scenario(self.dilemma, a, b)
+
+
+def shown_options(
+    form: str, option_a: str, option_b: str, language: Language | str
+) -> tuple[str, str]:
+    """The two options as a prompt in `language` shows them (`AskInput.scenario`).
+
+    The trolley form's groups are rendered in a frame language other than English when
+    they parse as MultiTP characters ("two elderly women" -> "2 ältere Frauen"); every
+    other option is shown as typed.
+
+    Args:
+        form: ``trolley`` or ``custom`` (`AskInput.form`).
+        option_a: option A as typed.
+        option_b: option B as typed.
+        language: the frame language, or its code (one this version does not know
+            shows the options as typed).
+    """
+    if isinstance(language, str):
+        try:
+            language = i18n.language(language)
+        except DiscaError:
+            return option_a, option_b
+    if form == "trolley" and language.code != "en":
+        english = i18n.language("en").characters
+        a = language.translate_group(option_a, english)
+        return a, language.translate_group(option_b, english)
+    return option_a, option_b
 
 
 def make_input(

@@ -3,8 +3,7 @@
 `answers_from_logits` turns S dilemmas' panel logits into S `AskResult`s (post-processing
 only, no model); `apply_prior` returns them with the sequential country prior applied.
 `AskResult.to_dict` is the wire object (``disca ask --json``: key order fixed, every
-number a plain float) and `AskResult.from_dict` reads one back. Each field below is
-documented where it is declared.
+number a plain float; fields documented where declared), `AskResult.from_dict` reads it.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from ..engine import llama_cpp_version
 from ..errors import DiscaError
 from ..maths import core, methods
 from ..models.open import ModelInfo
-from .inputs import AskInput
+from .inputs import AskInput, shown_options
 from .noise import NoiseCheck
 
 __all__ = [
@@ -343,6 +342,15 @@ class AskResult:
         """Decision temperature (``params.t_dec``)."""
         return self.params.t_dec
 
+    @property
+    def options_shown(self) -> tuple[str, str]:
+        """Options A and B as the model saw them (derived, not a wire field).
+
+        A native trolley ask's groups are in the frame language ("1 Junge"), else typed.
+        """
+        d = self.dilemma
+        return shown_options(d.form, d.option_a, d.option_b, self.language.frame_language)
+
     def to_dict(self) -> dict[str, Any]:
         """The ``ask-result/1`` object (JSON-ready, keys in wire order)."""
         return {
@@ -386,10 +394,7 @@ class AskResult:
         if data.get("schema") != SCHEMA:
             raise DiscaError(f"not an {SCHEMA} object (schema {data.get('schema')!r})")
         try:
-            result = cls(**{
-                name: _read(name, data[name]) for name in _FIELDS
-                if name in data or name not in _OPTIONAL
-            })  # fmt: skip
+            result = cls(**{n: _read(n, data[n]) for n in _FIELDS if n in data or n != "noise"})
         except (KeyError, TypeError, ValueError) as exc:
             raise DiscaError(f"not a complete {SCHEMA} object: {exc}") from None
         derived = {"country": result.country, "variant": result.variant, "t_dec": result.t_dec}
@@ -400,8 +405,6 @@ class AskResult:
 
 
 _FIELDS = [f.name for f in dataclasses.fields(AskResult)]
-_OPTIONAL = ("noise",)  # on the wire only when asked for
-
 _READERS: dict[str, Any] = {
     "model": lambda d: ModelRecord(**d),
     "engine": dict,

@@ -253,6 +253,7 @@ def answer_countries(
     load_panel: Callable[[str], Panel] | None = None,
     lang: str = "en",
     noise: NoiseProbe | None = None,
+    on_answered: Callable[[int], None] | None = None,
 ) -> Iterator[Outcome]:
     """Answer every dilemma for every country with one loaded model.
 
@@ -277,6 +278,8 @@ def answer_countries(
             panels, `personas.load_panel`).
         lang: "en" (English prompts) or "native" (each country's language, I18N.md).
         noise: a second engine; every result then carries its check (`result.NoiseCheck`).
+        on_answered: called with the number of (dilemma, country) answers each engine
+            call just made (a display's progress; the outcomes still come in input order).
 
     Yields:
         Outcome per (item, country): items in input order, each item's countries in
@@ -285,7 +288,7 @@ def answer_countries(
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang,
-                 noise=noise)  # fmt: skip
+                 noise=noise, on_answered=on_answered)  # fmt: skip
     stream = grid.stream(list(panels), items, chunk)
     if params.prior_enabled:
         yield from _with_prior(list(stream), params)
@@ -317,6 +320,7 @@ class _Grid:
     lang: str = "en"
     runs: dict[str, _Run] = field(default_factory=dict)
     noise: NoiseProbe | None = None
+    on_answered: Callable[[int], None] | None = None
 
     def run(self, panel: Panel, tag: bool) -> _Run:
         """The run of `panel`'s country, made on first use."""
@@ -346,9 +350,9 @@ class _Grid:
             pending.append(slots)
             waiting += any(isinstance(slot, _Todo) for slot in slots)
             if waiting >= chunk:
-                yield from _flush(pending)
+                yield from _flush(pending, self.on_answered)
                 pending, waiting = [], 0
-        yield from _flush(pending)
+        yield from _flush(pending, self.on_answered)
 
     def slots(self, item: AskInput | AskInputError, panels: list[Panel]) -> list[Outcome | _Todo]:
         """Per country of `item`: its outcome if already decided, else the dilemma to evaluate."""
@@ -382,13 +386,15 @@ def _warn_if_long(item: AskInput, n_user: int) -> None:
     if n_user > LONG_DILEMMA_TOKENS:
         where = "" if item.line is None else f"line {item.line}: "
         log.warning(
-            "%sthe dilemma is long (a %d-token user turn, over %d): its 10 evaluations "
-            "each decode it and time grows about 4x per doubling (README: long dilemmas)",
+            "%sthe dilemma is long (a %d-token user turn, over %d): it is decoded once per "
+            "system prompt and time grows about 2x per doubling (README: long dilemmas)",
             where, n_user, LONG_DILEMMA_TOKENS,
         )  # fmt: skip
 
 
-def _flush(pending: list[list[Outcome | _Todo]]) -> list[Outcome]:
+def _flush(
+    pending: list[list[Outcome | _Todo]], on_answered: Callable[[int], None] | None = None
+) -> list[Outcome]:
     """Evaluate each country's waiting dilemmas in one call; every outcome in input order."""
     by_country: dict[str, list[_Todo]] = {}
     for slots in pending:
@@ -399,6 +405,8 @@ def _flush(pending: list[list[Outcome | _Todo]]) -> list[Outcome]:
     for todo in by_country.values():
         outcomes = _evaluate(todo[0].run, [(t.item, t.dilemma) for t in todo])
         done.update((id(t), outcome) for t, outcome in zip(todo, outcomes, strict=True))
+        if on_answered is not None:
+            on_answered(len(todo))
     return [
         done[id(slot)] if isinstance(slot, _Todo) else slot for slots in pending for slot in slots
     ]

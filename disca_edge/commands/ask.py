@@ -22,7 +22,7 @@ from ..errors import DiscaError
 from ..maths.core import DiscaParams
 from ..models.open import open_engine, warn_unlisted_languages
 from ..pipeline import PanelPrompts, panel_prompts
-from ..progress import download_bar, working
+from ..progress import Waiting, download_bar
 from ..views import explain
 from ._options import (
     VariantOptions,
@@ -128,10 +128,13 @@ def ask(question: _Question, countries: str | None, personas_dir, engine_options
             _noise_probe(engine, options, prompts, noise_setting, stack) if noise_floor else None
         )
         params = DiscaParams(variant.variant, use_prior=prior, **variant.overrides)
+        waiting = Waiting(display, "asking the panel (10 evaluations per dilemma)",
+                          total=_expected_answers(input_, len(panels)))  # fmt: skip
         outcomes = _shown(answer_countries(
             engine, info, panels, question.items, params, seed=seed, chunk=chunk_for(input_),
             load_panel=functools.partial(_line_panel, personas_dir), lang=lang, noise=noise,
-        ), display)  # fmt: skip
+            on_answered=waiting.advance,
+        ), waiting)  # fmt: skip
         if input_ is not None or json_:
             _print_json(outcomes, from_file=input_ is not None)
         elif len(panels) == 1:
@@ -178,14 +181,32 @@ def _render_countries(outcomes: Iterator[Outcome]) -> None:
         raise click.ClickException(f"{len(errors)} of {len(done)} countries failed")
 
 
-def _shown(outcomes, display: str):
-    """The outcomes, with a "working" line on stderr while one takes over 2 s."""
+def _shown(outcomes, waiting: Waiting):
+    """The outcomes; a wait for the next one over 2 s shows the answers done so far."""
     while True:
-        with working(display, "asking the panel (10 evaluations per dilemma)"):
+        with waiting.shown():
             outcome = next(outcomes, None)
         if outcome is None:
             return
         yield outcome
+
+
+def _expected_answers(input_: str | None, n_countries: int) -> int | None:
+    """Answers an ask will give: one per country, or per input line and country.
+
+    None when not known ahead: standard input, or a file that cannot be read now (its
+    error comes later). A line naming its own country counts as the ask's countries.
+    """
+    if input_ is None:
+        return max(1, n_countries)
+    if input_ == "-":
+        return None
+    try:
+        with open(input_, "rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
+    return lines * max(1, n_countries)
 
 
 def _line_panel(personas_dir, query: str):
@@ -198,14 +219,48 @@ def _line_panel(personas_dir, query: str):
 
 def _print_json(outcomes: Iterable[Outcome], *, from_file: bool) -> None:
     """One JSON line per answered (dilemma, country); errors on stderr, then exit 1."""
-    failed = 0
+    answered: dict[int | None, int] = {}  # input line -> answers written
+    failed: dict[int | None, int] = {}  # input line -> failures
     for outcome in outcomes:
         if outcome.result is None:
-            failed += 1
+            failed[outcome.line] = failed.get(outcome.line, 0) + 1
             click.echo(f"Error: {outcome.error}", err=True)
         else:
+            answered[outcome.line] = answered.get(outcome.line, 0) + 1
             click.echo(json.dumps(outcome.result.to_dict(), ensure_ascii=False))
     if failed and from_file:
-        raise click.ClickException(f"{failed} input line(s) failed; the other lines were answered")
+        raise click.ClickException(_batch_summary(answered, failed))
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def _batch_summary(answered: dict[int | None, int], failed: dict[int | None, int]) -> str:
+    """The last line of a batch with failures: how many lines failed, which, what was answered.
+
+    A line asked for several countries can fail for some and be answered for others.
+    """
+    lines = sorted({*answered, *failed}, key=lambda n: -1 if n is None else n)
+    bad = [n for n in lines if n in failed]
+    good = len(lines) - len(bad)
+    others = "no line was answered" if not good else (
+        f"the other {good} {'was' if good == 1 else 'were'} answered")  # fmt: skip
+    text = f"{len(bad)} of {len(lines)} input lines failed ({_line_list(bad)}); {others}"
+    partly = [n for n in bad if n in answered]
+    if partly:
+        text += f" ({_line_list(partly)} for some countries only)"
+    return text
+
+
+def _line_list(numbers: list[int | None]) -> str:
+    """Line numbers as ``line 4`` or ``lines 2-6, 9`` (runs of consecutive lines joined)."""
+    known = sorted(n for n in numbers if n is not None)
+    runs: list[list[int]] = []
+    for n in known:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs]
+    if not parts:
+        return "no line number"
+    return f"line{'s' if len(known) > 1 else ''} {', '.join(parts)}"

@@ -57,7 +57,7 @@ def eval_() -> None:
 @data_seed_option
 @click.option("--shard", help="i/n: do only pool positions p with p % n == i.")
 @click.option("--chunk", type=click.IntRange(min=1), default=4,
-              help="Scenarios per engine call (10 prompts each).")  # fmt: skip
+              help="Scenarios per work item (handed to a worker, written together).")  # fmt: skip
 @lang_option()
 @prompt_variant_options
 @worker_options

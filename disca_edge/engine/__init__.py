@@ -521,6 +521,9 @@ class Engine:
             # panels run ~1,100 tokens) gets a group to itself; _tokens bounds it by n_ctx.
             cell_budget=max(self.group_cells, max(map(len, tokens), default=0)),
             prefix_slots=PINNED_SLOTS,
+            # ... and a prompt that shares most of its group's trie (the other option order
+            # of a long dilemma) joins past it, within the context.
+            cell_limit=self.n_ctx - CONTEXT_RESERVE,
         )
         seq_cp, seq_rm = self._llama.llama_memory_seq_cp, self._llama.llama_memory_seq_rm
         for group in groups:

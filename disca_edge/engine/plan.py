@@ -99,6 +99,7 @@ def plan(
     leaf_slots: int,
     cell_budget: int,
     prefix_slots: int | None = None,
+    cell_limit: int | None = None,
 ) -> list[Group]:
     """Plan the shared-prefix evaluation of P prompts.
 
@@ -108,16 +109,18 @@ def plan(
             last token is always decoded, as its logits row is the result).
         first_leaf: the first sequence id free for leaf sequences.
         leaf_slots: most distinct prompts (leaf sequences) per group.
-        cell_budget: most KV cells per group (pinned prefixes + trie nodes).
+        cell_budget: KV cells per group (pinned prefixes + trie nodes) to aim for.
         prefix_slots: most distinct non-empty pinned prefixes per group (None: no limit).
+        cell_limit: most KV cells per group (None: `cell_budget`). A prompt with 3/4 of
+            its suffix already on the trie joins past `cell_budget`, within twice its
+            length and `cell_limit` (a long dilemma's two option orders share a group).
 
     Returns:
         Groups covering every prompt exactly once. Results do not depend on the input
         order: prompts are regrouped so similar ones share nodes.
 
     Raises:
-        ValueError: a prefix length is out of range, or one prompt alone exceeds
-            `cell_budget`.
+        ValueError: a prefix length is out of range, or one prompt exceeds `cell_budget`.
     """
     _check_plan(tokens, prefix_lens, leaf_slots, cell_budget)
     groups: list[Group] = []
@@ -131,7 +134,9 @@ def plan(
         extra = _new_cells(tries, prefix, suffix)
         new_leaf = toks not in leaves
         new_prefix = bool(prefix) and prefix not in tries
-        full = (new_leaf and len(leaves) >= leaf_slots) or cells + extra > cell_budget
+        full = (new_leaf and len(leaves) >= leaf_slots) or not _fits(
+            cells, extra, len(toks), len(suffix), cell_budget, cell_limit
+        )
         full |= new_prefix and prefix_slots is not None and sum(map(bool, tries)) >= prefix_slots
         if members and full:
             groups.append(_build(tokens, prefix_lens, members, first_leaf))
@@ -146,6 +151,14 @@ def plan(
     if members:
         groups.append(_build(tokens, prefix_lens, members, first_leaf))
     return groups
+
+
+def _fits(cells: int, extra: int, length: int, suffix: int, budget: int, limit: int | None) -> bool:
+    """Whether a prompt adding `extra` cells to a group of `cells` joins it (`plan`'s rule)."""
+    if cells + extra <= budget:
+        return True
+    shares = 4 * extra <= suffix  # at least 3/4 of its suffix is on the trie already
+    return limit is not None and shares and cells + extra <= min(limit, 2 * length)
 
 
 def _check_plan(

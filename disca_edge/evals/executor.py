@@ -21,15 +21,24 @@ import contextlib
 import logging
 import os
 import signal
+import threading
+import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import DiscaError
 from .worker import Worker, WorkItem, WorkSpec
 
-__all__ = ["EXECUTORS", "Executor", "default_threads", "make_executor"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "check_workers_agree",
+    "default_threads",
+    "make_executor",
+    "plan_jobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,9 @@ EXECUTORS = ("local", "ray")
 
 #: A work item may kill its worker this often before the run gives up on it.
 MAX_DEATHS = 2
+
+#: Linux prctl option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 # --------------------------------------------------------------------------- backends
@@ -50,6 +62,10 @@ class _Outcome:
     message: str = ""
 
 
+#: ``on_scenario(slot, k)``: the item in ``slot`` has k scenarios done.
+_OnScenario = Callable[[int, int], None]
+
+
 class _Backend(Protocol):
     """Hosts workers in slots 0..n-1, each holding at most one item."""
 
@@ -59,7 +75,9 @@ class _Backend(Protocol):
 
     def submit(self, slot: int, item: WorkItem) -> None: ...
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]: ...
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
+        """Finished items by slot; meanwhile ``on_scenario(slot, k)`` as scenarios finish."""
+        ...
 
     def replace(self, slot: int) -> None: ...
 
@@ -83,9 +101,9 @@ class _InlineBackend:
     def submit(self, slot: int, item: WorkItem) -> None:
         self._item = item
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
         assert self._worker is not None and self._item is not None
-        records, stats = self._worker.process(self._item)
+        records, stats = self._worker.process(self._item, lambda k: on_scenario(0, k))
         return [(0, _Outcome("ok", records, stats))]
 
     def replace(self, slot: int) -> None:  # pragma: no cover - an inline worker cannot die
@@ -97,30 +115,67 @@ class _InlineBackend:
             self._worker = None
 
 
-def _process_main(spec: WorkSpec, conn: Any) -> None:
-    """Entry point of a worker process: load the model, then serve items until None."""
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker process as soon as the run's process is gone (even by kill -9).
+
+    On Linux the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``), which
+    stops the worker even inside an engine call; elsewhere a thread polls the parent pid.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:  # it died before the signal was asked for
+                os._exit(0)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="disca-parent-watch", daemon=True).start()
+
+
+def _process_main(spec: WorkSpec, conn: Any, parent_pid: int | None = None) -> None:
+    """Entry point of a worker process: load the model, then serve items until None.
+
+    The worker ends quietly when the run's process is gone (killed, or its pipe closed).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
+    with contextlib.suppress(BrokenPipeError, ConnectionError, EOFError, OSError):
+        _serve(spec, conn)
+
+
+def _serve(spec: WorkSpec, conn: Any) -> None:
+    """Load the model and answer the parent's items on `conn` (errors as one line)."""
     try:
         worker = Worker(spec)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, DiscaError)
                    else str(exc)))  # fmt: skip
         return
-    conn.send(("ready", worker.model_info))
-    while True:
-        try:
-            item = conn.recv()
-        except EOFError:  # the parent is gone
-            break
-        if item is None:
-            break
-        try:
-            records, stats = worker.process(item)
-        except BaseException as exc:  # noqa: BLE001
-            conn.send(("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}"))
-            break
-        conn.send(("ok", records, stats))
-    worker.close()
+    try:
+        conn.send(("ready", worker.model_info))
+        while True:
+            item = conn.recv()  # EOFError: the parent is gone
+            if item is None:
+                break
+            try:
+                records, stats = worker.process(item, lambda k: conn.send(("scenario", k)))
+            except (BrokenPipeError, ConnectionError):
+                raise  # the parent is gone: leave quietly
+            except BaseException as exc:  # noqa: BLE001
+                conn.send(
+                    ("error", f"{item.country} {item.positions}: {type(exc).__name__}: {exc}")
+                )
+                break
+            conn.send(("ok", records, stats))
+    finally:
+        worker.close()
 
 
 class _ProcessBackend:
@@ -138,7 +193,9 @@ class _ProcessBackend:
     def _spawn(self, slot: int) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
-            target=_process_main, args=(self._spec, child), name=f"disca-worker-{slot}"
+            target=_process_main,
+            args=(self._spec, child, os.getpid()),
+            name=f"disca-worker-{slot}",
         )
         proc.daemon = True
         proc.start()
@@ -166,7 +223,7 @@ class _ProcessBackend:
         with contextlib.suppress(OSError):
             self._conns[slot].send(item)
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
         from multiprocessing.connection import wait
 
         wait([self._conns[s] for s in busy] + [self._procs[s].sentinel for s in busy])
@@ -184,7 +241,9 @@ class _ProcessBackend:
                 proc.join(1.0)
                 out.append((slot, _Outcome("dead", message=f"exit code {proc.exitcode}")))
                 continue
-            if message[0] == "ok":
+            if message[0] == "scenario":  # progress; the item is still running
+                on_scenario(slot, message[1])
+            elif message[0] == "ok":
                 out.append((slot, _Outcome("ok", message[1], message[2])))
             else:
                 out.append((slot, _Outcome("error", message=str(message[1]))))
@@ -292,8 +351,8 @@ class _RayBackend:
     def submit(self, slot: int, item: WorkItem) -> None:
         self._refs[slot] = self._actors[slot].process.remote(item)
 
-    def wait(self, busy: Sequence[int]) -> list[tuple[int, _Outcome]]:
-        ray = self._ray
+    def wait(self, busy: Sequence[int], on_scenario: _OnScenario) -> list[tuple[int, _Outcome]]:
+        ray = self._ray  # an actor reports its chunk when done: no per-scenario progress
         refs = {self._refs[s]: s for s in busy}
         ready, _ = ray.wait(list(refs), num_returns=1)
         out = []
@@ -355,8 +414,12 @@ class Executor:
         self,
         items: Iterable[WorkItem],
         on_submit: Callable[[WorkItem], None] | None = None,
+        on_scenario: Callable[[WorkItem, int], None] | None = None,
     ) -> Iterator[tuple[WorkItem, list[dict[str, Any]], dict[str, int]]]:
         """Yield (item, records, engine stats) for every item, requeueing dead workers' items.
+
+        ``on_submit(item)`` runs as an item goes out, ``on_scenario(item, k)`` when it has
+        k scenarios done (local workers; a requeued item counts from 1 again).
 
         Raises:
             DiscaError: a worker reported an error, or one item killed its worker more
@@ -366,6 +429,11 @@ class Executor:
         idle = list(range(self.backend.n))[::-1]
         busy: dict[int, WorkItem] = {}
         died: Counter[WorkItem] = Counter()
+
+        def scenario_done(slot: int, k: int) -> None:
+            if on_scenario is not None:
+                on_scenario(busy[slot], k)
+
         while queue or busy:
             while idle and queue:
                 slot, item = idle.pop(), queue.popleft()
@@ -373,7 +441,7 @@ class Executor:
                 busy[slot] = item
                 if on_submit is not None:
                     on_submit(item)
-            for slot, outcome in self.backend.wait(sorted(busy)):
+            for slot, outcome in self.backend.wait(sorted(busy), scenario_done):
                 item = busy.pop(slot)
                 if outcome.kind == "ok":
                     idle.append(slot)
@@ -451,3 +519,76 @@ def default_threads(jobs: int) -> int | None:
     if jobs <= 1:
         return None
     return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB"
+
+
+def plan_jobs(
+    jobs: int,
+    n_items: int,
+    *,
+    threads: int | None,
+    cpus: int,
+    model_bytes: int | None = None,
+    memory_bytes: int | None = None,
+    here: bool = True,
+) -> tuple[int, list[str]]:
+    """How many workers to start for `n_items` work items, and what to warn about.
+
+    A worker beyond the work items would only load the model, so ``jobs`` is capped at
+    ``n_items`` (at least 1). On this machine (`here`: processes, or a local Ray
+    instance) it warns when the workers' threads (``threads`` each, default: the CPUs
+    shared out, `default_threads`) exceed the CPUs, and when several workers' copies of
+    the model (``model_bytes`` each, the GGUF size) exceed the memory available.
+
+    Returns:
+        (workers to start, warning lines).
+    """
+    used = max(1, min(jobs, n_items))
+    warnings = []
+    if used < jobs:
+        warnings.append(
+            f"warning: --jobs {jobs} but only {n_items} work item(s) (chunks of --chunk "
+            f"scenarios) are left to do; starting {used} worker(s)"
+        )
+    if not here:
+        return used, warnings
+    per_worker = threads or default_threads(used) or cpus
+    if used * per_worker > cpus:
+        warnings.append(
+            f"warning: {used} worker(s) x {per_worker} thread(s) = {used * per_worker} "
+            f"threads on {cpus} CPUs: they wait on each other, slower than fewer; use "
+            f"--jobs {max(1, cpus // per_worker)} or fewer, or fewer --threads"
+        )
+    if used > 1 and model_bytes and memory_bytes and used * model_bytes > memory_bytes:
+        warnings.append(
+            f"warning: {used} workers load the model {used} times ({used} x "
+            f"{_gb(model_bytes)} = {_gb(used * model_bytes)}) and {_gb(memory_bytes)} of "
+            f"memory is available; use --jobs {max(1, memory_bytes // model_bytes)} or fewer"
+        )
+    return used, warnings
+
+
+def check_workers_agree(infos: Sequence[Mapping[str, Any]], logit_settings: Sequence[str]) -> None:
+    """Every worker must have the same model file and the same `logit_settings`.
+
+    Args:
+        infos: the workers' model info (``sha256``, ``settings``), worker 0 first.
+        logit_settings: the engine settings that can change logits.
+
+    Raises:
+        DiscaError: a worker differs from worker 0.
+    """
+    first = infos[0]
+    for i, info in enumerate(infos[1:], start=1):
+        if info.get("sha256") != first.get("sha256"):
+            raise DiscaError(f"worker {i} loaded another model file than worker 0")
+        a, b = first.get("settings", {}), info.get("settings", {})
+        diffs = [k for k in logit_settings if a.get(k) != b.get(k)]
+        if diffs:
+            raise DiscaError(
+                f"worker {i} has other logit-relevant engine settings than worker 0 "
+                f"({', '.join(diffs)}); its logits would differ"
+            )

@@ -3,12 +3,13 @@
 `run_eval` is the run loop behind ``disca eval multitp``. It plans the work (countries ×
 pool positions of this shard, less what is on disk) as work items, (country, chunk of a
 few scenarios), and hands them to an `executor` (this process, ``--jobs`` worker
-processes or Ray actors). A worker feeds the engine a chunk (10 prompt evaluations per
-scenario: 2 label orders × base + 4 personas, sharing KV prefixes) and derives every
-method of the spec from the logits with `methods.compute_methods` (`record_chunk`). This
-process is the single writer: each finished chunk becomes one block of `runlog` records
-(appended, fsync'ed). A rerun of the same command skips what is on disk, with any
-executor. Finally `scoring.score_run` turns the records into ``results.json``.
+processes or Ray actors). A worker feeds the engine a chunk's scenarios one by one (10
+prompt evaluations per scenario: 2 label orders × base + 4 personas, sharing KV
+prefixes), reporting each to the display, and derives every method of the spec from the
+logits with `methods.compute_methods` (`record_chunk`). This process is the single
+writer: each finished chunk becomes one block of `runlog` records (appended, fsync'ed).
+A rerun of the same command skips what is on disk, with any executor. Finally
+`scoring.score_run` turns the records into ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
 only the order-independent δ_micro; the prior is applied when results are built.
@@ -20,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import platform
 import signal
 import threading
@@ -35,13 +37,15 @@ from .. import __version__, paths, pipeline
 from ..content import human_targets, i18n, scenarios, variants
 from ..engine.options import LOGIT_SETTINGS, EngineOptions
 from ..errors import DiscaError
-from ..machine import machine_info
+from ..machine import available_memory, machine_info
 from ..maths import core
 from ..maths.methods import Method, method_suite
+from ..models.open import model_file_size
 from ..progress import NullProgress, Progress
 from . import runlog
-from .executor import default_threads, make_executor
+from .executor import check_workers_agree, default_threads, make_executor, plan_jobs
 from .noise import read_noise
+from .records import read_records
 from .results import Results
 from .scoring import score_run, write_run_results
 from .worker import WorkItem, WorkSpec
@@ -72,7 +76,8 @@ class EvalConfig:
         seed: IS seed of the noise draws (spec §4; 42 is the paper's main seed).
         data_seed: pool selection, shuffle and opener seed (42).
         shard: (i, n): this process does the pool positions p with p % n == i.
-        chunk: scenarios per engine call (10 prompts each).
+        chunk: scenarios per work item (each scenario one engine call of 10 prompts; a
+            chunk's records are written together).
         overrides: DISCA parameter overrides for every method.
         force: replace a run with a different config in ``out``.
         personas_dir: the persona folder (None: the shipped panels); recorded in run.json.
@@ -359,6 +364,29 @@ def _plan(cfg: EvalConfig) -> _Plan:
     )
 
 
+def _jobs(cfg: EvalConfig, plan: _Plan) -> int:
+    """The workers to start: ``--jobs`` capped at the work items left (`plan_jobs`).
+
+    Warns (once, before any model loads) when the workers' threads exceed the CPUs or
+    their copies of the model the memory available.
+    """
+    n_items = cfg.jobs
+    if cfg.jobs > 1:  # the chunks of what the folder lacks (all of it with --force)
+        done = set() if cfg.force else {runlog.record_key(r) for r in runlog.read_samples(cfg.out)}
+        n_items = sum(
+            -(-sum((iso, plan.ids[p]) not in done for p in plan.positions) // cfg.chunk)
+            for iso in cfg.countries
+        )
+    jobs, warnings = plan_jobs(
+        cfg.jobs, n_items, threads=cfg.engine.n_threads, cpus=os.cpu_count() or 1,
+        model_bytes=model_file_size(cfg.engine.model) if cfg.jobs > 1 else None,
+        memory_bytes=available_memory(), here=cfg.executor == "local" or cfg.address is None,
+    )  # fmt: skip
+    for warning in warnings:
+        log.warning(warning)
+    return jobs
+
+
 def _work_spec(cfg: EvalConfig) -> WorkSpec:
     """What every worker needs to evaluate this run's work items."""
     engine = cfg.engine
@@ -381,21 +409,6 @@ def _work_spec(cfg: EvalConfig) -> WorkSpec:
             "personas_dir": None if cfg.personas_dir is None else str(cfg.personas_dir),
         },
     )
-
-
-def _check_workers_agree(infos: Sequence[Mapping[str, Any]]) -> None:
-    """Every worker must have the same model file and logit-relevant engine settings."""
-    first = infos[0]
-    for i, info in enumerate(infos[1:], start=1):
-        if info.get("sha256") != first.get("sha256"):
-            raise DiscaError(f"worker {i} loaded another model file than worker 0")
-        a, b = first.get("settings", {}), info.get("settings", {})
-        diffs = [k for k in LOGIT_SETTINGS if a.get(k) != b.get(k)]
-        if diffs:
-            raise DiscaError(
-                f"worker {i} has other logit-relevant engine settings than worker 0 "
-                f"({', '.join(diffs)}); its logits would differ"
-            )
 
 
 def _run_items(
@@ -423,12 +436,19 @@ def _run_items(
             shown.add(item.country)
             progress.stage(item.country, n, n - len(todo[item.country]))
 
+    shown_of: dict[WorkItem, int] = {}  # scenarios of an item already on the display
+
+    def on_scenario(item: WorkItem, k: int) -> None:  # a requeued item counts from 1 again
+        if k > shown_of.get(item, 0):
+            progress.update(k - shown_of.get(item, 0))
+            shown_of[item] = k
+
     stats: dict[str, int] = {}
-    for _, records, spent in executor.run(items, on_submit):
+    for item, records, spent in executor.run(items, on_submit, on_scenario):
         run.append(records)
         for key, value in spent.items():
             stats[key] = stats.get(key, 0) + value
-        progress.update(len(records))
+        progress.update(len(records) - shown_of.pop(item, 0))
     return stats
 
 
@@ -462,6 +482,7 @@ def run_eval(
     """
     progress = progress or NullProgress()
     plan = _plan(cfg)
+    cfg = dataclasses.replace(cfg, jobs=_jobs(cfg, plan))
     if engine is not None and model_info is None:
         raise ValueError("model_info is required with an engine")
     executor = make_executor(
@@ -475,7 +496,7 @@ def run_eval(
     old_handler = None
     try:
         infos = executor.start()  # every worker loads the model
-        _check_workers_agree(infos)
+        check_workers_agree(infos, LOGIT_SETTINGS)
         header = build_header(cfg, infos[0], plan.suite, plan.panels, len(plan.pool), plan.prompts)
         with runlog.RunLog.open(
             cfg.out, header, force=cfg.force, invocation={"argv": list(argv or [])}
@@ -500,12 +521,17 @@ def _run_and_record(
     plan: _Plan,
     progress: Progress,
 ) -> EvalOutcome:
-    """Run the loop; whatever happens, record the invocation and (unless an error) results."""
+    """Run the loop; whatever happens, record the invocation and (unless an error) results.
+
+    Raises:
+        PlaceError: the disk filled up; the records before it are kept (the message says
+            how to resume).
+    """
     total = len(plan.positions) * len(cfg.countries)
     n_todo = sum(len(v) for v in todo.values())
     stats: dict[str, int] = {}
     started = time.perf_counter()
-    status, n_new, error = "error", 0, None
+    status, error = "error", None
     progress.start(total, total - n_todo)
     try:
         stats = _run_items(run, executor, todo, cfg, plan, progress)
@@ -513,6 +539,12 @@ def _run_and_record(
     except KeyboardInterrupt:
         status = "cancelled"
         raise
+    except paths.PlaceError as exc:  # a full disk: what was written before it stays
+        error = str(exc)
+        raise paths.PlaceError(
+            f"{exc}; the {len(run.keys)} records written before it are kept: free space "
+            "and run the same command again to resume"
+        ) from None
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         raise
@@ -521,19 +553,10 @@ def _run_and_record(
         progress.close()
         seconds = time.perf_counter() - started
         n_new = len(run.keys) - run.n_at_open
-        run.finish(
-            status,
-            error=error,
-            seconds=round(seconds, 3),
-            scenarios_per_s=round(n_new / seconds, 4) if seconds > 0 else None,
-            engine_stats=stats,
-            jobs=executor.jobs,
-            executor=executor.kind,
-            **({"worker_deaths": executor.deaths} if executor.deaths else {}),
-        )
+        _finish(run, executor, status, error, seconds, stats)
         results = None
         if status in ("success", "cancelled"):
-            results = score_run(run.header, runlog.read_samples(cfg.out), targets=plan.targets,
+            results = score_run(run.header, read_records(cfg.out), targets=plan.targets,
                                 noise_records=read_noise(cfg.out))  # fmt: skip
             write_run_results(cfg.out, results)
     return EvalOutcome(
@@ -545,3 +568,28 @@ def _run_and_record(
         seconds=seconds,
         results=results,
     )
+
+
+def _finish(run: runlog.RunLog, executor: Any, status: str, error: str | None, seconds: float,
+            stats: Mapping[str, int]) -> None:  # fmt: skip
+    """Record how the invocation ended; after an error, a full disk may refuse that too.
+
+    Then run.json keeps status ``started``, and the next invocation records this one as
+    ended without a status.
+    """
+    n_new = len(run.keys) - run.n_at_open
+    try:
+        run.finish(
+            status,
+            error=error,
+            seconds=round(seconds, 3),
+            scenarios_per_s=round(n_new / seconds, 4) if seconds > 0 else None,
+            engine_stats=stats,
+            jobs=executor.jobs,
+            executor=executor.kind,
+            **({"worker_deaths": executor.deaths} if executor.deaths else {}),
+        )
+    except paths.PlaceError:
+        if status != "error":
+            raise
+        log.debug("%s: could not record the error status (the disk is full)", run.directory)

@@ -8,16 +8,36 @@ per-country mappings, which are joined; a record present twice must be identical
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import runlog
+from .records import record_problem
 from .results import Results
 from .scoring import score_run, write_run_results
 
 __all__ = ["merge_runs", "merge_shards"]
+
+log = logging.getLogger(__name__)
+
+
+def _check_finished(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a source a process is still writing; warn about one that died unfinished."""
+    for d, h in zip(dirs, headers, strict=True):
+        if h.get("status") != "started":
+            continue
+        if runlog.being_written(d):
+            raise runlog.RunLogError(
+                f"{d}: a disca process is still writing this run (status started); merge "
+                "it once that process has finished"
+            )
+        log.warning(
+            "warning: %s ended without recording a status (killed or crashed); merging the "
+            "records it has (rerun its command to finish it first)", d,
+        )  # fmt: skip
 
 
 def _check_mergeable(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]]) -> None:
@@ -40,13 +60,15 @@ def _check_mergeable(dirs: Sequence[Path], headers: Sequence[Mapping[str, Any]])
         )
 
 
-def _merged_records(dirs: Sequence[Path], order: Mapping[str, int] | None) -> list[dict[str, Any]]:
+def _merged_records(
+    dirs: Sequence[Path], order: Mapping[str, int] | None, check: Callable[[Any], str | None] | None
+) -> list[dict[str, Any]]:
     """Every source's records once, sorted by (country rank, pool position, scenario id)."""
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     canon: dict[tuple[str, str], str] = {}
     countries: dict[str, int] = dict(order or {})
     for d in dirs:
-        for record in runlog.read_samples(d):
+        for record in runlog.read_samples(d, check=check):
             key = runlog.record_key(record)
             text = runlog.canonical_json(record)
             if key in by_key:
@@ -104,6 +126,7 @@ def merge_runs(
     *,
     force: bool = False,
     order: Mapping[str, int] | None = None,
+    check: Callable[[Any], str | None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Join the records of several run directories (shards) into a new one.
 
@@ -117,13 +140,15 @@ def merge_runs(
         force: replace a run already in ``out`` (moved aside).
         order: optional country -> rank for sorting (default: first-seen order); records
             are written sorted by (country rank, pool_position).
+        check: says what is wrong with a source record (`runlog.read_samples`).
 
     Returns:
         (header, records) as written to ``out``. The header's ``scope`` drops the shard;
         ``merged_from`` lists the sources; ``status`` is success.
 
     Raises:
-        RunLogError: fewer than one source, differing configs, conflicting records, or
+        RunLogError: fewer than one source, a source still being written (status
+            ``started`` and its lock held), differing configs, conflicting records, or
             ``out`` already holds a run.
     """
     dirs = [Path(s) for s in sources]
@@ -133,8 +158,9 @@ def merge_runs(
     if any(d.resolve() == out_path.resolve() for d in dirs):
         raise runlog.RunLogError(f"{out_path}: the merged run must go to a new directory")
     headers = [runlog.read_header(d) for d in dirs]
+    _check_finished(dirs, headers)
     _check_mergeable(dirs, headers)
-    records = _merged_records(dirs, order)
+    records = _merged_records(dirs, order, check)
     header = _merged_header(dirs, headers)
     if (out_path / runlog.RUN_FILE).exists() or (out_path / runlog.SAMPLES_FILE).exists():
         if not force:
@@ -154,7 +180,8 @@ def merge_shards(
 ) -> Results:
     """Merge shard runs into ``out`` and write its ``results.json``.
 
-    Records are ordered by the first source's countries (`merge_runs`).
+    Records are ordered by the first source's countries (`merge_runs`) and checked
+    (`records.record_problem`) before anything is written.
 
     Returns:
         The merged run's results.
@@ -167,7 +194,7 @@ def merge_shards(
     if sources:
         scope = runlog.read_header(sources[0]).get("scope") or {}
         order = {c: i for i, c in enumerate(scope.get("countries") or [])}
-    header, records = merge_runs(sources, out, force=force, order=order)
+    header, records = merge_runs(sources, out, force=force, order=order, check=record_problem)
     results = score_run(header, records)
     write_run_results(out, results)
     return results

@@ -19,8 +19,10 @@ all the country's scenarios, with every gap debiased and T_cat-scaled as the cor
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,11 @@ from ..maths import methods
 from ..maths.noise import abs_median_p95, effect_differences, persona_effects
 from . import runlog
 from .results import CountryNoise, NoiseFloor
+from .runlog import _encode, _Lock, _signals_held, repair_samples
 
-__all__ = ["noise_floor", "noise_record", "read_noise"]
+log = logging.getLogger(__name__)
+
+__all__ = ["append_jsonl", "locked", "noise_floor", "noise_record", "read_noise"]
 
 
 def noise_record(
@@ -84,14 +89,7 @@ def read_noise(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     Raises:
         RunLogError: a corrupt line.
     """
-    records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for record in runlog.read_jsonl(Path(run_dir) / runlog.NOISE_FILE):
-        key = runlog.record_key(record)
-        if key not in seen:
-            seen.add(key)
-            records.append(record)
-    return records
+    return runlog.read_samples(run_dir, name=runlog.NOISE_FILE)
 
 
 def _arrays(recs: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -180,3 +178,41 @@ def noise_floor(
         n_records=len(noise_records),
         countries=countries,
     )
+
+
+def append_jsonl(path: str | os.PathLike, records: Sequence[Mapping[str, Any]]) -> None:
+    """Append records to a JSONL file as one write + fsync, never split by SIGINT/SIGTERM.
+
+    A torn last line left by a killed writer is cut off first (`runlog.repair_samples`).
+    """
+    if not records:
+        return
+    dropped = repair_samples(path)
+    if dropped:
+        log.warning("%s: dropped a torn last record (%d bytes)", path, dropped)
+    data = b"".join(_encode(record) for record in records)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        with _signals_held():
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(directory: str | os.PathLike) -> Iterator[None]:
+    """Hold a run directory's lock (the one `RunLog.open` takes) for the block.
+
+    Raises:
+        RunLogError: another process holds it.
+    """
+    lock = _Lock(Path(directory))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

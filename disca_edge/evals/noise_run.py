@@ -26,7 +26,7 @@ from ..errors import DiscaError
 from ..models.registry import get_model
 from ..progress import NullProgress, Progress
 from . import runlog
-from .noise import noise_record, read_noise
+from .noise import append_jsonl, locked, noise_record, read_noise
 from .results import Results
 from .scoring import score_run, write_run_results
 from .worker import Worker, WorkItem, WorkSpec
@@ -205,7 +205,7 @@ def _measure(
         for start in range(0, len(recs), chunk):
             part = recs[start : start + chunk]
             others, _ = worker.process(WorkItem(iso, tuple(int(r["pool_position"]) for r in part)))
-            runlog.append_jsonl(path, [
+            append_jsonl(path, [
                 noise_record(r, o, setting=setting, engine=engine,
                              fingerprint=header.get("fingerprint"))
                 for r, o in zip(part, others, strict=True)
@@ -262,7 +262,7 @@ def measure_noise(
     if not records:
         raise DiscaError(f"{out}: no sample records to measure a noise floor on")
     progress = progress or NullProgress()
-    with runlog.locked(out):
+    with locked(out):
         kept = _check_file(out / runlog.NOISE_FILE, read_noise(out), setting,
                            header.get("fingerprint"), force)  # fmt: skip
         todo = _todo(header, records, kept, n)

@@ -40,7 +40,8 @@ from ..maths import core
 from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
 from ..paths import atomic_write_text, check_writable_dir
 from . import runlog
-from .noise import read_noise
+from .noise import append_jsonl, read_noise
+from .records import read_records
 from .results import Results
 from .scoring import read_run_results, score_run, write_run_results
 
@@ -374,7 +375,7 @@ def rescore_run(
     if src.resolve() == dst.resolve():
         raise DiscaError(f"{dst}: rescoring writes a new run; give another --out")
     header = runlog.read_header(src)
-    records = runlog.read_samples(src)
+    records = read_records(src)
     if not records:
         raise DiscaError(f"{src}: no sample records to rescore")
     extra = dict(overrides or {})
@@ -412,7 +413,7 @@ def _carried_noise(
         if n.get("run_fingerprint") == header.get("fingerprint")
     ]
     present = {runlog.record_key(n) for n in read_noise(dst)}
-    runlog.append_jsonl(
+    append_jsonl(
         dst / runlog.NOISE_FILE, [n for n in carried if runlog.record_key(n) not in present]
     )
     return read_noise(dst)

@@ -24,12 +24,16 @@ fields None (`scoring.read_run_results` rescores such a file).
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..errors import DiscaError
 from ..maths import categories
+from .noise_floor import CountryNoise, NoiseFloor
 
 __all__ = [
     "RESULTS_FORMAT",
@@ -342,75 +346,6 @@ class BootstrapInfo:
 
 
 @dataclass(frozen=True)
-class CountryNoise:
-    """One country's noise floor beside its persona effects and DISCA's shift.
-
-    The floor is the change Δ(δ_i − δ_base) of the persona effects when the same prompts
-    are evaluated under another valid kernel setting (`NoiseFloor.setting`); every gap is
-    debiased and T_cat-scaled as the core does (logit / T_cat).
-
-    Attributes:
-        n: scenarios re-evaluated under the other setting.
-        floor_median: median of |Δ(δ_i − δ_base)| over those scenarios and the personas.
-        floor_p95: 95th percentile of the same values (the floor the flags compare with).
-        max_logit_diff: the largest |Δ logit| over their prompts.
-        persona_effect: median |δ_i − δ_base| over all the country's scenarios and personas.
-        shift: median |δ_out − δ_base| of the primary DISCA method over all the country's
-            scenarios: how far DISCA moves the base prompt's gap.
-        shift_below_floor: ``shift`` < ``floor_p95``.
-        effects_below_floor: ``persona_effect`` < ``floor_p95``.
-    """
-
-    n: int
-    floor_median: float
-    floor_p95: float
-    max_logit_diff: float
-    persona_effect: float
-    shift: float
-    shift_below_floor: bool
-    effects_below_floor: bool
-
-
-@dataclass(frozen=True)
-class NoiseFloor:
-    """The model's numerical noise in persona effects, per country (``evals.noise``).
-
-    Measured by re-evaluating the first scenarios of each country under a second valid
-    kernel setting (``disca eval noise-floor``, or ``eval multitp --noise-floor``); the
-    per-prompt logits and differences are in the run's ``noise.jsonl``.
-
-    Attributes:
-        setting: the second setting, ``f16``, ``no-flash-attn`` or ``same`` (a control).
-        engine: its logit-relevant engine settings.
-        run_engine: the run's logit-relevant engine settings.
-        method: the DISCA method whose shift is shown (the run's primary).
-        n_records: noise records read from ``noise.jsonl`` (a record of another run or
-            setting is not used; each country's ``n`` counts those used).
-        countries: ISO3 -> the country's floor, in run order.
-    """
-
-    setting: str
-    engine: dict[str, Any]
-    run_engine: dict[str, Any]
-    method: str
-    n_records: int
-    countries: dict[str, CountryNoise]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NoiseFloor:
-        """Read the ``noise`` mapping of ``results.json``."""
-        return _from_mapping(
-            cls,
-            {
-                **data,
-                "countries": {
-                    iso: _from_mapping(CountryNoise, c) for iso, c in data["countries"].items()
-                },
-            },
-        )
-
-
-@dataclass(frozen=True)
 class Results:
     """Everything a report shows about one run (``results.json``, `RESULTS_FORMAT`).
 
@@ -493,8 +428,9 @@ class Results:
         """Read a ``results.json`` mapping.
 
         Raises:
-            DiscaError: the format tag is not `RESULTS_FORMAT`, or an entry is missing
-                or malformed.
+            DiscaError: the format tag is not `RESULTS_FORMAT`, or an entry is missing,
+                of the wrong type (a number that is text, NaN, a list that is not), or
+                names a method or dimension the results do not hold (the message names it).
         """
         if data.get("format", RESULTS_FORMAT) != RESULTS_FORMAT:
             raise DiscaError(
@@ -502,12 +438,13 @@ class Results:
                 "recompute with `disca report --recompute`"
             )
         try:
-            return cls._from_entries(data)
+            results = cls._from_entries(data)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise DiscaError(
-                f"results are malformed ({type(exc).__name__}: {exc}); "
-                "recompute with `disca report --recompute`"
-            ) from None
+            raise DiscaError(f"results are malformed: {type(exc).__name__}: {exc}") from None
+        problem = _type_problem(results, cls, "results") or _inconsistency(results)
+        if problem:
+            raise DiscaError(f"results are malformed: {problem}")
+        return results
 
     @classmethod
     def _from_entries(cls, data: Mapping[str, Any]) -> Results:
@@ -538,3 +475,92 @@ class Results:
             noise=NoiseFloor.from_dict(data["noise"]) if data.get("noise") else None,
             recomputed=bool(data.get("recomputed", False)),
         )
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _scalar_problem(value: Any, hint: Any, where: str) -> str | None:
+    """What is wrong with a number, flag or text against its annotation (None: fine)."""
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value):
+            return f"{where} is {_shown(value)}, not a finite number"
+    elif hint is int and (not isinstance(value, int) or isinstance(value, bool)):
+        return f"{where} is {_shown(value)}, not an integer"
+    elif hint in (bool, str) and not isinstance(value, hint):
+        return f"{where} is {_shown(value)}, not {'true or false' if hint is bool else 'text'}"
+    return None
+
+
+def _type_problem(value: Any, hint: Any, where: str) -> str | None:
+    """Where a value read from ``results.json`` is not of its annotated type (None: fine).
+
+    Walks the dataclasses, lists and dicts of `Results` by their annotations.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        arms = [a for a in args if a is not type(None)]
+        problems = [_type_problem(value, arm, where) for arm in arms]
+        return None if None in problems else problems[0]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):  # type: ignore[arg-type]
+            return f"{where} is {_shown(value)}, not a mapping"
+        hints = typing.get_type_hints(hint)
+        for f in dataclasses.fields(hint):
+            problem = _type_problem(getattr(value, f.name), hints[f.name], f"{where}.{f.name}")
+            if problem:
+                return problem
+        return None
+    if origin is list:
+        if not isinstance(value, list):
+            return f"{where} is {_shown(value)}, not a list"
+        found = (_type_problem(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        return next((p for p in found if p), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{where} is {_shown(value)}, not a mapping"
+        found = (_type_problem(v, args[1], f"{where}.{k}") for k, v in value.items())
+        return next((p for p in found if p), None)
+    return _scalar_problem(value, hint, where)
+
+
+def _inconsistency(results: Results) -> str | None:
+    """A method or dimension the views look up that the results do not hold (None: fine).
+
+    The headline, ablation base and vanilla read-outs must be scored in every country
+    and in the macro means, each ablation in the macro means, and every vector must
+    have one value per dimension.
+    """
+    run, methods = results.run, set(results.methods)
+    n_dims = len(results.dimensions)
+    if n_dims != len(categories.DIMENSIONS):
+        return f"results.dimensions holds {n_dims} name(s), not {len(categories.DIMENSIONS)}"
+    shown = {run.primary, results.ablation_base, *run.vanilla}
+    for name in sorted(shown | set(results.ablations)):
+        if name not in methods:
+            return f"the method {name!r} is not in results.methods"
+    held: list[tuple[str, Mapping[str, Any], set[str]]] = [
+        ("results.macro", results.macro, shown | set(results.ablations))
+    ]
+    held += [(f"results.countries.{iso}.methods", c.methods, shown)
+             for iso, c in results.countries.items()]  # fmt: skip
+    for where, names, needed in held:
+        missing = sorted(needed - set(names))
+        if missing:
+            return f"{where} lacks {', '.join(missing)}"
+    for van in run.vanilla:
+        if run.primary not in results.vs_vanilla.get(van, {}):
+            return f"results.vs_vanilla.{van} lacks {run.primary}"
+    for iso, country in results.countries.items():
+        sizes = [len(country.human)] + [len(m.vector) for m in country.methods.values()]
+        if any(size != n_dims for size in sizes):
+            return f"results.countries.{iso} has a vector without {n_dims} values"
+    return None

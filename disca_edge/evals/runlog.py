@@ -32,13 +32,13 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
-from ..paths import atomic_write_text, check_writable_dir
+from ..paths import atomic_write_text, check_writable_dir, write_error
 
 try:
     import fcntl
@@ -53,15 +53,13 @@ __all__ = [
     "NOISE_FILE",
     "RunLogError",
     "RunLog",
+    "being_written",
     "config_differences",
     "fingerprint",
     "now",
     "read_header",
     "read_samples",
     "read_results",
-    "read_jsonl",
-    "append_jsonl",
-    "locked",
     "repair_samples",
     "write_results",
     "OPEN_MAPPINGS",
@@ -186,45 +184,44 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw, raw.endswith(b"\n")
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The complete records of an append-only JSONL file, in file order ([] if absent).
+def read_samples(
+    directory: str | os.PathLike,
+    *,
+    check: Callable[[Any], str | None] | None = None,
+    name: str = SAMPLES_FILE,
+) -> list[dict[str, Any]]:
+    """All complete records of a run, in file order, first copy of each key kept.
 
     A torn last line (no newline: the writer was killed mid-write) is ignored; the file
     is not modified.
 
+    Args:
+        directory: the run folder.
+        check: says what is wrong with a record (None: nothing), e.g.
+            `records.record_problem`; default: records are only parsed.
+        name: the file (`NOISE_FILE`: the noise records, `evals.noise`).
+
     Raises:
-        RunLogError: a complete line that is not a JSON record with a country and a
-            scenario id (corruption).
+        RunLogError: a complete line that is not a JSON record (corruption), or a record
+            `check` finds wrong, named by its line number and key.
     """
-    path = Path(path)
+    path = Path(directory) / name
     if not path.is_file():
         return []
     records: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for number, raw, terminated in _iter_lines(path):
         if not terminated:
             log.warning("%s: ignoring a torn last line (%d bytes)", path, len(raw))
             break
         try:
             record = json.loads(raw)
-            record_key(record)
+            key = record_key(record)
         except (ValueError, KeyError, TypeError):
             raise RunLogError(f"{path}:{number}: not a sample record (corrupt file)") from None
-        records.append(record)
-    return records
-
-
-def read_samples(directory: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete records of a run, in file order, first copy of each key kept.
-
-    A torn last line is ignored (`read_jsonl`); the file is not modified.
-
-    Raises:
-        RunLogError: a complete line that is not a JSON record (corruption).
-    """
-    records: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for record in read_jsonl(Path(directory) / SAMPLES_FILE):
-        key = record_key(record)
+        problem = check(record) if check is not None else None
+        if problem:
+            raise RunLogError(f"{path}:{number} ({key[0]}/{key[1]}): {problem}")
         if key not in seen:
             seen.add(key)
             records.append(record)
@@ -304,44 +301,6 @@ def _encode(record: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
-def append_jsonl(path: str | os.PathLike, records: Sequence[Mapping[str, Any]]) -> None:
-    """Append records to a JSONL file as one write + fsync, never split by SIGINT/SIGTERM.
-
-    A torn last line left by a killed writer is cut off first (`repair_samples`).
-    """
-    if not records:
-        return
-    dropped = repair_samples(path)
-    if dropped:
-        log.warning("%s: dropped a torn last record (%d bytes)", path, dropped)
-    data = b"".join(_encode(record) for record in records)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        with _signals_held():
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def locked(directory: str | os.PathLike) -> Iterator[None]:
-    """Hold a run directory's lock (the one `RunLog.open` takes) for the block.
-
-    Raises:
-        RunLogError: another process holds it.
-    """
-    lock = _Lock(Path(directory))
-    lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 class _Lock:
     """An exclusive advisory lock on ``DIR/.lock`` (released by the OS if the process dies)."""
 
@@ -367,6 +326,26 @@ class _Lock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def being_written(directory: str | os.PathLike) -> bool:
+    """Whether a process holds the run directory's lock now (it is appending records).
+
+    Only tests the lock (a shared lock, released at once); creates nothing.
+    """
+    if fcntl is None:  # pragma: no cover - Windows: no lock
+        return False
+    try:
+        fd = os.open(Path(directory) / _LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock if we got it
+    return False
 
 
 class RunLog:
@@ -471,6 +450,10 @@ class RunLog:
 
         Returns:
             The number of records written.
+
+        Raises:
+            PlaceError: the write failed (the disk is full); no record of this call is
+                left in the file.
         """
         if self._fd is None:
             raise RunLogError(f"{self.directory}: run log is closed")
@@ -483,13 +466,28 @@ class RunLog:
             return 0
         data = b"".join(blob for _, blob in fresh)
         with _signals_held():
+            self._write_all(data)
+            self.keys.update(key for key, _ in fresh)
+        return len(fresh)
+
+    def _write_all(self, data: bytes) -> None:
+        """Append `data` and fsync; a failed write (a full disk) is cut back off the file.
+
+        Raises:
+            PlaceError: the write failed; the file holds exactly what it held before.
+        """
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        try:
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fsync(self._fd)
-            self.keys.update(key for key, _ in fresh)
-        return len(fresh)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # truncating frees space: it works on a full disk
+                os.ftruncate(self._fd, size)
+            raise write_error(self.directory / SAMPLES_FILE, exc) from None
 
     def update_header(self, **fields: Any) -> None:
         """Set top-level header fields and rewrite ``run.json`` atomically."""

@@ -17,6 +17,7 @@ samples when absent or stale); `write_run_results` writes them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..maths.methods import (
 from ..models import registry
 from . import intervals, noise, runlog
 from .intervals import Resamples
+from .records import read_records
 from .results import (
     RESULTS_FORMAT,
     AblationRow,
@@ -57,6 +59,8 @@ from .results import (
 )
 
 __all__ = ["score_run", "read_run_results", "write_run_results"]
+
+log = logging.getLogger(__name__)
 
 #: prior-applied p_spare of the sequential methods: method -> ISO3 -> scenario id -> value
 _Sequential = dict[str, dict[str, dict[str, float]]]
@@ -440,14 +444,15 @@ def score_run(
         The typed results.
 
     Raises:
-        DiscaError: a country of the run has no human targets.
+        DiscaError: a country of the run has no human targets, or a record lacks a
+            method of the run's config.
     """
     config, scope = header["config"], header.get("scope") or {}
     suite = suite_from_config(config)
     names = [n for n in METHOD_ORDER if n in suite]
     primary = primary_method(config["variant"])
     countries = list(scope.get("countries") or [])
-    targets = _targets_of(countries, targets)
+    targets = _check_inputs(records, names, countries, targets)
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
     info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
     country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
@@ -475,17 +480,30 @@ def score_run(
     )
 
 
-def _targets_of(countries: Sequence[str], targets: Any) -> Any:
-    """The human targets (default: loaded), checked to hold every country of the run.
+def _check_inputs(
+    records: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    countries: Sequence[str],
+    targets: Any,
+) -> Any:
+    """The human targets (default: loaded), checked against the run's countries and records.
 
-    Raises:
-        DiscaError: a country without targets.
+    Refuses a country without human targets, or a record lacking a method of the config
+    (its ``delta_micro`` has no value under the method's name).
     """
     if targets is None:
         targets = human_targets.load_human_targets()
     missing = [iso for iso in countries if iso not in targets.index]
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
+    for record in records:
+        missing = [n for n in names if n not in (record.get("delta_micro") or {})]
+        if missing:
+            raise DiscaError(
+                f"record {record.get('country')}/{record.get('scenario_id')} has no "
+                f"delta_micro for {', '.join(missing)}, a method of the run's config; "
+                "`disca eval rescore RUN --out NEW` recomputes every method from the logits"
+            )
     return targets
 
 
@@ -509,12 +527,14 @@ def _stored_results(run_dir: str | os.PathLike, n_records: int, n_noise: int = 0
     intervals (an older file is rescored, so every report has them).
     """
     stored = runlog.read_results(run_dir)
-    if stored is None or stored.get("format") != RESULTS_FORMAT:
+    if not isinstance(stored, Mapping) or stored.get("format") != RESULTS_FORMAT:
         return None
     try:
         results = Results.from_dict(stored)
-    except DiscaError:
-        return None  # malformed: recomputed like a stale file
+    except DiscaError as exc:  # malformed (edited by hand?): recomputed like a stale file
+        path = Path(run_dir) / runlog.RESULTS_FILE
+        log.warning("warning: %s: %s; reported from samples.jsonl instead", path, exc)
+        return None
     current = results.coverage.n_records == n_records and results.bootstrap is not None
     noise_read = 0 if results.noise is None else results.noise.n_records
     return results if current and noise_read == n_noise else None
@@ -532,7 +552,7 @@ def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> 
         DiscaError: not a run folder, corrupt samples, or no human targets.
     """
     header = runlog.read_header(run_dir)
-    records = runlog.read_samples(run_dir)
+    records = read_records(run_dir)
     noise_records = noise.read_noise(run_dir)
     stored = None if recompute else _stored_results(run_dir, len(records), len(noise_records))
     if stored is not None:

@@ -10,7 +10,7 @@ this process, in worker processes or in Ray actors.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..maths import core
 from ..maths.methods import Method, compute_methods, method_suite, record_fields
 from ..models.open import open_engine
 
-__all__ = ["WorkSpec", "WorkItem", "Worker", "record_chunk"]
+__all__ = ["WorkSpec", "WorkItem", "Worker", "evaluate_each", "record_chunk"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class WorkSpec:
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One chunk of one country: pool positions, evaluated in one engine call."""
+    """One chunk of one country: pool positions, evaluated by one worker, written together."""
 
     country: str
     positions: tuple[int, ...]
@@ -107,6 +107,37 @@ def record_chunk(
         }
         out.append(record)
     return out
+
+
+def evaluate_each(
+    engine: Any,
+    systems: Sequence[str],
+    dilemmas: Sequence[pipeline.Dilemma],
+    on_scenario: Callable[[int], None] | None = None,
+) -> pipeline.PanelLogits:
+    """`pipeline.evaluate_panel`, one dilemma per engine call; ``on_scenario(k)`` after the k-th.
+
+    The engine's logits do not depend on which prompts share a call (bit-identical at
+    the default CPU settings), and it groups a call's prompts by cells anyway, so this
+    costs no measurable time against one call for all.
+
+    Returns:
+        PanelLogits with one row per dilemma, in order.
+    """
+    if not dilemmas:
+        return pipeline.evaluate_panel(engine, systems, [])
+    parts = []
+    for k, dilemma in enumerate(dilemmas, start=1):
+        parts.append(pipeline.evaluate_panel(engine, systems, [dilemma]))
+        if on_scenario is not None:
+            on_scenario(k)
+    return pipeline.PanelLogits(
+        logits=np.concatenate([p.logits for p in parts]),
+        has_swap=np.concatenate([p.has_swap for p in parts]),
+        token_ids=np.concatenate([p.token_ids for p in parts]),
+        texts=[texts for p in parts for texts in p.texts],
+        n_tokens=[n for p in parts for n in (p.n_tokens or [[]])],
+    )
 
 
 class Worker:
@@ -160,13 +191,20 @@ class Worker:
         prompts = [self.prompts(iso3) for iso3 in self.spec.countries]
         return pipeline.context_demand(prompts, self.pool[:n], data_seed=self.spec.data_seed)
 
-    def process(self, item: WorkItem) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        """Evaluate one chunk: (its records in position order, engine counters spent)."""
+    def process(
+        self, item: WorkItem, on_scenario: Callable[[int], None] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Evaluate one chunk: (its records in position order, engine counters spent).
+
+        The scenarios go through the engine one at a time (`evaluate_each`), and
+        ``on_scenario(k)`` is called once the k-th is done, so a display moves per
+        scenario rather than per chunk.
+        """
         before = self.engine.stats.as_dict()
         chunk = [(p, self.pool[p]) for p in item.positions]
         prompts = self.prompts(item.country)
         dilemmas = [prompts.vignette(v, self.spec.data_seed) for _, v in chunk]
-        logits = pipeline.evaluate_panel(self.engine, prompts.systems, dilemmas)
+        logits = evaluate_each(self.engine, prompts.systems, dilemmas, on_scenario)
         z = core.draws(self.spec.seed, [v.vignette_index for _, v in chunk], self.k_half)
         outputs = compute_methods(
             logits.logits,

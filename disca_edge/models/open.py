@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..engine import DEFAULT_N_CTX, ChatTokens, Engine, EngineOptions, llama_cpp_version
 from ..errors import DiscaError
-from ..paths import PlaceError, cache_dir, check_writable_dir
+from ..paths import PlaceError, cache_dir, check_writable_dir, home
 from ..pipeline import ContextDemand
 from .gguf import check_gguf
 from .integrity import ProgressFn, verify_model, verify_sha256
@@ -35,6 +35,7 @@ from .registry import (
 __all__ = [
     "ContextTooSmallError",
     "ModelInfo",
+    "model_file_size",
     "open_engine",
     "resolve_model",
     "warn_unlisted_languages",
@@ -113,11 +114,47 @@ def resolve_model(
             raise DiscaError(
                 f"model {spec.name} is not pulled; run `disca models pull {spec.name}`"
             )
+        if spec.source != "path":  # a path entry is not pulled: pull says what is missing
+            log.warning(_pull_notice(spec))
         return spec, pull(spec, progress=progress)
     path = local_path(spec)
     check_gguf(path, spec.size)
     verify_sha256(spec, path, progress)
     return spec, path
+
+
+def model_file_size(name_or_path: str | os.PathLike | None) -> int | None:
+    """The size of a ``--model``'s GGUF in bytes, without pulling or opening it.
+
+    A path's file size, or a registry entry's recorded size (else its pulled file's);
+    None when not known (an unknown name, a hub entry without a size, not pulled yet).
+    """
+    text = str(name_or_path if name_or_path is not None else default_model_name())
+    path = Path(os.path.expanduser(text))
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        spec = get_model(text)
+        return spec.size or (local_path(spec).stat().st_size if is_pulled(spec) else None)
+    except (DiscaError, OSError):
+        return None
+
+
+def _pull_notice(spec: ModelSpec) -> str:
+    """One line saying a model is pulled now, and why: not in this cache (which one).
+
+    With `DISCA_HOME` set, the platform cache may hold the model already; the line says
+    so, since the pull then only fills the new DISCA_HOME's cache.
+    """
+    size = f", {spec.size / 1e6:.0f} MB" if spec.size else ""
+    target = local_path(spec)
+    if home() is None:
+        return f"note: pulling {spec.name} into {target.parent} (first use{size})"
+    text = f"note: pulling {spec.name}{size}: the model cache under DISCA_HOME={home()} lacks it"
+    other = cache_dir(ignore_home=True) / target.relative_to(cache_dir())
+    if other.is_file():
+        text += f" (a copy is in {other.parent}; unset DISCA_HOME to use that one)"
+    return text
 
 
 @dataclass(frozen=True)

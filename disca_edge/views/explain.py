@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ask.result import AskedDilemma, AskResult, Choice
+from ..content import i18n
 
 __all__ = ["render", "render_countries", "bar", "noise_line", "strength"]
 
@@ -117,14 +118,18 @@ def _gap_words(gap: float, t_dec: float) -> Text:
     return Text(words, style=_SIDE_STYLE[side])
 
 
-def _answer_line(label: str, read: Choice, style: str = "") -> Text:
+def _answer_line(
+    label: str, read: Choice, style: str = "", options: tuple[str, str] | None = None
+) -> Text:
+    """One read-out: both probabilities and the chosen option (as in `options`, when given)."""
     text = Text(f"  {label:<24}", style=style)
     text.append(f"A {_pct(read.p_a):>4}  B {_pct(read.p_b):>4}   ")
     if read.choice == "tie":
         text.append("→ tie", style="bold")
     else:
         text.append(f"→ {read.choice} ", style=f"bold {_SIDE_STYLE[read.choice]}")
-        text.append(_short(read.option, 28))
+        option = read.option if options is None else options["AB".index(read.choice)]
+        text.append(_short(option, 28))
     return text
 
 
@@ -256,7 +261,7 @@ def render(
         style="bold",
     )
     out.blank()
-    _dilemma_block(out, result.dilemma)
+    _dilemma_block(out, result.dilemma.text, result.dilemma, result.options_shown)
     _answers(out, result)
     _bars(out, result, width)
     out.blank()
@@ -279,9 +284,10 @@ def render(
 def _answers(out: _Printer, result: AskResult) -> None:
     """The "Answer" section: the three read-outs and a flag when DISCA flips vanilla."""
     out.head("Answer")
-    out.line(_answer_line("vanilla (model alone)", result.vanilla))
-    out.line(_answer_line("vanilla, debiased", result.vanilla_matched, style="dim"))
-    out.line(_answer_line(f"DISCA for {result.country}", result.disca, style="bold"))
+    shown = result.options_shown
+    out.line(_answer_line("vanilla (model alone)", result.vanilla, options=shown))
+    out.line(_answer_line("vanilla, debiased", result.vanilla_matched, "dim", shown))
+    out.line(_answer_line(f"DISCA for {result.country}", result.disca, "bold", shown))
     if result.disca.flips_vanilla:
         out.line(
             Text(
@@ -364,7 +370,7 @@ def render_countries(
         style="bold",
     )
     out.blank()
-    _dilemma_block(out, first.dilemma)
+    _shared_dilemma_block(out, results)
     console.print(_country_table(results, width), width=width)
     for message in errors:
         out.para(f"✗ {message}", indent=2, style="red")
@@ -540,10 +546,42 @@ class _Printer:
                 self.line(Text(" " * left + piece, style="dim"))
 
 
-def _dilemma_block(out: _Printer, dilemma: AskedDilemma) -> None:
-    """The "Dilemma" section: the question text and options A and B (single and multi-country)."""
+def _dilemma_block(out: _Printer, text: str, dilemma: AskedDilemma, shown: tuple[str, str]) -> None:
+    """The "Dilemma" section: the question and options A and B as the model saw them.
+
+    An option the prompt showed in another language than typed ("1 Junge" for "a boy")
+    is followed by the typed text.
+    """
     out.head("Dilemma")
-    out.para(dilemma.text, indent=2)
-    for label, option in (("A", dilemma.option_a), ("B", dilemma.option_b)):
-        out.labelled(f"  {label}  ", option, f"bold {_SIDE_STYLE[label]}")
+    out.para(text, indent=2)
+    typed = (dilemma.option_a, dilemma.option_b)
+    for label, option, own in zip("AB", shown, typed, strict=True):
+        text = option if option == own else f"{option} (typed: {own})"
+        out.labelled(f"  {label}  ", text, f"bold {_SIDE_STYLE[label]}")
+    out.blank()
+
+
+def _shared_dilemma_block(out: _Printer, results: Sequence[AskResult]) -> None:
+    """The dilemma of a several-country ask: as seen when all share a frame language.
+
+    Countries asked in different languages saw different texts: then the question is
+    shown in English (the trolley form) or as typed, the options as typed, and a line
+    names each language.
+    """
+    first = results[0]
+    languages: dict[str, list[str]] = {}
+    for r in results:
+        languages.setdefault(r.language.frame_language, []).append(r.country)
+    if len(languages) == 1:
+        _dilemma_block(out, first.dilemma.text, first.dilemma, first.options_shown)
+        return
+    d = first.dilemma
+    text = i18n.language("en").trolley_opener if d.form == "trolley" else d.text
+    _dilemma_block(out, text, d, (d.option_a, d.option_b))
+    out.para(
+        "each country was asked in its own frame language: "
+        + "; ".join(f"{code} ({', '.join(isos)})" for code, isos in languages.items()),
+        indent=2,
+        style="dim",
+    )
     out.blank()

@@ -3,7 +3,9 @@
 A `Table` holds raw values per row (`Column` says how to show each); it is formatted
 only when rendered. `views.tables` and `views.sweeps` build them from results. A
 table's ``header`` lines (the model, the prompt variant, the caveats) are shown above
-it, its ``notes`` below; `html_table` gives the same table as an HTML fragment.
+it, its ``notes`` below; `html_table` gives the same table as an HTML fragment. CSV is
+one long table of every table's numbers, with nothing else in the stream, so
+``pandas.read_csv`` reads it with no options; `csv_notes` gives what it leaves out.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-__all__ = ["Column", "Table", "FORMATS", "format_value", "bar", "render", "html_table"]
+__all__ = [
+    "CSV_VALUE_COLUMNS",
+    "Column",
+    "Table",
+    "FORMATS",
+    "format_value",
+    "bar",
+    "render",
+    "csv_notes",
+    "html_table",
+]
 
 FORMATS = ("rich", "md", "csv", "json")
 
@@ -125,7 +137,11 @@ def render(tables: Sequence[Table], fmt: str = "rich", console: Any = None) -> s
     Args:
         tables: the tables, in order.
         fmt: ``rich`` (printed to ``console``, returns None), ``md``, ``csv`` or ``json``
-            (returned as text).
+            (returned as text). ``csv`` is one long table that ``pandas.read_csv`` reads
+            as it is: a column ``table`` (the table's name), the tables' identifier (text)
+            columns, then ``variable``, ``value``, ``low`` and ``high`` (a row per table
+            row and number column; ``X_low``/``X_high`` columns become the ``low`` and
+            ``high`` of ``X``); titles, header lines and notes are left out (`csv_notes`).
         console: a `rich.console.Console` for ``rich`` (default: stdout).
 
     Raises:
@@ -137,7 +153,7 @@ def render(tables: Sequence[Table], fmt: str = "rich", console: Any = None) -> s
     if fmt == "md":
         return "\n".join(_markdown(t, h) for t, h in zip(tables, _new_headers(tables), strict=True))
     if fmt == "csv":
-        return "\n".join(_csv(t) for t in tables)
+        return _csv(tables)
     if fmt == "json":
         return json.dumps({"tables": [t.as_dict() for t in tables]}, indent=2, ensure_ascii=False)
     raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -210,19 +226,67 @@ def _markdown(t: Table, header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _csv(t: Table) -> str:
-    keys = [c for c in t.columns if c.show != "view"]
+#: Columns of the long CSV after the tables' identifier columns.
+CSV_VALUE_COLUMNS = ("variable", "value", "low", "high")
+
+
+def _csv_shape(t: Table) -> tuple[list[str], list[tuple[str, str | None, str | None]]]:
+    """A table's identifier columns and its variables as (key, low key, high key).
+
+    Identifiers: the text columns; variables: every other column shown in data formats,
+    ``X_low`` and ``X_high`` folded into the variable ``X`` when it has both.
+    """
+    shown = [c for c in t.columns if c.show != "view" and c.kind != "bar"]
+    keys = {c.key for c in shown}
+    ids = [c.key for c in shown if c.kind == "text"]
+    bounds = {f"{k}_{end}" for k in keys for end in ("low", "high")
+              if f"{k}_low" in keys and f"{k}_high" in keys}  # fmt: skip
+    variables = []
+    for c in shown:
+        if c.kind == "text" or c.key in bounds:
+            continue
+        pair = f"{c.key}_low" in bounds
+        variables.append(
+            (c.key, f"{c.key}_low" if pair else None, f"{c.key}_high" if pair else None)
+        )
+    return ids, variables
+
+
+def _csv(tables: Sequence[Table]) -> str:
+    """Every table as one long CSV: a row per (table row, variable) (see `render`)."""
+    shapes = [_csv_shape(t) for t in tables]
+    ids = list(dict.fromkeys(k for table_ids, _ in shapes for k in table_ids))
     buffer = io.StringIO()
-    buffer.write(f"# {t.title}\n")
-    for line in t.header:
-        buffer.write(f"# {line}\n")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([c.key for c in keys])
-    for row in [*t.rows, *t.footer]:
-        writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in keys])
-    for note in t.notes:
-        buffer.write(f"# {note}\n")
+    writer.writerow(["table", *ids, *CSV_VALUE_COLUMNS])
+
+    def cell(row: Mapping[str, Any], key: str | None) -> Any:
+        value = None if key is None else row.get(key)
+        return "" if value is None else value
+
+    for t, (table_ids, variables) in zip(tables, shapes, strict=True):
+        for row in [*t.rows, *t.footer]:
+            who = [cell(row, k) if k in table_ids else "" for k in ids]
+            for key, low, high in variables:
+                writer.writerow(
+                    [t.name, *who, key, cell(row, key), cell(row, low), cell(row, high)]
+                )
     return buffer.getvalue()
+
+
+def csv_notes(tables: Sequence[Table]) -> str:
+    """The JSON that goes beside a long CSV: each table's title, header lines and notes."""
+    return json.dumps(
+        {
+            "csv": "one row per (table, row, variable); low and high: its interval",
+            "tables": [
+                {"name": t.name, "title": t.title, "header": list(t.header), "notes": list(t.notes)}
+                for t in tables
+            ],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def html_table(t: Table) -> str:

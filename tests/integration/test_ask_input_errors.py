@@ -58,4 +58,4 @@ def test_input_reports_every_bad_line_and_exits_1(smollm2_path):
     assert "not valid JSON" in errors[1] and "expected a JSON object" in errors[2]
     assert "unknown field(s) colour" in errors[3] and "not both" in errors[4]
     assert "identical" in errors[5] and "unknown category 'size'" in errors[6]
-    assert errors[-1] == "Error: 7 input line(s) failed; the other lines were answered"
+    assert errors[-1] == "Error: 7 of 7 input lines failed (lines 1-2, 4-8); no line was answered"

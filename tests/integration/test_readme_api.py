@@ -58,8 +58,7 @@ def test_session_example_runs_and_closes_the_model(smollm2_path):
     assert html.count("<tr>") == 3 and "JPN" in html and "disca_p_b" in html
 
 
-def test_load_results_example_runs_on_a_real_run(shared_data, smollm2_path, tmp_path):
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
+def test_load_results_example_runs_on_a_real_run(acme, smollm2_path, tmp_path):
     runner = CliRunner()
     assert runner.invoke(cli, ["data", "pull", "moral-machine", "--from", str(acme)]).exit_code == 0
     out = tmp_path / "runs" / "NAME"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ACME, NO_TARGETS
 
 from disca_edge.cli import cli
 
@@ -114,10 +115,11 @@ class Env:
     acme: Path | None = None
     extra: dict = field(default_factory=dict)
     patch: pytest.MonkeyPatch | None = None  # undone after the case
+    cleanup: list = field(default_factory=list)  # callables run after the case
 
     def pull_targets(self) -> None:
         if self.acme is None:
-            pytest.skip("third-party data not available: ../shared/data is absent")
+            pytest.skip(NO_TARGETS)
         done = CliRunner().invoke(cli, ["data", "pull", "moral-machine", "--from", str(self.acme)])
         assert done.exit_code == 0, done.output
 
@@ -253,6 +255,89 @@ def _disk_full(env: Env) -> None:
     env.patch.setattr(os, "fdopen", lambda fd, *args: _FillingDisk(real(fd, *args)))
 
 
+def _disk_fills_at_the_first_record(env: Env) -> None:
+    """The disk fills as the run appends its first new record: half of that write lands,
+    then ENOSPC, and from then on every write (records, run.json, results.json) fails."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd to tell the samples file from other writes")
+    real_write, real_fdopen = os.write, os.fdopen
+    full: list[bool] = []
+
+    def write(fd, data):
+        if full or os.readlink(f"/proc/self/fd/{fd}").endswith("samples.jsonl"):
+            full.append(True)
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    def fdopen(fd, *args):
+        handle = real_fdopen(fd, *args)
+        return _FillingDisk(handle) if full else handle
+
+    env.patch.setattr(os, "write", write)
+    env.patch.setattr(os, "fdopen", fdopen)
+
+
+def _samples_kept(stdout: str, stderr: str, env: Env) -> None:
+    """Nothing of the failed write is left: the records before it, each line whole."""
+    from disca_edge.evals.runlog import read_header, read_samples
+
+    assert len(read_samples(env.run)) == 2
+    assert (env.run / "samples.jsonl").read_bytes().endswith(b"\n")
+    assert read_header(env.run)["status"] == "started"  # the disk refused the status too
+
+
+def _run_being_written(env: Env) -> None:
+    """A run folder another process is writing: status started, its lock held."""
+    from disca_edge.evals.runlog import RunLog
+
+    run = RunLog.open(env.tmp / "src", {"config": {"kind": "multitp"}, "scope": {}})
+    env.cleanup.append(run.close)
+
+
+def _edit_record(line: int, edit: Callable[[dict], None]) -> Callable[[Env], None]:
+    """A setup that changes record `line` (1-based) of the run's samples.jsonl by hand."""
+
+    def setup(env: Env) -> None:
+        samples = env.run / "samples.jsonl"
+        lines = samples.read_text(encoding="utf-8").splitlines()
+        record = json.loads(lines[line - 1])
+        edit(record)
+        lines[line - 1] = json.dumps(record)  # NaN is written as the literal NaN
+        samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    return setup
+
+
+def _edit_results(env: Env) -> None:
+    """results.json edited by hand: a MIS that is text."""
+    path = env.run / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["countries"]["USA"]["methods"]["disca_paper"]["mis"] = "high"
+    path.write_text(json.dumps(results), encoding="utf-8")
+
+
+def _reported_from_samples(stdout: str, stderr: str, env: Env) -> None:
+    (line,) = stderr.strip().splitlines()
+    assert line == (
+        f"warning: {env.run}/results.json: results are malformed: results.countries.USA."
+        "methods.disca_paper.mis is 'high', not a finite number; reported from samples.jsonl "
+        "instead"
+    )
+    assert "USA" in stdout and "results recomputed from samples.jsonl" in stdout
+
+
+def _one_worker(stdout: str, stderr: str, env: Env) -> None:
+    from disca_edge.evals.runlog import read_header
+
+    assert stderr.splitlines()[0] == (
+        "warning: --jobs 64 but only 1 work item(s) (chunks of --chunk scenarios) are left to "
+        "do; starting 1 worker(s)"
+    )
+    entry = read_header(env.run)["invocations"][-1]
+    assert (entry["jobs"], entry["executor"], entry["records_added"]) == (1, "inline", 1)
+
+
 def _killed_pull(env: Env) -> None:
     """A DISCA_HOME inside the case folder holding what a pull killed mid-way leaves."""
     home = env.tmp / "home"
@@ -339,7 +424,7 @@ def _batch_lines(stdout: str, stderr: str, env: Env) -> None:
     assert "line 4: not valid UTF-8 text" in errors[2]
     assert 'line 5: "right" contains the control character U+001B' in errors[3]
     assert "line 6: the dilemma text is empty" in errors[4]
-    assert errors[-1] == "Error: 5 input line(s) failed; the other lines were answered"
+    assert errors[-1] == "Error: 5 of 7 input lines failed (lines 2-6); the other 2 were answered"
 
 
 def _first_error(pattern: str) -> Callable[[str, str, Env], None]:
@@ -546,6 +631,33 @@ CASES: list[Case] = [
           "--model", "{model}", "--out", "{run}", "--display", "none"), 0, None,
          setup=lambda env: (env.pull_targets(), _torn_last_record(env)), model=True, run=True,
          lines=None, writes=("run/",), check=_resumed),
+    Case("eval-disk-full-mid-run",
+         (*_EVAL[:2], "--countries", "USA", "--limit", "3", "--chunk", "1", *ONE_THREAD,
+          "--model", "{model}", "--out", "{run}", "--display", "none"), 1,
+         r"{run}/samples.jsonl: cannot write there: the disk is full; the 2 records written "
+         r"before it are kept: free space and run the same command again to resume",
+         setup=lambda env: (env.pull_targets(), _disk_fills_at_the_first_record(env)),
+         model=True, run=True, writes=("run/run.json",), check=_samples_kept),
+    Case("eval-jobs-more-than-work",
+         (*_EVAL[:2], "--countries", "USA", "--limit", "3", "--chunk", "1", *ONE_THREAD,
+          "--jobs", "64", "--model", "{model}", "--out", "{run}", "--display", "none"), 0, None,
+         setup=Env.pull_targets, model=True, run=True, lines=None, writes=("run/",),
+         check=_one_worker, process=True),
+    Case("rescore-nan-logits", ("eval", "rescore", "{run}", "--out", "{tmp}/r"), 1,
+         r"{run}/samples.jsonl:1 \(USA/mtp-\d+\): field 'logits'\[0\]\[1\]\[0\] is nan, not a "
+         r"finite number", run=True,
+         setup=lambda env: (env.pull_targets(), _edit_record(1, lambda r: r["logits"][0][1]
+                                                             .__setitem__(0, float("nan")))(env))),
+    Case("report-recompute-bad-field", ("report", "{run}", "--recompute"), 1,
+         r"{run}/samples.jsonl:2 \(USA/mtp-\d+\): field 'category' is 'Speed', not one of "
+         r"Species, SocialValue", run=True,
+         setup=lambda env: (env.pull_targets(),
+                            _edit_record(2, lambda r: r.__setitem__("category", "Speed"))(env))),
+    Case("report-hand-edited-results", ("report", "{run}", "--format", "md"), 0, None,
+         run=True, setup=lambda env: (env.pull_targets(), _edit_results(env)), lines=None,
+         check=_reported_from_samples, process=True),
+    Case("report-out-disk-full", ("report", "{run}", "-o", "{tmp}/report.md"), 1,
+         r"{tmp}/report.md: cannot write there: the disk is full", run=True, setup=_disk_full),
     Case("report-not-a-run", ("report", "{tmp}"), 1, "not a run directory"),
     Case("report-missing-folder", ("report", "{tmp}/nope"), 2, "does not exist", lines="last"),
     Case("report-corrupt-results", ("report", "{run}"), 1,
@@ -558,6 +670,9 @@ CASES: list[Case] = [
          r"country 'Narnia' is not in this run \(it has USA\)", run=True),
     Case("merge-not-a-run", ("eval", "merge", "{tmp}", "--out", "{tmp}/m"), 1,
          "not a run directory"),
+    Case("merge-run-still-being-written", ("eval", "merge", "{tmp}/src", "--out", "{tmp}/m"), 1,
+         r"{tmp}/src: a disca process is still writing this run \(status started\); merge it "
+         r"once that process has finished", setup=_run_being_written),
     # --- personas
     Case("personas-unknown-country", ("personas", "show", "Narnia"), 1,
          "unknown country 'Narnia'"),
@@ -601,9 +716,7 @@ CASES: list[Case] = [
 @pytest.fixture(scope="module")
 def shared_run(tmp_path_factory, request):
     """One finished evaluation (USA, 2 scenarios, SmolLM2, one thread), made on first use."""
-    data = REPO.parent / "shared" / "data" / "multitp" / "country_specific_ACME.csv"
-    if not data.is_file():
-        pytest.skip(f"third-party data not available: {data} is absent")
+    data = request.getfixturevalue("acme")
     model = request.getfixturevalue("smollm2_path")
     home = tmp_path_factory.mktemp("run_home")
     out = tmp_path_factory.mktemp("shared_run") / "run"
@@ -654,8 +767,7 @@ def test_hostile_case(case: Case, tmp_path, _isolated_home, request):
         env.run = env.tmp / "run"
         shutil.copytree(source, env.run)
     else:
-        data = REPO.parent / "shared" / "data" / "multitp" / "country_specific_ACME.csv"
-        env.acme = data if data.is_file() else None
+        env.acme = ACME
     if case.setup is not None:
         case.setup(env)
     fill = {"tmp": env.tmp, "home": env.home, "model": env.model, "run": env.run,
@@ -663,7 +775,11 @@ def test_hostile_case(case: Case, tmp_path, _isolated_home, request):
     args = [a.format(**fill) if "{" in a else a for a in case.args]
     before = _snapshot(env.tmp, env.home)
 
-    code, stdout, stderr = _run_case(case, env, args)
+    try:
+        code, stdout, stderr = _run_case(case, env, args)
+    finally:
+        for done in env.cleanup:
+            done()
 
     assert code == case.code, f"exit {code}, expected {case.code}\n{stdout}\n{stderr}"
     assert "Traceback" not in stdout + stderr
@@ -698,6 +814,7 @@ _OTHER_GROUPS = (
     "ctrl-c-after-an-answer",
     "broken-pipe",
     "ctrl-c-in-every-command",
+    "kill-9-of-the-jobs-parent",
 )
 
 
@@ -747,6 +864,61 @@ def test_ctrl_c_after_an_answer_keeps_it_and_exits_130(smollm2_path, tmp_path):
     assert proc.returncode == 130 and rest == b""
     assert b"Traceback" not in stderr
     assert stderr.decode().strip().splitlines()[-1] == "Interrupted."
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The multiprocessing workers `pid` spawned (not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is still running (a zombie nobody reaped is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.model
+def test_kill_9_of_the_jobs_parent_ends_its_workers_quietly(smollm2_path, user_env, tmp_path):
+    """`kill -9` of an `eval multitp --jobs 2` run in the middle of its chunks: the workers
+    stop at once and print nothing (they used to finish their chunk, then print
+    BrokenPipeError tracebacks)."""
+    if not Path("/proc/self/stat").is_file():
+        pytest.skip("needs /proc to find the worker processes")
+    environ = {**user_env("killed_parent"), "PYTHONPATH": str(REPO)}
+    args = ["eval", "multitp", "--countries", "USA", "--limit", "4", "--chunk", "2", "--jobs",
+            "2", *ONE_THREAD, *EN, "--model", str(smollm2_path), "--out", str(tmp_path / "run"),
+            "--display", "plain"]  # fmt: skip
+    proc = subprocess.Popen(_process(args), env=environ, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    before = []
+    for line in proc.stderr:  # the plain display's first line: both chunks are handed out
+        before.append(line)
+        if line.startswith(b"USA "):
+            break
+    workers = _workers_of(proc.pid)
+    assert len(workers) == 2, (workers, b"".join(before).decode())
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait(timeout=30)
+    started = time.monotonic()
+    rest = proc.stderr.read()  # end of file once every process holding the pipe is gone
+    assert time.monotonic() - started < 10
+    assert b"Traceback" not in rest and b"Error" not in rest, rest.decode()
+    deadline = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers))
 
 
 def test_broken_pipe_is_quiet(tmp_path):

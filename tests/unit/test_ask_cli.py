@@ -119,6 +119,22 @@ def test_a_bad_input_line_is_reported_and_the_rest_answered(fake_model, tmp_path
     result = run("-c", "JP", "--input", str(lines))
     assert result.exit_code == 1
     assert "Error: line 1: the two options are identical" in result.stderr
-    assert "1 input line(s) failed" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: 1 of 2 input lines failed (line 1); the other 1 was answered"
+    )
     (answer,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert (answer["input_line"], answer["id"], answer["index"]) == (2, 2, 1)
+
+
+def test_the_batch_summary_says_what_failed_and_what_was_answered():
+    from disca_edge.commands.ask import _batch_summary
+
+    # lines 2 and 3 asked for two countries; line 3 failed for one of them
+    answered, failed = {1: 2, 2: 2, 3: 1, 7: 2}, {3: 1, 4: 1, 5: 1, 6: 1, 9: 1}
+    assert _batch_summary(answered, failed) == (
+        "5 of 8 input lines failed (lines 3-6, 9); the other 3 were answered "
+        "(line 3 for some countries only)"
+    )
+    assert _batch_summary({}, {1: 1, 2: 1}) == (
+        "2 of 2 input lines failed (lines 1-2); no line was answered"
+    )

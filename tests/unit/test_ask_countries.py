@@ -191,3 +191,27 @@ def test_country_list_errors_before_any_model_load(args, message):
     result = CliRunner().invoke(cli, ["ask", "--model", "/no/model.gguf", *args])
     assert result.exit_code in (1, 2) and message in result.output
     assert "Traceback" not in result.output and "model" not in result.output.lower()
+
+
+def test_each_engine_call_reports_the_answers_it_made():
+    """3 dilemmas x 2 countries, 2 dilemmas a call: a display can move per country call."""
+    made = []
+    outcomes = list(
+        ask.answer_countries(
+            FakeEngine(), FAKE_MODEL, [load_panel("JP"), load_panel("US")], items(),
+            core.DiscaParams(), chunk=2, on_answered=made.append,
+        )
+    )  # fmt: skip
+    assert made == [2, 2, 1, 1] and sum(made) == len(outcomes) == 6
+
+
+def test_an_ask_knows_how_many_answers_it_will_give(tmp_path):
+    from disca_edge.commands.ask import _expected_answers
+
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"left": "a", "right": "b"}\n\n{"left": "c", "right": "d"}\n')
+    assert _expected_answers(None, 3) == 3  # one dilemma, three countries
+    assert _expected_answers(str(lines), 2) == 4  # two lines, two countries
+    assert _expected_answers(str(lines), 0) == 2  # each line names its country
+    assert _expected_answers("-", 1) is None  # standard input: not known ahead
+    assert _expected_answers(str(tmp_path / "nope"), 1) is None  # fails later, with its line

@@ -1,4 +1,4 @@
-"""`disca --help` stays light: neither pandas nor llama_cpp is imported to print help."""
+"""`disca --help` stays light: neither pandas, matplotlib nor llama_cpp is imported for help."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ try:
     cli.main({args!r}, prog_name="disca", standalone_mode=False)
 except SystemExit:
     pass
-print(json.dumps({{m: m in sys.modules for m in ("pandas", "llama_cpp")}}))
+print(json.dumps({{m: m in sys.modules for m in ("pandas", "llama_cpp", "matplotlib")}}))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["eval", "--help"], ["ask", "--help"]])
-def test_help_does_not_import_pandas_or_llama_cpp(args):
+@pytest.mark.parametrize(
+    "args", [["--help"], ["eval", "--help"], ["ask", "--help"], ["report", "--help"]]
+)
+def test_help_does_not_import_pandas_matplotlib_or_llama_cpp(args):
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args)],
         capture_output=True,
@@ -29,4 +31,4 @@ def test_help_does_not_import_pandas_or_llama_cpp(args):
         timeout=120,
     ).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
-    assert loaded == {"pandas": False, "llama_cpp": False}
+    assert loaded == {"pandas": False, "llama_cpp": False, "matplotlib": False}

@@ -83,17 +83,23 @@ def _prompts(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(_prompts(), st.integers(1, 6), st.integers(0, 30), st.integers(1, 3))
-def test_every_planned_token_attends_to_its_own_prompt(prompts, leaf_slots, spare, prefix_slots):
+@given(
+    _prompts(), st.integers(1, 6), st.integers(0, 30), st.integers(1, 3),
+    st.none() | st.integers(0, 40),
+)  # fmt: skip
+def test_every_planned_token_attends_to_its_own_prompt(
+    prompts, leaf_slots, spare, prefix_slots, past
+):
     tokens, prefix_lens = prompts
     budget = max(len(t) for t in tokens) + spare
+    limit = None if past is None else budget + past
     groups = plan(tokens, prefix_lens, first_leaf=FIRST_LEAF, leaf_slots=leaf_slots,
-                  cell_budget=budget, prefix_slots=prefix_slots)  # fmt: skip
+                  cell_budget=budget, prefix_slots=prefix_slots, cell_limit=limit)  # fmt: skip
     read = _contexts(tokens, prefix_lens, groups)
     assert sorted(read) == list(range(len(tokens)))
     assert sorted(i for g in groups for i in g.prompts) == list(range(len(tokens)))
     for group in groups:
-        assert group.cells <= budget
+        assert group.cells <= (budget if limit is None else limit)
         assert len(group.leaves) <= leaf_slots
         assert len(group.prefixes) <= prefix_slots
 
@@ -125,6 +131,28 @@ def test_plan_splits_groups_by_cells_and_leaves():
     assert [len(g.prompts) for g in groups] == [4, 4, 2]
     groups = plan(tokens, [3] * 10, first_leaf=FIRST_LEAF, leaf_slots=64, cell_budget=6)
     assert [g.cells for g in groups] == [6, 6, 6, 4]  # 3 prefix cells + 3 leaves
+
+
+def test_a_prompt_sharing_most_of_its_suffix_joins_past_the_budget():
+    """The two option orders of a long dilemma: one group, the shared part decoded once."""
+    system, dilemma = [1, 2, 3], list(range(10, 50))  # 3 + 40 + 2 tokens a prompt
+    orders = [system + dilemma + [7, 8], system + dilemma + [8, 7]]
+    alone = plan(orders, [3, 3], first_leaf=FIRST_LEAF, leaf_slots=8, cell_budget=45)
+    assert [len(g.prompts) for g in alone] == [1, 1]  # no limit: the budget holds
+    (pair,) = plan(orders, [3, 3], first_leaf=FIRST_LEAF, leaf_slots=8, cell_budget=45,
+                   cell_limit=4096)  # fmt: skip
+    assert pair.cells == 3 + 40 + 2 + 2 and len(pair.steps) == 44
+    tight = plan(orders, [3, 3], first_leaf=FIRST_LEAF, leaf_slots=8, cell_budget=45,
+                 cell_limit=46)  # fmt: skip
+    assert [len(g.prompts) for g in tight] == [1, 1]  # the limit holds
+
+
+def test_a_prompt_sharing_little_does_not_join_past_the_budget():
+    system = [1, 2, 3]
+    tokens = [system + list(range(10, 30)), system + [10, 11] + list(range(60, 78))]
+    groups = plan(tokens, [3, 3], first_leaf=FIRST_LEAF, leaf_slots=8, cell_budget=30,
+                  cell_limit=4096)  # fmt: skip
+    assert [len(g.prompts) for g in groups] == [1, 1]
 
 
 @pytest.mark.parametrize(

@@ -122,3 +122,57 @@ def test_bar_is_fixed_width_and_clips():
     assert [explain.strength(p) for p in (0.5, 0.55, 0.7, 0.85, 0.99)] == [
         "indifferent", "slight", "moderate", "strong", "very strong",
     ]  # fmt: skip
+
+
+def native(iso, item, orig=(0.1, 0.9, 0.7, -0.3, 0.4), swap=(-0.1, -0.9, -0.7, 0.3, -0.4)):
+    """The answer of `item` asked natively for `iso`, from injected logits."""
+    panel = load_panel(iso)
+    (answer,) = answers_from_logits(
+        [item],
+        panel_logits(list(orig), list(swap)),
+        model_info=FAKE_MODEL,
+        panel=panel,
+        params=core.DiscaParams(),
+        seed=42,
+        prompts=pipeline.panel_prompts(panel, "native"),
+    )
+    return answer
+
+
+def test_a_native_ask_shows_the_options_the_model_saw_and_keeps_the_typed_ones():
+    item = make_input("a boy", "two elderly women", category="Age")
+    de = native("DEU", item)
+    assert de.language.frame_language == "de"
+    assert de.options_shown == ("1 Junge", "2 ältere Frauen")
+    for option in de.options_shown:  # what the prompts held
+        assert option in de.dilemma.scenario
+    # the wire keeps the typed text and gains no field (its goldens hold both languages)
+    wire = de.to_dict()
+    assert (wire["dilemma"]["option_a"], wire["dilemma"]["option_b"]) == (
+        "a boy",
+        "two elderly women",
+    )
+    assert list(wire) == list(build().to_dict()) and list(wire["dilemma"]) == list(
+        build().to_dict()["dilemma"]
+    )
+    assert de.disca.choice == "B" and wire["disca"]["option"] == "two elderly women"
+    text = render(de)
+    assert "A  1 Junge (typed: a boy)" in text and "B  2 ältere Frauen (typed: two elderly" in text
+    assert "→ B 2 ältere Frauen" in text and "→ B two elderly women" not in text
+    assert text.index("Stellen Sie sich vor") < text.index("1 Junge")  # the German frame
+    # English, and a custom dilemma in any language: the options are as typed
+    en = build()
+    assert en.options_shown == ("a boy", "two elderly women") and "(typed:" not in render(en)
+    custom = native("DEU", make_input("swerve", "stay", dilemma="Should the car swerve?"))
+    assert custom.options_shown == ("swerve", "stay") and "(typed:" not in render(custom)
+
+
+def test_countries_in_one_language_see_it_and_mixed_languages_are_named():
+    item = make_input("a boy", "two elderly women", category="Age")
+    de, jp = native("DEU", item), native("JPN", item)
+    text = render_countries([de])
+    assert "A  1 Junge (typed: a boy)" in text and "Stellen Sie sich vor" in text
+    mixed = " ".join(render_countries([de, jp]).split())
+    assert "A a boy B two elderly women" in mixed
+    assert "Imagine a scenario" in mixed and "Stellen Sie sich vor" not in mixed
+    assert "each country was asked in its own frame language: de (DEU); ja (JPN)" in mixed

@@ -32,11 +32,6 @@ DISCA_20 = {
 
 
 @pytest.fixture()
-def acme(shared_data) -> Path:
-    return shared_data / "multitp" / "country_specific_ACME.csv"
-
-
-@pytest.fixture()
 def pulled(acme) -> Path:
     return data.pull_moral_machine(acme)
 

@@ -3,6 +3,7 @@ scripted engine (logits from a text hash, no model): resume, interrupts, errors.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import signal
@@ -115,13 +116,13 @@ def test_run_eval_resumes_after_an_interrupt(tmp_path, fake_targets):
     assert reference.status == "success" and reference.n_new == 10
     assert isinstance(reference.results, Results) and reference.results.coverage.complete
     assert read_run_results(tmp_path / "ref") == reference.results  # as written
-    for fail in ((3, KeyboardInterrupt()), (2, signal.SIGTERM)):
+    for fail in ((5, KeyboardInterrupt()), (4, signal.SIGTERM)):  # engine calls: one a scenario
         out = tmp_path / f"run{fail[0]}"
         with pytest.raises(KeyboardInterrupt):
             run_eval(eval_config(out), engine=ScriptedEngine(fail), model_info=INFO)
         header = read_header(out)
         assert header["status"] == "cancelled"
-        done = (fail[0] - 1) * 2  # whole chunks before the interrupted call
+        done = (fail[0] - 1) // 2 * 2  # whole chunks (of 2) before the interrupted call
         assert len(read_samples(out)) == done
         partial = Results.from_dict(runlog.read_results(out))  # written on the way out
         assert partial.coverage.present == done and not partial.coverage.complete
@@ -148,3 +149,88 @@ def test_run_eval_records_errors(tmp_path, fake_targets):
         run_eval(eval_config(tmp_path), engine=ScriptedEngine())
     with pytest.raises(DiscaError, match="different config"):
         run_eval(eval_config(tmp_path, seed=1), engine=ScriptedEngine(), model_info=INFO)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_records(tmp_path, fake_targets):
+    """The disk fills at the third chunk: records, run.json and results.json all fail."""
+    import errno
+
+    from disca_edge.paths import PlaceError
+
+    real_write, real_fdopen, full = os.write, os.fdopen, []
+
+    class Full:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write(fd, data):
+        if full or len(read_samples(tmp_path)) == 4:
+            full.append(True)
+            real_write(fd, bytes(data)[:100])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(PlaceError) as stopped:
+        patch.setattr(os, "write", write)
+        patch.setattr(os, "fdopen", lambda fd, *a: Full(real_fdopen(fd, *a)) if full
+                      else real_fdopen(fd, *a))  # fmt: skip
+        run_eval(eval_config(tmp_path), engine=ScriptedEngine(), model_info=INFO)
+    assert str(stopped.value) == (
+        f"{tmp_path}/samples.jsonl: cannot write there: the disk is full; the 4 records "
+        "written before it are kept: free space and run the same command again to resume"
+    )
+    assert len(read_samples(tmp_path)) == 4
+    assert (tmp_path / "samples.jsonl").read_bytes().endswith(b"\n")
+    assert read_header(tmp_path)["status"] == "started"  # the disk refused the error status
+    again = run_eval(eval_config(tmp_path), engine=ScriptedEngine(), model_info=INFO)
+    assert (again.n_new, again.status) == (6, "success")  # resume after freeing space
+    assert read_header(tmp_path)["invocations"][0]["status"] == "error"
+
+
+def test_jobs_beyond_the_work_left_are_not_started(tmp_path, fake_targets, caplog):
+    """--jobs 64 for one chunk: one worker (here the loaded engine) and a warning."""
+    cfg = EvalConfig(out=tmp_path, countries=("USA",), limit=2, chunk=4, jobs=64)
+    outcome = run_eval(cfg, engine=ScriptedEngine(), model_info=INFO)
+    assert outcome.status == "success" and outcome.n_new == 2
+    assert read_header(tmp_path)["invocations"][-1]["jobs"] == 1
+    assert "--jobs 64 but only 1 work item(s)" in caplog.text
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.calls = []
+
+    def start(self, total, done=0):
+        self.calls.append(("start", total, done))
+
+    def stage(self, label, total, done):
+        self.calls.append(("stage", label, total, done))
+
+    def update(self, n):
+        self.calls.append(("update", n))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+def test_the_display_moves_per_scenario_not_per_chunk(tmp_path, fake_targets):
+    """One chunk of 3: the bar used to sit at 0/3 until the end."""
+    cfg = EvalConfig(out=tmp_path, countries=("USA",), limit=3, chunk=4)
+    shown = RecordingProgress()
+    run_eval(cfg, engine=ScriptedEngine(), model_info=INFO, progress=shown)
+    assert shown.calls == [("start", 3, 0), ("stage", "USA", 3, 0), ("update", 1),
+                           ("update", 1), ("update", 1), ("update", 0), ("close",)]  # fmt: skip
+    resumed = RecordingProgress()  # 2 more: the display starts at 3 of 5
+    run_eval(dataclasses.replace(cfg, limit=5), engine=ScriptedEngine(), model_info=INFO,
+             progress=resumed)  # fmt: skip
+    assert resumed.calls[:2] == [("start", 5, 3), ("stage", "USA", 5, 3)]
+    assert sum(call[1] for call in resumed.calls if call[0] == "update") == 2

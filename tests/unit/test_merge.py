@@ -81,3 +81,22 @@ def test_merge_shards_scores_and_writes_the_merged_run(tmp_path, monkeypatch):
     assert [r["country"] for r in read_samples(tmp_path / "m")] == ["USA"] * 8 + ["JPN"] * 8
     with pytest.raises(RunLogError, match="at least one"):
         merge_shards([], tmp_path / "m2")
+
+
+def test_merge_refuses_a_run_still_being_written(tmp_path, caplog):
+    sources = make_shards(tmp_path)
+    with RunLog.open(tmp_path / "s2", header(shard="1/2")) as running:
+        running.append([rec("USA", 3)])
+        with pytest.raises(RunLogError) as refused:
+            merge_runs([sources[0], tmp_path / "s2"], tmp_path / "m")
+        assert str(refused.value) == (
+            f"{tmp_path / 's2'}: a disca process is still writing this run (status started); "
+            "merge it once that process has finished"
+        )
+        assert not (tmp_path / "m").exists()
+    # the process is gone without recording a status (killed): merged, with a warning
+    _, records = merge_runs([sources[0], tmp_path / "s2"], tmp_path / "m")
+    assert [(r["country"], r["pool_position"]) for r in records] == [
+        ("USA", 0), ("USA", 3), ("JPN", 0)
+    ]  # fmt: skip
+    assert f"{tmp_path / 's2'} ended without recording a status" in caplog.text

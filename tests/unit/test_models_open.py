@@ -108,3 +108,44 @@ def test_without_fit_the_options_are_the_engine_s(tmp_path, engines):
     assert engine.options == EngineOptions(
         model=str(gguf), n_threads=3, n_ctx=DEFAULT_N_CTX, n_gpu_layers=0
     )  # the registry's defaults for a bare .gguf, filled in
+
+
+def test_a_pull_under_a_new_disca_home_says_so_and_where_a_copy_is(tmp_path, monkeypatch, caplog):
+    """DISCA_HOME points at an empty home: the model is pulled again, with one line saying
+    why, and naming the copy in the platform cache (what `unset DISCA_HOME` would use)."""
+    import platformdirs
+
+    from disca_edge.models.registry import get_model, local_path
+
+    platform_cache = tmp_path / "platform-cache"
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda app: str(platform_cache))
+    spec = get_model("smollm2-135m")
+    pulled = []
+
+    def fake_pull(spec, progress=None):  # no download: the file as a pull leaves it
+        target = local_path(spec)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(write_gguf(tmp_path / "w.gguf").read_bytes())
+        pulled.append(spec.name)
+        return target
+
+    monkeypatch.setattr(model_open, "pull", fake_pull)
+    resolve_model("smollm2-135m")
+    home = model_open.home()
+    assert pulled == ["smollm2-135m"] and caplog.messages == [
+        f"note: pulling smollm2-135m, 98 MB: the model cache under DISCA_HOME={home} lacks it"
+    ]
+    copy = platform_cache / "models" / "smollm2-135m" / spec.filename
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"")
+    local_path(spec).unlink()
+    caplog.clear()
+    resolve_model("smollm2-135m")
+    assert caplog.messages[0].endswith(
+        f"lacks it (a copy is in {copy.parent}; unset DISCA_HOME to use that one)"
+    )
+    monkeypatch.delenv("DISCA_HOME")  # no DISCA_HOME: first use of the platform cache
+    caplog.clear()
+    copy.unlink()
+    resolve_model("smollm2-135m")
+    assert caplog.messages == [f"note: pulling smollm2-135m into {copy.parent} (first use, 98 MB)"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 from html import escape as html_escape
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -166,8 +168,10 @@ def test_an_interrupted_measurement_resumes_to_the_same_file(tmp_path, run_dir):
     for name in (runlog.RUN_FILE, runlog.SAMPLES_FILE):
         (reference / name).write_bytes((run_dir / name).read_bytes())
     measure_noise(reference, 4, chunk=2, engine=NoisyEngine(), model_info=ALT)
-    with pytest.raises(KeyboardInterrupt):  # the 3rd engine call: 2 chunks of 2 written
-        measure_noise(run_dir, 4, chunk=2, engine=NoisyEngine((3, KeyboardInterrupt())),
+    with pytest.raises(
+        KeyboardInterrupt
+    ):  # the 5th engine call (one per scenario): 2 chunks of 2 written
+        measure_noise(run_dir, 4, chunk=2, engine=NoisyEngine((5, KeyboardInterrupt())),
                       model_info=ALT)  # fmt: skip
     assert len(read_noise(run_dir)) == 4
     engine = NoisyEngine()
@@ -272,13 +276,17 @@ def test_every_report_format_shows_the_floor_and_its_caveats():
     assert table.rows[1]["noise_p95"] is None  # JPN: not measured
     note = notes.noise_note(results)[0]
     assert "f16 (kv_type f16, n_ubatch 63; the run: kv_type q8_0, n_ubatch 512)" in note
-    for fmt in ("md", "csv", "json"):
+    for fmt in ("md", "json"):
         text = render.render([table], fmt)
         for line in [*caveats, note]:
             assert (json.dumps(line, ensure_ascii=False)[1:-1] if fmt == "json" else line) in text
-    header_row = [r for r in render.render([table], "csv").splitlines() if r.startswith("iso3,")]
-    assert header_row[0].endswith("noise_n,noise_median,noise_p95,persona_effect,disca_shift,"
-                                  "below_noise")  # fmt: skip
+    beside = json.loads(render.csv_notes([table]))["tables"][0]  # CSV: header lines beside
+    assert set(caveats) <= set(beside["header"]) and note in beside["notes"]
+    frame = pd.read_csv(io.StringIO(render.render([table], "csv")))
+    usa_rows = frame[frame["iso3"] == "USA"].set_index("variable")
+    assert set(usa_rows["below_noise"]) == {"effects, shift"}
+    assert [usa_rows.loc[k, "value"] for k in ("noise_median", "noise_p95", "persona_effect",
+            "disca_shift")] == [0.05, 0.12, 0.09, 0.04]  # fmt: skip
     page = figures.html_report([("runs/a", results)])
     for line in [*caveats, note, "noise p95", "DISCA shift"]:
         assert html_escape(line) in page, line

@@ -166,25 +166,31 @@ def test_every_text_format_shows_the_header_intervals_and_wins(caveated):
     assert [usa["disca_paper_low"], usa["disca_paper_high"]] == interval
 
 
-def test_csv_carries_the_header_as_comments_and_intervals_as_columns(caveated):
-    text = render.render([tables.country_table(caveated)], "csv")
-    comments = [line[2:] for line in text.splitlines() if line.startswith("# ")]
-    for line in notes.header_lines(caveated):
-        assert line in comments
-    frame = pd.read_csv(io.StringIO(text), comment="#")
-    assert list(frame["iso3"]) == ["USA", "JPN", "DEU", "Mean"]
+def test_csv_is_one_long_table_and_its_header_lines_go_beside_it(caveated):
+    table = tables.country_table(caveated)
+    text = render.render([table], "csv")
+    assert not any(line.startswith("#") for line in text.splitlines())
+    beside = json.loads(render.csv_notes([table]))["tables"][0]
+    assert beside["header"] == notes.header_lines(caveated) and beside["notes"] == table.notes
+    frame = pd.read_csv(io.StringIO(text))  # no options
+    assert list(frame.columns) == ["table", "iso3", "lang", "variable", "value", "low", "high"]
+    assert list(dict.fromkeys(frame["iso3"])) == ["USA", "JPN", "DEU", "Mean"]
+    assert frame["value"].dtype.kind == "f" and frame["low"].dtype.kind == "f"
+    rows = frame.set_index(["iso3", "variable"])
     vs = caveated.vs_vanilla["vanilla_lfl"]["disca_paper"]
-    for row in frame.itertuples():
-        if row.iso3 == "Mean":
+    for iso in ("USA", "JPN", "DEU", "Mean"):
+        if iso == "Mean":
             want = [caveated.macro["disca_paper"].mis_interval, vs.difference_interval]
         else:
             want = [
-                caveated.countries[row.iso3].methods["disca_paper"].mis_interval,
-                vs.per_country_difference_interval[row.iso3],
+                caveated.countries[iso].methods["disca_paper"].mis_interval,
+                vs.per_country_difference_interval[iso],
             ]
-        got = [row.disca_paper_low, row.disca_paper_high, row.diff_other_low, row.diff_other_high]
+        got = [*rows.loc[(iso, "disca_paper"), ["low", "high"]],
+               *rows.loc[(iso, "diff_other"), ["low", "high"]]]  # fmt: skip
         assert got == pytest.approx([*want[0], *want[1]], rel=1e-12)
-    assert frame.loc[3, "gain_low"] == pytest.approx(
+    assert "disca_paper_low" not in set(frame["variable"])  # folded into low/high
+    assert rows.loc[("Mean", "gain"), "low"] == pytest.approx(
         caveated.vs_vanilla["vanilla_raw"]["disca_paper"].pct_gain_interval[0], rel=1e-12
     )
 

@@ -6,7 +6,6 @@ scoring of such runs is tested in `test_scoring`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -155,16 +154,24 @@ def test_renderings(paper_run):
     md = formats.render(tables, "md")
     assert "| ISO3 | n | vanilla_raw → disca_paper (Δ%)" in md and "| **Mean** |" in md
     assert f"- {PROVENANCE}" in md and "### Ablations of DISCA (paper)" in md
-    text = formats.render(tables, "csv")
-    blocks = text.split("# MultiTP")[1:]
-    rows = list(
-        csv.reader(
-            io.StringIO(blocks[0].split("\n", 1)[1]),
-        )
-    )
-    rows = [r for r in rows if r and not r[0].startswith("#")]
-    assert rows[0][:4] == ["iso3", "n", "vanilla_raw", "vanilla_raw_low"]
-    assert rows[1][0] == "USA" and float(rows[1][2]) == pytest.approx(usa["vanilla_raw"].mis)
+    frame = pd.read_csv(io.StringIO(formats.render(tables, "csv")))  # no options
+    assert list(frame.columns) == ["table", "iso3", "lang", "configuration", "method",
+                                   "variable", "value", "low", "high"]  # fmt: skip
+    countries = frame[frame["table"] == "countries"]
+    # a row per (country or Mean) x number: n, the 3 MIS, 2 gains, 2 Δ, jsd, pearson, flip
+    assert len(countries) == (len(results.countries) + 1) * 11
+    assert set(countries["variable"]) == {
+        "n", "vanilla_raw", "vanilla_lfl", "disca_paper", "gain", "gain_other", "diff",
+        "diff_other", "jsd", "pearson", "flip_rate",
+    }  # fmt: skip
+    usa_mis = countries.set_index(["iso3", "variable"]).loc[("USA", "vanilla_raw"), "value"]
+    assert usa_mis == pytest.approx(usa["vanilla_raw"].mis, rel=1e-12)
+    ablations = frame[frame["table"] == "ablations"].set_index(["method", "variable"])
+    n_rows = 1 + len(results.ablations) + len(results.run.vanilla)
+    assert len(ablations) == n_rows * 4  # mis, delta, n_hurt, n_hurt_significant
+    for name, row in results.ablations.items():
+        assert ablations.loc[(name, "mis"), "value"] == pytest.approx(row.mis, rel=1e-12)
+        assert ablations.loc[(name, "n_hurt"), "value"] == row.n_hurt
     data = json.loads(formats.render(tables, "json"))
     assert [t["name"] for t in data["tables"]] == ["countries", "ablations"]
     assert "paper" not in data["tables"][0]["columns"]  # view-only cells are left out

@@ -41,8 +41,7 @@ def _tamper(run, mis: float) -> None:
     path.write_text(json.dumps(results))
 
 
-def test_compare_honours_recompute(runs, tmp_path, shared_data):
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
+def test_compare_honours_recompute(runs, tmp_path, acme):
     pulled = CliRunner().invoke(cli, ["data", "pull", "moral-machine", "--from", str(acme)])
     assert pulled.exit_code == 0, pulled.output
     a, b = runs
@@ -101,6 +100,10 @@ def test_a_sweep_refuses_country_and_compare(tmp_path, runs):
     for extra in (["--country", "JPN"], ["--compare", str(runs[1])]):
         result = CliRunner().invoke(cli, ["report", str(tmp_path / "sweep"), *extra])
         assert result.exit_code == 2 and "not a sweep" in result.output, result.output
+    for extra, message in ((["--format", "html"], "a sweep has tables only"),
+                           (["--figure", "dumbbell"], "--figure takes run folders")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["report", str(tmp_path / "sweep"), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 @pytest.mark.parametrize("spelling", ["--out", "-o", "--output"])

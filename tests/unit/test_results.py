@@ -101,6 +101,7 @@ def small_results(**changes) -> Results:
         macro={
             "vanilla_raw": MacroScore(0.45, None, None, None, None, None, 2, [0.4, 0.5]),
             "disca_paper": MacroScore(0.2, 0.01, None, None, None, None, 1, [0.15, 0.3]),
+            "no_is": MacroScore(0.3, None, None, None, None, None, 1),
         },
         vs_vanilla={
             "vanilla_raw": {
@@ -225,11 +226,44 @@ def test_another_format_or_a_malformed_mapping_is_refused():
     data = small_results().to_dict()
     with pytest.raises(DiscaError, match="'disca-edge-results/2' is not 'disca-edge-results/1'"):
         Results.from_dict({**data, "format": "disca-edge-results/2"})
-    with pytest.raises(DiscaError, match="malformed.*--recompute"):
+    with pytest.raises(DiscaError, match="results are malformed: KeyError: 'coverage'"):
         Results.from_dict({k: v for k, v in data.items() if k != "coverage"})
     data["countries"]["USA"]["methods"] = {"disca_paper": {"mis": 0.1}}  # no vector
     with pytest.raises(DiscaError, match="malformed"):
         Results.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: d["countries"]["USA"]["methods"]["disca_paper"].update(mis="high"),
+         "results.countries.USA.methods.disca_paper.mis is 'high', not a finite number"),
+        (lambda d: d["macro"]["disca_paper"].update(mis=True),
+         "results.macro.disca_paper.mis is True, not a finite number"),
+        (lambda d: d["coverage"].update(n_records=8.0),
+         "results.coverage.n_records is 8.0, not an integer"),
+        (lambda d: d["countries"]["THA"].update(human=[0.6] * 5),
+         "results.countries.THA has a vector without 6 values"),
+        (lambda d: d["countries"]["USA"]["methods"].pop("vanilla_raw"),
+         "results.countries.USA.methods lacks vanilla_raw"),
+        (lambda d: d["macro"].pop("no_is"), "results.macro lacks no_is"),
+        (lambda d: d["methods"].pop("disca_paper"),
+         "the method 'disca_paper' is not in results.methods"),
+        (lambda d: d["vs_vanilla"]["vanilla_raw"].clear(),
+         "results.vs_vanilla.vanilla_raw lacks disca_paper"),
+        (lambda d: d["run"].update(countries="USA"), "results.run.countries is 'USA', not a list"),
+        (lambda d: d["bootstrap"].update(level=float("nan")),
+         "results.bootstrap.level is nan, not a finite number"),
+    ],
+    ids=["text-mis", "bool-mis", "float-count", "short-vector", "method-gone", "macro-gone",
+         "headline-gone", "comparison-gone", "text-list", "nan"],
+)  # fmt: skip
+def test_a_hand_edited_mapping_is_refused_naming_the_field(edit, problem):
+    data = json.loads(json.dumps(small_results().to_dict()))
+    edit(data)
+    with pytest.raises(DiscaError) as refused:
+        Results.from_dict(data)
+    assert str(refused.value) == f"results are malformed: {problem}"
 
 
 def test_labels_and_frozen_fields():

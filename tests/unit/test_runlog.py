@@ -157,3 +157,54 @@ def test_results_are_written_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [RESULTS_FILE]  # no temp file left
     with pytest.raises(ValueError):
         runlog.write_results(tmp_path, {"x": float("nan")})  # strict JSON only
+
+
+def test_a_full_disk_cuts_the_failed_append_back_off(tmp_path):
+    """ENOSPC half-way through a chunk: one line naming the file, nothing of the chunk kept."""
+    import errno
+    import os
+
+    from disca_edge.paths import PlaceError
+
+    with RunLog.open(tmp_path / "r", header()) as run:
+        run.append([rec("USA", 0)])
+        before = (tmp_path / "r" / SAMPLES_FILE).read_bytes()
+        real_write = os.write
+
+        def half_then_full(fd, data):
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        with pytest.MonkeyPatch.context() as patch, pytest.raises(PlaceError) as full:
+            patch.setattr(os, "write", half_then_full)
+            run.append([rec("USA", 1), rec("JPN", 0)])
+        assert (
+            str(full.value) == f"{tmp_path}/r/{SAMPLES_FILE}: cannot write there: the disk is full"
+        )
+        assert (tmp_path / "r" / SAMPLES_FILE).read_bytes() == before
+        assert run.keys == {("USA", "mtp-000")}
+        assert run.append([rec("USA", 1)]) == 1  # the disk has room again: appending goes on
+    assert [r["scenario_id"] for r in read_samples(tmp_path / "r")] == ["mtp-000", "mtp-001"]
+
+
+def test_being_written_tells_a_locked_run_from_a_finished_one(tmp_path):
+    assert not runlog.being_written(tmp_path / "nothing")
+    with RunLog.open(tmp_path / "r", header()):
+        assert runlog.being_written(tmp_path / "r")
+    assert not runlog.being_written(tmp_path / "r")
+    assert read_header(tmp_path / "r")["status"] == "started"  # ended without a status
+
+
+def test_read_samples_names_the_record_its_check_refuses(tmp_path):
+    with RunLog.open(tmp_path / "r", header()) as run:
+        run.append([rec("USA", 0), rec("USA", 1, value=-1)])
+    assert len(read_samples(tmp_path / "r")) == 2  # no check: records are only parsed
+
+    def positive(record):
+        return None if record["v"] >= 0 else f"field 'v' is {record['v']}, below 0"
+
+    with pytest.raises(RunLogError) as refused:
+        read_samples(tmp_path / "r", check=positive)
+    assert str(refused.value) == (
+        f"{tmp_path}/r/{SAMPLES_FILE}:2 (USA/mtp-001): field 'v' is -1, below 0"
+    )

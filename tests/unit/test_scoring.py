@@ -295,9 +295,8 @@ def test_malformed_results_are_recomputed(paper_run, tmp_path, fake_targets):
     assert again.recomputed and again.countries == results.countries
 
 
-def test_stale_results_are_recomputed(tmp_path, shared_data):
+def test_stale_results_are_recomputed(tmp_path, acme):
     runner = CliRunner()
-    acme = shared_data / "multitp" / "country_specific_ACME.csv"
     assert runner.invoke(cli, ["data", "pull", "moral-machine", "--from", str(acme)]).exit_code == 0
     header, records = make_run(countries=("USA", "JPN"), n=12)
     write_samples(tmp_path, header, records[:20])  # the last 4 are missing, as after kill -9
@@ -319,3 +318,15 @@ def test_stale_results_are_recomputed(tmp_path, shared_data):
 def test_read_run_results_errors(tmp_path):
     with pytest.raises(DiscaError, match="not a run directory"):
         read_run_results(tmp_path)
+
+
+def test_a_record_without_a_method_of_the_config_is_named():
+    header, records = make_run(countries=("USA",), n=4)
+    records[2] = {**records[2], "delta_micro": dict(records[2]["delta_micro"])}
+    del records[2]["delta_micro"]["no_is"]
+    with pytest.raises(DiscaError) as refused:
+        score_run(header, records, targets=human_targets(("USA",)))
+    assert str(refused.value).startswith(
+        f"record USA/{records[2]['scenario_id']} has no delta_micro for no_is, a method of the "
+        "run's config"
+    )
