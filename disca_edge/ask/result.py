@@ -3,8 +3,7 @@
 `answers_from_logits` turns S dilemmas' panel logits into S `AskResult`s (post-processing
 only, no model); `apply_prior` returns them with the sequential country prior applied.
 `AskResult.to_dict` is the wire object (``disca ask --json``: key order fixed, every
-number a plain float) and `AskResult.from_dict` reads one back. Each field below is
-documented where it is declared.
+number a plain float; fields documented where declared), `AskResult.from_dict` reads it.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from ..errors import DiscaError
 from ..maths import core, methods
 from ..models.open import ModelInfo
 from .inputs import AskInput, shown_options
+from .noise import NoiseCheck
 
 __all__ = [
     "SCHEMA",
@@ -324,6 +324,8 @@ class AskResult:
     """p_B = sigmoid(δ_out/T_dec)."""
     versions: Versions
     """The software that produced it."""
+    noise: NoiseCheck | None = None
+    """The second kernel setting's check, with ``--noise-floor`` (else absent on the wire)."""
 
     @property
     def country(self) -> str:
@@ -378,6 +380,7 @@ class AskResult:
             "vanilla_matched": _plain(self.vanilla_matched),
             "disca": _plain(self.disca),
             "versions": _plain(self.versions),
+            **({} if self.noise is None else {"noise": _plain(self.noise)}),
         }
 
     @classmethod
@@ -391,7 +394,7 @@ class AskResult:
         if data.get("schema") != SCHEMA:
             raise DiscaError(f"not an {SCHEMA} object (schema {data.get('schema')!r})")
         try:
-            result = cls(**{name: _read(name, data[name]) for name in _FIELDS})
+            result = cls(**{n: _read(n, data[n]) for n in _FIELDS if n in data or n != "noise"})
         except (KeyError, TypeError, ValueError) as exc:
             raise DiscaError(f"not a complete {SCHEMA} object: {exc}") from None
         derived = {"country": result.country, "variant": result.variant, "t_dec": result.t_dec}
@@ -402,7 +405,6 @@ class AskResult:
 
 
 _FIELDS = [f.name for f in dataclasses.fields(AskResult)]
-
 _READERS: dict[str, Any] = {
     "model": lambda d: ModelRecord(**d),
     "engine": dict,
@@ -420,6 +422,7 @@ _READERS: dict[str, Any] = {
     "vanilla_matched": lambda d: Choice(**d),
     "disca": lambda d: DiscaChoice(**d),
     "versions": lambda d: Versions(**d),
+    "noise": lambda d: NoiseCheck(**{**d, "logits": tuple(tuple(p) for p in d["logits"])}),
 }  # fmt: skip
 
 

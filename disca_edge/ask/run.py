@@ -4,7 +4,9 @@
 label orders: 10 evaluations per dilemma) through the shared-prefix engine, up to `chunk`
 dilemmas per engine call, and turns the logits into `result.AskResult`s. Input errors
 and dilemmas that fail come out as one-line error outcomes in their place, and the batch
-goes on. The rich report is `views.explain`; the CLI is ``disca ask``.
+goes on. With a `NoiseProbe` (``--noise-floor``) every chunk is evaluated again by a
+second engine under another kernel setting, and each result carries the check. The rich
+report is `views.explain`; the CLI is ``disca ask``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..errors import DiscaError
 from ..maths import core
 from ..models.open import ModelInfo
 from .inputs import CHUNK, AskInput, AskInputError
+from .noise import NoiseProbe, with_noise
 from .result import AskResult, answers_from_logits, apply_prior
 
 __all__ = [
@@ -90,6 +93,7 @@ class _Run:
     systems: list[str] = field(default_factory=list)
     tag: bool = False  # name the country in error messages (several countries asked)
     prompts: pipeline.PanelPrompts | None = None  # the panel in the ask's language
+    noise: NoiseProbe | None = None  # the same prompts under a second kernel setting
 
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix (before the user content)."""
@@ -156,6 +160,10 @@ def _evaluate(run: _Run, chunk: list[tuple[AskInput, pipeline.Dilemma]]) -> list
             n_tokens=n_tokens,
             prompts=run.prompts,
         )
+        if run.noise is not None:
+            other = pipeline.evaluate_panel(run.noise.engine, run.systems, [d for _, d in chunk])
+            results = with_noise(results, logits, other, setting=run.noise.setting,
+                                 engine=run.noise.settings)  # fmt: skip
     except Exception as exc:  # one bad dilemma must not end the batch
         if len(chunk) == 1:
             item = chunk[0][0]
@@ -244,6 +252,7 @@ def answer_countries(
     chunk: int = CHUNK,
     load_panel: Callable[[str], Panel] | None = None,
     lang: str = "en",
+    noise: NoiseProbe | None = None,
     on_answered: Callable[[int], None] | None = None,
 ) -> Iterator[Outcome]:
     """Answer every dilemma for every country with one loaded model.
@@ -268,6 +277,7 @@ def answer_countries(
         load_panel: loads the panel of an input line's ``country`` (default: the shipped
             panels, `personas.load_panel`).
         lang: "en" (English prompts) or "native" (each country's language, I18N.md).
+        noise: a second engine; every result then carries its check (`result.NoiseCheck`).
         on_answered: called with the number of (dilemma, country) answers each engine
             call just made (a display's progress; the outcomes still come in input order).
 
@@ -278,7 +288,7 @@ def answer_countries(
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     grid = _Grid(engine, model_info, params, int(seed), load_panel or personas.load_panel, lang,
-                 on_answered=on_answered)  # fmt: skip
+                 noise=noise, on_answered=on_answered)  # fmt: skip
     stream = grid.stream(list(panels), items, chunk)
     if params.prior_enabled:
         yield from _with_prior(list(stream), params)
@@ -309,6 +319,7 @@ class _Grid:
     load_panel: Callable[[str], Panel]
     lang: str = "en"
     runs: dict[str, _Run] = field(default_factory=dict)
+    noise: NoiseProbe | None = None
     on_answered: Callable[[int], None] | None = None
 
     def run(self, panel: Panel, tag: bool) -> _Run:
@@ -316,7 +327,8 @@ class _Grid:
         if panel.iso3 not in self.runs:
             prompts = pipeline.panel_prompts(panel, self.lang)
             self.runs[panel.iso3] = _Run(self.engine, self.model_info, panel, self.params,
-                                         self.seed, prompts.systems, tag, prompts)  # fmt: skip
+                                         self.seed, prompts.systems, tag, prompts,
+                                         self.noise)  # fmt: skip
         return self.runs[panel.iso3]
 
     def panels_of(self, item: AskInput, panels: list[Panel]) -> list[Panel]:

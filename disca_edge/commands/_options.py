@@ -11,7 +11,8 @@ Decorators add the options and hand the command typed values:
   `worker_options` (``--jobs/-j``, ``--executor``, ``--address``) -> ``workers``;
 * `countries_option` (``--country/-c``, a comma list or paper20), `lang_option`
   (``--lang``, default ``native`` everywhere), `out_option` (``--out/-o``), `seed_option`,
-  `data_seed_option`, `json_option`, `personas_option`, `display_option`, `param_option`.
+  `data_seed_option`, `json_option`, `personas_option`, `display_option`, `param_option`,
+  `noise_setting_option` (the second kernel setting of a noise floor).
 
 Old spellings stay accepted as hidden aliases (`_alias`): ``--gpu-layers`` of
 ``--n-gpu-layers``, ``--output`` of ``--out``, ``--countries`` of ``--country``; giving
@@ -32,7 +33,7 @@ import click
 from click.core import ParameterSource
 
 from ..engine.hardware import EXTRA_BUFFERS, EXTRA_BUFFERS_ENV
-from ..engine.options import EngineOptions
+from ..engine.options import NOISE_SETTINGS, EngineOptions
 from ._complete import complete_countries, complete_models
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "grouped",
     "json_option",
     "lang_option",
+    "noise_setting_option",
     "out_option",
     "param_option",
     "personas_option",
@@ -380,4 +382,22 @@ def personas_option(*names: str) -> Callable[[F], F]:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help="Persona folder (ISO3.toml files, e.g. from `disca personas build --out DIR`) "
         "instead of the shipped panels.",
+    )
+
+
+def noise_setting_option(*names: str) -> Callable[[F], F]:
+    """The second kernel setting of a noise floor -> ``noise_setting`` (default f16).
+
+    Args:
+        names: the option's spellings (``--noise-setting``; ``--setting`` where the
+            command is about the noise floor).
+    """
+    return click.option(
+        *names,
+        "noise_setting",
+        type=click.Choice(NOISE_SETTINGS),
+        default="f16",
+        help="The second kernel setting the noise floor re-evaluates under: f16 (an f16 KV "
+        "cache), no-flash-attn (attention without flash attention, f16 cache) or same (a "
+        "control: the run's own settings, which should give zero differences).",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 import click
 
 from ..ask.inputs import AskInput, AskInputError, chunk_for, inputs_from_cli
+from ..ask.noise import NoiseProbe, noise_probe
 from ..ask.run import Outcome, answer_countries, ask_context
 from ..content.personas import load_panel, parse_countries
-from ..engine.options import EngineOptions
+from ..engine import Engine
+from ..engine.options import EngineOptions, alternate_options
 from ..errors import DiscaError
 from ..maths.core import DiscaParams
 from ..models.open import open_engine, warn_unlisted_languages
@@ -29,6 +32,7 @@ from ._options import (
     grouped,
     json_option,
     lang_option,
+    noise_setting_option,
     personas_option,
     seed_option,
     stack,
@@ -79,9 +83,13 @@ def _question_options(command):
 @seed_option()
 @json_option("One JSON object per dilemma and country (README).")
 @click.option("--verbose", "-v", is_flag=True, help="Add the persona texts and raw logits.")
+@click.option("--noise-floor", is_flag=True,
+              help="Evaluate the prompts again under a second kernel setting (a second copy "
+              "of the model) and say when the panel's disagreement is below that noise.")  # fmt: skip
+@noise_setting_option("--noise-setting")
 def ask(question: _Question, countries: str | None, personas_dir, engine_options: EngineOptions,
         display: str, variant: VariantOptions, lang: str, prior: bool, seed: int, json_: bool,
-        verbose: bool) -> None:  # fmt: skip
+        verbose: bool, noise_floor: bool, noise_setting: str) -> None:  # fmt: skip
     """Ask the model a two-option moral question as COUNTRY's persona panel would.
 
     \b
@@ -103,6 +111,9 @@ def ask(question: _Question, countries: str | None, personas_dir, engine_options
     result per line; a bad line is reported by number and the rest still run. A line
     may carry "country" to be answered for that country only (then --country is
     optional). The dilemma on line n draws its noise from default_rng([seed, n - 1]).
+    --noise-floor evaluates every prompt again with a second copy of the model under
+    --noise-setting (an f16 KV cache by default) and says when the panel's disagreement
+    is below how far that moves the persona effects; --json adds a "noise" object.
     """
     input_ = question.input_path
     panels = _panels(countries, personas_dir, input_)
@@ -112,21 +123,32 @@ def ask(question: _Question, countries: str | None, personas_dir, engine_options
     options = dataclasses.replace(engine_options, seed=seed)  # the results record the seed
     with download_bar(display, "pulling model") as progress:
         engine, info = open_engine(options, fit=ask_context(prompts), progress=progress)
-    params = DiscaParams(variant.variant, use_prior=prior, **variant.overrides)
-    waiting = Waiting(display, "asking the panel (10 evaluations per dilemma)",
-                      total=_expected_answers(input_, len(panels)))  # fmt: skip
-    outcomes = _shown(answer_countries(
-        engine, info, panels, question.items, params, seed=seed, chunk=chunk_for(input_),
-        load_panel=functools.partial(_line_panel, personas_dir), lang=lang,
-        on_answered=waiting.advance,
-    ), waiting)  # fmt: skip
-    with engine:
+    with engine, contextlib.ExitStack() as stack:
+        noise = (
+            _noise_probe(engine, options, prompts, noise_setting, stack) if noise_floor else None
+        )
+        params = DiscaParams(variant.variant, use_prior=prior, **variant.overrides)
+        waiting = Waiting(display, "asking the panel (10 evaluations per dilemma)",
+                          total=_expected_answers(input_, len(panels)))  # fmt: skip
+        outcomes = _shown(answer_countries(
+            engine, info, panels, question.items, params, seed=seed, chunk=chunk_for(input_),
+            load_panel=functools.partial(_line_panel, personas_dir), lang=lang, noise=noise,
+            on_answered=waiting.advance,
+        ), waiting)  # fmt: skip
         if input_ is not None or json_:
             _print_json(outcomes, from_file=input_ is not None)
         elif len(panels) == 1:
             _render_one(outcomes, prompts[0], verbose)
         else:
             _render_countries(outcomes)
+
+
+def _noise_probe(engine: Engine, options: EngineOptions, prompts: list[PanelPrompts],
+                 setting: str, stack: contextlib.ExitStack) -> NoiseProbe:  # fmt: skip
+    """A second copy of the model under `setting`, closed when `stack` closes."""
+    other, _ = open_engine(alternate_options(options, setting), fit=ask_context(prompts))
+    stack.enter_context(other)
+    return noise_probe(engine, other, setting)
 
 
 def _panels(countries: str | None, personas_dir, input_: str | None):

@@ -12,7 +12,9 @@ from ..content.personas import parse_countries
 from ..engine.options import EngineOptions
 from ..evals.loop import EvalConfig, run_eval
 from ..evals.merge import merge_shards
+from ..evals.noise_run import measure_noise
 from ..evals.rescore import parse_grid, parse_seeds, rescore
+from ..evals.results import Results
 from ..evals.runlog import parse_shard
 from ..progress import make_progress
 from ..views.render import render
@@ -26,6 +28,7 @@ from ._options import (
     display_option,
     engine_options,
     lang_option,
+    noise_setting_option,
     out_option,
     param_option,
     personas_option,
@@ -59,11 +62,16 @@ def eval_() -> None:
 @prompt_variant_options
 @worker_options
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
+@click.option("--noise-floor", type=click.IntRange(min=1), metavar="N",
+              help="Then re-evaluate the first N scenarios per country under a second kernel "
+              "setting (`disca eval noise-floor`).")  # fmt: skip
+@noise_setting_option("--noise-setting")
 @display_option
 def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Path,
             limit: int | None, variant: VariantOptions, seed: int, data_seed: int,
             shard: str | None, chunk: int, lang: str, prompt_variant: PromptVariant,
-            workers: WorkerOptions, force: bool, display: str) -> None:  # fmt: skip
+            workers: WorkerOptions, force: bool, noise_floor: int | None,
+            noise_setting: str, display: str) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
@@ -71,7 +79,8 @@ def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Pa
     --jobs or --executor). --jobs N runs N workers, each with its own model and
     --threads threads (default: the CPUs shared out); one writer keeps the records
     append-only. --cap, --min-per-category, --fourth (with --anchor-text) and
-    --drop-dims change the prompts and are part of the run's config.
+    --drop-dims change the prompts and are part of the run's config. --noise-floor N
+    then measures the model's numerical noise (see `disca eval noise-floor`).
     """
     cfg = EvalConfig(
         out=out, countries=parse_countries(countries, personas_dir), engine=engine_options,
@@ -86,12 +95,55 @@ def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Pa
         click.echo(f"Interrupted; finished records are saved in {out}. "
                    "Run the same command again to resume.", err=True)  # fmt: skip
         raise click.exceptions.Exit(130) from None
-    if outcome.results is not None:
-        render([country_table(outcome.results)])
+    results = outcome.results
+    if noise_floor is not None and outcome.status == "success":
+        results = _noise_floor(out, noise_floor, noise_setting, engine_options.n_threads,
+                               False, display)  # fmt: skip
+    if results is not None:
+        render([country_table(results)])
     click.echo(
         f"{outcome.n_new} new, {outcome.n_present} records in {out} "
         f"({outcome.seconds:.1f} s); `disca report {out}` for the ablation table"
     )
+
+
+def _noise_floor(run: Path, n: int, setting: str, threads: int | None, force: bool,
+                 display: str) -> Results:  # fmt: skip
+    """Measure (or resume) a run's noise floor; Ctrl-C exits 130 with what is done kept."""
+    try:
+        outcome = measure_noise(run, n, setting=setting, n_threads=threads, force=force,
+                                progress=make_progress(display))  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted; the re-evaluated scenarios are saved in {run}/noise.jsonl. "
+                   "Run the same command again to resume.", err=True)  # fmt: skip
+        raise click.exceptions.Exit(130) from None
+    click.echo(f"noise floor ({setting}): {outcome.n_new} scenarios re-evaluated, "
+               f"{outcome.n_present} in {run}/noise.jsonl ({outcome.seconds:.1f} s)",
+               err=True)  # fmt: skip
+    return outcome.results
+
+
+@eval_.command("noise-floor")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--scenarios", "-n", "n", type=click.IntRange(min=1), default=3,
+              help="Scenarios per country: the first N of the run's.")  # fmt: skip
+@noise_setting_option("--setting")
+@click.option("--threads", "-t", type=click.IntRange(min=1),
+              help="CPU threads  [default: the run's]")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace a noise floor of another --setting.")
+@display_option
+def noise_floor_(run: Path, n: int, noise_setting: str, threads: int | None, force: bool,
+                 display: str) -> None:  # fmt: skip
+    """Measure the model's numerical noise in RUN's persona effects.
+
+    Re-evaluates the first N scenarios per country with the run's exact prompts under
+    a second valid kernel setting, storing per-prompt logits and differences in
+    RUN/noise.jsonl (resumable; samples.jsonl is not touched), then rewrites
+    results.json: per country the median and 95th percentile of |Δ(δ_i − δ_base)|
+    beside the persona effects and DISCA's shift, flagged where they are below it.
+    """
+    results = _noise_floor(run, n, noise_setting, threads, force, display)
+    render([country_table(results)])
 
 
 @eval_.command("merge")

@@ -150,7 +150,7 @@ def _engine_settings(llama_cpp: Any, options: EngineOptions) -> dict[str, Any]:
     weight buffers follow the build and the CPU (`hardware`); see `Engine` for each.
 
     Raises:
-        ValueError: an unknown KV type.
+        ValueError: an unknown KV type, or a quantised one with flash attention off.
     """
     buffers = hardware.resolve_extra_buffers(options.extra_buffers)
     features = hardware.cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"))
@@ -164,6 +164,9 @@ def _engine_settings(llama_cpp: Any, options: EngineOptions) -> dict[str, Any]:
     kv_type = options.kv_type or path.kv_type
     if kv_type not in KV_TYPES:
         raise ValueError(f"kv_type must be one of {', '.join(KV_TYPES)}; got {kv_type!r}")
+    flash_attn = path.flash_attn if options.flash_attn is None else int(options.flash_attn)
+    if flash_attn == 0 and kv_type not in ("f16", "bf16", "f32"):
+        raise ValueError(f"a {kv_type} KV cache needs flash attention; use kv_type f16 without it")
     n_batch, n_ubatch = options.n_batch, options.n_ubatch
     if n_ubatch is None:
         n_ubatch = n_batch if path.on_gpu or kv_type not in ("f16", "f32") else min(n_batch, 63)
@@ -172,7 +175,7 @@ def _engine_settings(llama_cpp: Any, options: EngineOptions) -> dict[str, Any]:
         "n_threads": int(threads),
         "n_batch": int(n_batch),
         "n_ubatch": int(n_ubatch),
-        "flash_attn": path.flash_attn,
+        "flash_attn": flash_attn,
         "n_gpu_layers": path.n_gpu_layers,
         "n_seq_max": int(options.n_seq_max),
         "kv_type": kv_type,

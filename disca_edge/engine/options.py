@@ -8,9 +8,17 @@ engine's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["CONTEXT_RESERVE", "DEFAULT_N_CTX", "GROUP_CELLS", "EngineOptions"]
+__all__ = [
+    "CONTEXT_RESERVE",
+    "DEFAULT_N_CTX",
+    "GROUP_CELLS",
+    "LOGIT_SETTINGS",
+    "NOISE_SETTINGS",
+    "EngineOptions",
+    "alternate_options",
+]
 
 #: Context size of a model without a registry entry (a path to a .gguf file).
 DEFAULT_N_CTX = 4096
@@ -21,6 +29,16 @@ CONTEXT_RESERVE = 16
 #: Default most KV cells per group of prompts: one panel prompt's prefix and about ten
 #: suffixes; attention then scans ~600 cells per token instead of the whole context.
 GROUP_CELLS = 1024
+
+#: Engine settings that can change logits (`Engine.settings` keys). The thread count,
+#: context size and sequence slots only change speed.
+LOGIT_SETTINGS = (
+    "n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified", "kv_type", "use_extra_bufts",
+)  # fmt: skip
+
+#: Other valid kernel settings a noise floor re-evaluates prompts under
+#: (`alternate_options`); ``same`` is the control (no change).
+NOISE_SETTINGS = ("f16", "no-flash-attn", "same")
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,8 @@ class EngineOptions:
             ``$DISCA_EXTRA_BUFFERS``, else auto).
         kv_type: KV-cache element type, one of `engine.KV_TYPES` (None: the compute
             path's, ``q8_0`` on the CPU).
+        flash_attn: flash attention on or off (None: the compute path's, on for the CPU);
+            off needs an unquantised KV cache (f16, bf16, f32).
         n_batch: most tokens per ``llama_decode`` call.
         n_ubatch: micro-batch (None: the engine's choice, see `Engine`).
         n_seq_max: sequence ids in the context (pinned prefixes + prompts in flight).
@@ -57,6 +77,7 @@ class EngineOptions:
     n_gpu_layers: int | None = None
     extra_buffers: str | None = None
     kv_type: str | None = None
+    flash_attn: bool | None = None
     n_batch: int = 512
     n_ubatch: int | None = None
     n_seq_max: int = 128
@@ -65,3 +86,31 @@ class EngineOptions:
     chat_template: str | None = None
     seed: int = 0
     prefix_cache: bool = False
+
+
+def alternate_options(options: EngineOptions, setting: str) -> EngineOptions:
+    """`options` under another valid kernel setting, to measure the model's numerical noise.
+
+    Both settings are valid ways to run the model; the logits they give differ only by
+    rounding, which small models amplify (README, "Exactness"). The micro-batch goes back
+    to the engine's choice for the new KV type.
+
+    Args:
+        options: the settings the prompts were evaluated with.
+        setting: ``f16`` (an f16 KV cache), ``no-flash-attn`` (attention without flash
+            attention, over an f16 cache: a quantised cache needs flash attention) or
+            ``same`` (unchanged: a control, whose differences measure run-to-run noise).
+
+    Returns:
+        The options of the second evaluation.
+
+    Raises:
+        ValueError: an unknown setting.
+    """
+    if setting == "same":
+        return options
+    if setting == "f16":
+        return replace(options, kv_type="f16", n_ubatch=None)
+    if setting == "no-flash-attn":
+        return replace(options, kv_type="f16", flash_attn=False, n_ubatch=None)
+    raise ValueError(f"setting must be one of {', '.join(NOISE_SETTINGS)}; got {setting!r}")

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import __version__, paths, pipeline
 from ..content import human_targets, i18n, scenarios, variants
-from ..engine.options import EngineOptions
+from ..engine.options import LOGIT_SETTINGS, EngineOptions
 from ..errors import DiscaError
 from ..machine import available_memory, machine_info
 from ..maths import core
@@ -44,6 +44,7 @@ from ..models.open import model_file_size
 from ..progress import NullProgress, Progress
 from . import runlog
 from .executor import check_workers_agree, default_threads, make_executor, plan_jobs
+from .noise import read_noise
 from .records import read_records
 from .results import Results
 from .scoring import score_run, write_run_results
@@ -59,12 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Engine settings that can change logits (recorded in the fingerprinted config). The
-#: thread count, context size and sequence slots only change speed and are not compared.
-LOGIT_SETTINGS = (
-    "n_batch", "n_ubatch", "flash_attn", "n_gpu_layers", "kv_unified", "kv_type", "use_extra_bufts",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -561,7 +556,8 @@ def _run_and_record(
         _finish(run, executor, status, error, seconds, stats)
         results = None
         if status in ("success", "cancelled"):
-            results = score_run(run.header, read_records(cfg.out), targets=plan.targets)
+            results = score_run(run.header, read_records(cfg.out), targets=plan.targets,
+                                noise_records=read_noise(cfg.out))  # fmt: skip
             write_run_results(cfg.out, results)
     return EvalOutcome(
         out=Path(cfg.out),

@@ -7,6 +7,9 @@ multitp``); `rescore` does a grid: the Cartesian product of seeds and ``--param`
 values, one run folder per point plus ``sweep.json`` (`Sweep`), which ``disca report``
 renders as a sweep table (mean ± sd over seeds).
 
+A run's noise floor (``noise.jsonl``, `noise`) comes along: the prompts and logits are
+the same, so the new run's floor is its records rescored with the new parameters.
+
 A rescored run's ``config`` is what the same model run would have recorded (so
 rescoring with the source's own seed and parameters reproduces its records, fingerprint
 and results exactly); where it came from is recorded outside the config, in
@@ -37,6 +40,7 @@ from ..maths import core
 from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
 from ..paths import atomic_write_text, check_writable_dir
 from . import runlog
+from .noise import append_jsonl, read_noise
 from .records import read_records
 from .results import Results
 from .scoring import read_run_results, score_run, write_run_results
@@ -388,10 +392,31 @@ def rescore_run(
         run.append(new_records)
         run.finish("success")
         final_header = run.header
+        noise = _carried_noise(src, dst, header, final_header)
     # the folder now holds exactly these records (a resumed folder: the same ones)
-    results = score_run(final_header, new_records, targets=targets)
+    results = score_run(final_header, new_records, targets=targets, noise_records=noise)
     write_run_results(dst, results)
     return results
+
+
+def _carried_noise(
+    src: Path, dst: Path, header: Mapping[str, Any], new_header: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The source's noise records, carried into the new run (same prompts, same logits).
+
+    Records the new folder lacks are appended to its ``noise.jsonl``; returns all of its
+    noise records.
+    """
+    carried = [
+        {**n, "run_fingerprint": new_header.get("fingerprint")}
+        for n in read_noise(src)
+        if n.get("run_fingerprint") == header.get("fingerprint")
+    ]
+    present = {runlog.record_key(n) for n in read_noise(dst)}
+    append_jsonl(
+        dst / runlog.NOISE_FILE, [n for n in carried if runlog.record_key(n) not in present]
+    )
+    return read_noise(dst)
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from ..errors import DiscaError
 from ..maths import categories
+from .noise_floor import CountryNoise, NoiseFloor
 
 __all__ = [
     "RESULTS_FORMAT",
@@ -48,6 +49,7 @@ __all__ = [
     "TargetsSource",
     "RunInfo",
     "BootstrapInfo",
+    "CountryNoise",
     "NoiseFloor",
     "Results",
 ]
@@ -344,24 +346,6 @@ class BootstrapInfo:
 
 
 @dataclass(frozen=True)
-class NoiseFloor:
-    """How far MIS moves from noise alone, against how far the personas move it.
-
-    Optional: written by the tool that measures it (runs repeated under perturbations that
-    should not matter); a report warns when ``mis`` exceeds ``persona_effect``.
-
-    Attributes:
-        mis: the MIS change noise alone produces (same scale as MIS).
-        persona_effect: the MIS change the persona panel produces.
-        source: how the two were measured.
-    """
-
-    mis: float
-    persona_effect: float
-    source: str = ""
-
-
-@dataclass(frozen=True)
 class Results:
     """Everything a report shows about one run (``results.json``, `RESULTS_FORMAT`).
 
@@ -380,7 +364,7 @@ class Results:
         ablations: ablation name -> row.
         sequential: method -> ISO3 -> scenario id -> p_spare (the prior-applied values).
         bootstrap: how the intervals were computed; None in results without intervals.
-        noise: the run's noise floor, when one was measured.
+        noise: the model's noise floor per country, when one was measured.
         recomputed: computed from the samples because ``results.json`` was absent or stale.
         format: the format tag.
     """
@@ -488,7 +472,7 @@ class Results:
             bootstrap=_from_mapping(BootstrapInfo, data["bootstrap"])
             if data.get("bootstrap")
             else None,
-            noise=_from_mapping(NoiseFloor, data["noise"]) if data.get("noise") else None,
+            noise=NoiseFloor.from_dict(data["noise"]) if data.get("noise") else None,
             recomputed=bool(data.get("recomputed", False)),
         )
 

@@ -13,6 +13,8 @@ A run directory holds
   ``kill -9`` or a crash can leave a torn last line: `RunLog.open` truncates the file
   back to its last newline before appending again, and readers ignore the torn tail.
 * ``results.json``: derived results (`scoring.write_run_results`), written atomically.
+* ``noise.jsonl``: optional, the run's scenarios re-evaluated under another kernel
+  setting (`evals.noise`); appended like the samples, which it never touches.
 
 Re-opening a directory resumes it: records already present are skipped by the caller
 (`RunLog.keys`). A different ``config`` is refused unless ``force`` (the old files are
@@ -48,6 +50,7 @@ __all__ = [
     "RUN_FILE",
     "SAMPLES_FILE",
     "RESULTS_FILE",
+    "NOISE_FILE",
     "RunLogError",
     "RunLog",
     "being_written",
@@ -73,6 +76,7 @@ FORMAT = "disca-edge-run/1"
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
+NOISE_FILE = "noise.jsonl"
 _LOCK_FILE = ".lock"
 #: Config entries that are mappings keyed by country: runs may add keys, not change them.
 OPEN_MAPPINGS = ("panels", "languages")
@@ -181,7 +185,10 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
 
 
 def read_samples(
-    directory: str | os.PathLike, *, check: Callable[[Any], str | None] | None = None
+    directory: str | os.PathLike,
+    *,
+    check: Callable[[Any], str | None] | None = None,
+    name: str = SAMPLES_FILE,
 ) -> list[dict[str, Any]]:
     """All complete records of a run, in file order, first copy of each key kept.
 
@@ -192,12 +199,13 @@ def read_samples(
         directory: the run folder.
         check: says what is wrong with a record (None: nothing), e.g.
             `records.record_problem`; default: records are only parsed.
+        name: the file (`NOISE_FILE`: the noise records, `evals.noise`).
 
     Raises:
         RunLogError: a complete line that is not a JSON record (corruption), or a record
             `check` finds wrong, named by its line number and key.
     """
-    path = Path(directory) / SAMPLES_FILE
+    path = Path(directory) / name
     if not path.is_file():
         return []
     records: list[dict[str, Any]] = []
@@ -533,7 +541,7 @@ def supersede(path: Path) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = path / f"superseded-{stamp}"
     target.mkdir()
-    for name in (RUN_FILE, SAMPLES_FILE, RESULTS_FILE):
+    for name in (RUN_FILE, SAMPLES_FILE, RESULTS_FILE, NOISE_FILE):
         if (path / name).exists():
             os.replace(path / name, target / name)
     log.warning("moved the previous run in %s to %s", path, target)

@@ -37,7 +37,7 @@ from ..maths.methods import (
     suite_from_config,
 )
 from ..models import registry
-from . import intervals, runlog
+from . import intervals, noise, runlog
 from .intervals import Resamples
 from .records import read_records
 from .results import (
@@ -49,6 +49,7 @@ from .results import (
     MacroScore,
     MethodInfo,
     MethodScore,
+    NoiseFloor,
     PromptLanguage,
     PromptVariant,
     Results,
@@ -424,6 +425,7 @@ def score_run(
     *,
     targets: Any = None,
     n_resamples: int = bootstrap.N_RESAMPLES,
+    noise_records: Sequence[Mapping[str, Any]] = (),
 ) -> Results:
     """Results of a run from its header and records.
 
@@ -436,6 +438,7 @@ def score_run(
             dimensions); default: loaded.
         n_resamples: bootstrap resamples per country for the intervals (seeded with the
             run's data seed, `intervals.settings`).
+        noise_records: the run's noise records (`noise.read_noise`), for `Results.noise`.
 
     Returns:
         The typed results.
@@ -444,14 +447,12 @@ def score_run(
         DiscaError: a country of the run has no human targets, or a record lacks a
             method of the run's config.
     """
-    if targets is None:
-        targets = human_targets.load_human_targets()
     config, scope = header["config"], header.get("scope") or {}
     suite = suite_from_config(config)
     names = [n for n in METHOD_ORDER if n in suite]
     primary = primary_method(config["variant"])
     countries = list(scope.get("countries") or [])
-    _check_inputs(records, names, countries, targets)
+    targets = _check_inputs(records, names, countries, targets)
     sequential: _Sequential = {n: {} for n in names if suite[n].sequential}
     info = intervals.settings(config.get("data_seed"), n_resamples=n_resamples)
     country_out, resamples = _score_countries(header, records, targets, suite, sequential, info)
@@ -475,6 +476,7 @@ def score_run(
         ablations={n: _ablation(country_out, macro, primary, n, resamples, level) for n in ablated},
         sequential=sequential,
         bootstrap=info,
+        noise=_noise_floor(header, records, noise_records, suite[primary]),
     )
 
 
@@ -483,11 +485,14 @@ def _check_inputs(
     names: Sequence[str],
     countries: Sequence[str],
     targets: Any,
-) -> None:
-    """Refuse a country without human targets, or a record lacking a method of the config.
+) -> Any:
+    """The human targets (default: loaded), checked against the run's countries and records.
 
-    A record lacks a method when its ``delta_micro`` has no value under the method's name.
+    Refuses a country without human targets, or a record lacking a method of the config
+    (its ``delta_micro`` has no value under the method's name).
     """
+    if targets is None:
+        targets = human_targets.load_human_targets()
     missing = [iso for iso in countries if iso not in targets.index]
     if missing:
         raise DiscaError(f"no Moral Machine targets for {', '.join(missing)}")
@@ -499,13 +504,27 @@ def _check_inputs(
                 f"delta_micro for {', '.join(missing)}, a method of the run's config; "
                 "`disca eval rescore RUN --out NEW` recomputes every method from the logits"
             )
+    return targets
 
 
-def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
+def _noise_floor(
+    header: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
+    noise_records: Sequence[Mapping[str, Any]], method: Method,
+) -> NoiseFloor | None:  # fmt: skip
+    """The run's noise floor from its noise records (`noise.noise_floor`), None without."""
+    if not noise_records:
+        return None
+    config, scope = header["config"], header.get("scope") or {}
+    countries = list(scope.get("countries") or [])
+    in_scope = _by_country(records, countries, _expected_positions(config, scope)[0])
+    return noise.noise_floor(header, in_scope, noise_records, method)
+
+
+def _stored_results(run_dir: str | os.PathLike, n_records: int, n_noise: int = 0) -> Results | None:
     """The run's ``results.json`` when it is current.
 
-    Current: this format, this many records, and written with intervals (an older file
-    is rescored, so every report has them).
+    Current: this format, this many records (and noise records), and written with
+    intervals (an older file is rescored, so every report has them).
     """
     stored = runlog.read_results(run_dir)
     if not isinstance(stored, Mapping) or stored.get("format") != RESULTS_FORMAT:
@@ -517,7 +536,8 @@ def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | Non
         log.warning("warning: %s: %s; reported from samples.jsonl instead", path, exc)
         return None
     current = results.coverage.n_records == n_records and results.bootstrap is not None
-    return results if current else None
+    noise_read = 0 if results.noise is None else results.noise.n_records
+    return results if current and noise_read == n_noise else None
 
 
 def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> Results:
@@ -525,18 +545,20 @@ def read_run_results(run_dir: str | os.PathLike, *, recompute: bool = False) -> 
 
     The samples are scored (and `Results.recomputed` set) when ``results.json`` is
     absent, in another format, malformed, stale (its record count differs from the
-    samples on disk, e.g. after kill -9) or without intervals (written before them), or
-    when ``recompute``. Nothing is written.
+    samples on disk, e.g. after kill -9, or its noise floor from ``noise.jsonl``) or
+    without intervals (written before them), or when ``recompute``. Nothing is written.
 
     Raises:
         DiscaError: not a run folder, corrupt samples, or no human targets.
     """
     header = runlog.read_header(run_dir)
     records = read_records(run_dir)
-    stored = None if recompute else _stored_results(run_dir, len(records))
+    noise_records = noise.read_noise(run_dir)
+    stored = None if recompute else _stored_results(run_dir, len(records), len(noise_records))
     if stored is not None:
         return stored
-    return dataclasses.replace(score_run(header, records), recomputed=True)
+    results = score_run(header, records, noise_records=noise_records)
+    return dataclasses.replace(results, recomputed=True)
 
 
 def write_run_results(run_dir: str | os.PathLike, results: Results) -> Path:

@@ -2,7 +2,8 @@
 
 `render` prints one `AskResult` (`disca_edge.ask.result`): the dilemma, the vanilla
 and DISCA answers, one diverging bar per persona with the base gap and the consensus
-marked, the panel statistics with a plain-language gloss each, and a "why" paragraph.
+marked, the panel statistics with a plain-language gloss each, a "why" paragraph and,
+with ``--noise-floor``, one line on the model's noise against the panel's disagreement.
 Everything is drawn with characters, so the report reads the same without colour
 (``NO_COLOR``, pipes).
 """
@@ -21,7 +22,7 @@ from rich.text import Text
 from ..ask.result import AskedDilemma, AskResult, Choice
 from ..content import i18n
 
-__all__ = ["render", "render_countries", "bar", "strength"]
+__all__ = ["render", "render_countries", "bar", "noise_line", "strength"]
 
 _WIDTH = 80
 _LABEL = 11  # persona label column
@@ -269,6 +270,10 @@ def render(
     out.blank()
     out.head("Why")
     out.para(_why(result), indent=2)
+    if result.noise is not None:
+        out.blank()
+        below = result.noise.disagreement_below_floor or result.noise.shift_below_floor
+        out.para(noise_line(result), indent=0, style="bold yellow" if below else "dim")
     if verbose:
         out.blank()
         _verbose(out, result, persona_texts)
@@ -292,6 +297,35 @@ def _answers(out: _Printer, result: AskResult) -> None:
             )
         )
     out.blank()
+
+
+def noise_line(result: AskResult) -> str:
+    """One line: the noise floor of `result`, and whether the panel's disagreement is below it.
+
+    Raises:
+        ValueError: `result` has no noise check.
+    """
+    check = result.noise
+    if check is None:
+        raise ValueError("the result has no noise check (ask with --noise-floor)")
+    c = result.correction
+    spread, shift = math.sqrt(c.disagreement), abs(c.shift)
+    floor = (
+        f"under {check.setting} the persona effects move by up to {check.floor_max:.3f} "
+        f"(median {check.floor_median:.3f})"
+    )
+    below = [f"disagreement D {spread:.3f}"] if check.disagreement_below_floor else []
+    below += [f"shift |Δ| {shift:.3f}"] if check.shift_below_floor else []
+    if not below:
+        return (
+            f"noise floor: {floor}; the panel's disagreement D {spread:.3f} and shift "
+            f"|Δ| {shift:.3f} are above it."
+        )
+    return (
+        f"⚠ noise floor: {floor}; the panel's {' and '.join(below)} "
+        f"{'is' if len(below) == 1 else 'are'} below it: this correction is within the "
+        "model's numerical noise."
+    )
 
 
 def _footer(result: AskResult, elapsed_s: float | None) -> str:
@@ -341,6 +375,8 @@ def render_countries(
     for message in errors:
         out.para(f"✗ {message}", indent=2, style="red")
     out.blank()
+    for line in _noise_lines(results):
+        out.para(line, indent=2, style="bold yellow")
     foot = (
         "p_B: probability of option B; flip: DISCA's choice differs from vanilla's; "
         "D²: the panel's disagreement. `disca ask --country ISO3` explains one country."
@@ -348,6 +384,22 @@ def render_countries(
     if elapsed_s is not None:
         foot += f" Answered in {elapsed_s:.1f} s."
     out.para(foot, indent=0, style="dim")
+
+
+def _noise_lines(results: Sequence[AskResult]) -> list[str]:
+    """One line naming the countries whose panel disagreement is below the model's noise."""
+    below = [
+        f"{r.country} (up to {r.noise.floor_max:.3f})"
+        for r in results
+        if r.noise is not None and (r.noise.disagreement_below_floor or r.noise.shift_below_floor)
+    ]
+    if not below:
+        return []
+    setting = next(r.noise.setting for r in results if r.noise is not None)
+    return [
+        f"⚠ the panel's disagreement or shift is below the model's noise (the persona effects "
+        f"moved under {setting}) in: " + ", ".join(below)
+    ]
 
 
 def _country_table(results: Sequence[AskResult], width: int) -> Table:

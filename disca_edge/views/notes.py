@@ -5,7 +5,8 @@
   oversampling, fourth persona, dropped dimensions, ``--lang``; always shown, "default"
   when every option is the paper's) and one line per caveat that applies
   (`caveat_lines`: fewer scenarios than the paper's 310 per country, σ at its floor in
-  most scenarios, a measured noise floor above the persona effects);
+  most scenarios, the model's numerical noise above the persona effects or DISCA's
+  shift, `noise_note` says how it was measured);
 * notes: how the intervals were made (`interval_note`), significant and raw wins
   (`wins_text`), the persona provenance and what the run lacks (`coverage_notes`).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..content.scenarios import PROMPT_PROTOCOLS
-from ..evals.results import PromptVariant, Results, VanillaComparison
+from ..evals.results import NoiseFloor, PromptVariant, Results, VanillaComparison
 
 __all__ = [
     "PAPER_N",
@@ -27,6 +28,8 @@ __all__ = [
     "caveat_lines",
     "header_lines",
     "interval_note",
+    "noise_note",
+    "noise_setting_text",
     "wins_text",
     "provenance_notes",
     "coverage_notes",
@@ -149,14 +152,56 @@ def _sigma_at_floor(results: Results) -> list[str]:
     ]
 
 
+def noise_setting_text(noise: NoiseFloor) -> str:
+    """The noise floor's second setting and how it differs from the run's settings."""
+    changed = [k for k in noise.engine if noise.engine.get(k) != noise.run_engine.get(k)]
+    if not changed:
+        return f"{noise.setting} (the run's own settings)"
+    other = ", ".join(f"{k} {noise.engine[k]}" for k in changed)
+    run = ", ".join(f"{k} {noise.run_engine.get(k)}" for k in changed)
+    return f"{noise.setting} ({other}; the run: {run})"
+
+
 def _noise_floor(results: Results) -> list[str]:
     noise = results.noise
-    if noise is None or noise.mis <= noise.persona_effect:
+    if noise is None:
         return []
+    measured = noise.countries.items()
+    reached = [f"{iso} {c.floor_p95:.3f} > {c.persona_effect:.3f}"
+               for iso, c in measured if c.effects_below_floor]  # fmt: skip
+    below = [f"{iso} {c.shift:.3f} < {c.floor_p95:.3f}"
+             for iso, c in measured if c.shift_below_floor]  # fmt: skip
+    of = f"of {len(noise.countries)} measured countries"
+    lines = []
+    if reached:
+        lines.append(
+            f"caveat: the noise floor exceeds the persona effects in {len(reached)} {of} "
+            f"({noise.setting}: 95th percentile of |Δ(δ_i − δ_base)| > median "
+            "|δ_i − δ_base|): " + _listed(reached)
+        )
+    if below:
+        lines.append(
+            f"caveat: DISCA's shift is below the noise floor in {len(below)} {of} (median "
+            f"|δ_out − δ_base| of {noise.method} < the noise's 95th percentile, "
+            f"{noise.setting}): " + _listed(below)
+        )
+    return lines
+
+
+def noise_note(results: Results) -> list[str]:
+    """How the noise floor was measured and what its columns are (none without one)."""
+    noise = results.noise
+    if noise is None:
+        return []
+    counts = [c.n for c in noise.countries.values()]
+    n = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+    largest = max(c.max_logit_diff for c in noise.countries.values())
     return [
-        f"caveat: the noise floor exceeds the persona effects (MIS moves {noise.mis:.3f} "
-        f"from noise alone, {noise.persona_effect:.3f} from the personas"
-        + (f"; {noise.source})" if noise.source else ")")
+        f"noise floor: the first {n} scenarios per country re-evaluated under "
+        f"{noise_setting_text(noise)}; noise = |Δ(δ_i − δ_base)| over those scenarios and "
+        "the personas (median, 95th percentile); persona effect = median |δ_i − δ_base| "
+        f"and DISCA shift = median |δ_out − δ_base| ({noise.method}) over all scenarios; "
+        f"< noise: below the 95th percentile; largest |Δ logit| {largest:.3f}"
     ]
 
 
@@ -165,7 +210,8 @@ def caveat_lines(results: Results) -> list[str]:
 
     Fewer than the paper's 310 scenarios per country; countries without intervals (a
     dimension with too few scenarios); σ at its floor in most of a country's scenarios;
-    a measured noise floor above the persona effects.
+    the model's measured numerical noise above the persona effects, and DISCA's shift
+    below it (one line each, listing the countries).
     """
     return [
         *_few_scenarios(results),

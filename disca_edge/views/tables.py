@@ -6,7 +6,8 @@ Markdown, CSV or JSON:
 
 * `country_table`: per-country MIS, vanilla → DISCA with % gain, the paired Δ MIS against
   both vanilla read-outs with 95% intervals, wins and the macro row (DISCA.md §9.4
-  layout);
+  layout); with a measured noise floor, its median and 95th percentile beside the
+  persona effects and DISCA's shift, and a flag where they are below it;
 * `dimension_table`: one country's six dimensions, model vs human, with bars;
 * `ablation_table`: full DISCA and each ablation, "MIS (+Δ, n hurt)" (DISCA.md §9.3),
   with intervals;
@@ -14,9 +15,9 @@ Markdown, CSV or JSON:
 
 Every table's header (`notes.header_lines`) names the model (and says when it is not one of
 the paper's backbones), the DISCA variant, the prompt variant, and the caveats that
-apply (fewer scenarios than the paper's 310, σ at its floor, a noise floor above the
-persona effects); its notes name the vanilla read-out, how the intervals were made and
-the persona provenance. Sweeps of rescored runs have their tables in `views.sweeps`.
+apply (fewer scenarios than the paper's 310, σ at its floor, the model's numerical
+noise above the persona effects or DISCA's shift); its notes name the vanilla read-out,
+how the intervals were made (and the noise floor) and the persona provenance. Sweeps of rescored runs have their tables in `views.sweeps`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .notes import (
     coverage_notes,
     header_lines,
     interval_note,
+    noise_note,
     provenance_notes,
     wins_text,
 )
@@ -123,6 +125,36 @@ def _country_columns(vanilla: str, other: str, method: str) -> list[Column]:
     ]
 
 
+def _noise_columns() -> list[Column]:
+    """The noise floor's columns (`notes.noise_note` says what they are)."""
+    return [
+        Column("noise_n", "noise n", "int"),
+        Column("noise_median", "noise med", "frac"),
+        Column("noise_p95", "noise p95", "frac"),
+        Column("persona_effect", "persona effect", "frac"),
+        Column("disca_shift", "DISCA shift", "frac"),
+        Column("below_noise", "< noise"),
+    ]
+
+
+def _noise_cells(results: Results, iso: str) -> dict[str, Any]:
+    """A country's noise-floor cells (all None where it was not measured)."""
+    noise = results.noise
+    entry = None if noise is None else noise.countries.get(iso)
+    if entry is None:
+        return dict.fromkeys(c.key for c in _noise_columns())
+    flags = [name for name, on in (("effects", entry.effects_below_floor),
+                                   ("shift", entry.shift_below_floor)) if on]  # fmt: skip
+    return {
+        "noise_n": entry.n,
+        "noise_median": entry.floor_median,
+        "noise_p95": entry.floor_p95,
+        "persona_effect": entry.persona_effect,
+        "disca_shift": entry.shift,
+        "below_noise": ", ".join(flags) or "no",
+    }
+
+
 def _put(row: dict[str, Any], key: str, value: Any, bounds: list[float] | None) -> None:
     """A value and its interval into a row's data keys (``key``, ``key_low``, ``key_high``)."""
     row[key] = value
@@ -159,6 +191,8 @@ def _country_row(
              vs.per_country_difference_interval.get(iso))  # fmt: skip
     row.update(jsd=m[method].jsd, pearson=m[method].pearson, flip_rate=m[method].flip_rate)
     row["lang"] = _lang_cell(entry)
+    if results.noise is not None:
+        row.update(_noise_cells(results, iso))
     return _with_view_cells(row, vanilla, other, method)
 
 
@@ -196,7 +230,8 @@ def country_table(
         "countries",
         f"MultiTP MIS per country — {results.label(method)} vs vanilla read-out {vanilla} "
         f"(variant {results.run.variant})",
-        _country_columns(vanilla, other, method),
+        _country_columns(vanilla, other, method)
+        + (_noise_columns() if results.noise is not None else []),
     )
     for iso, entry in results.countries.items():
         table.rows.append(_country_row(iso, entry, results, vanilla, other, method))
@@ -207,6 +242,7 @@ def country_table(
         f"{wins_text(win)} vs {vanilla}; {wins_text(win_other)} vs {other} (a win or hurt: "
         "the country's interval of Δ lies below or above 0; raw: MIS below vanilla)",
         interval_note(results),
+        *noise_note(results),
         "Mean row: macro means, Δ% from the macro means, Δ the mean of the countries' Δ",
         VANILLA_DESCRIPTIONS[vanilla] + "; " + VANILLA_DESCRIPTIONS[other],
         *_language_notes(results),

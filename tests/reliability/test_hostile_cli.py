@@ -955,6 +955,7 @@ _EVERY_COMMAND = {
     "eval multitp": ["--out", "{tmp}/run"],
     "eval merge": ["{tmp}", "--out", "{tmp}/merged"],
     "eval rescore": ["{tmp}", "--out", "{tmp}/rescored"],
+    "eval noise-floor": ["{tmp}"],
     "report": ["{tmp}"],
     "ask": ["-c", "JP", "a boy", "a girl"],
     "doctor": [],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from disca_edge.engine import hardware
+from disca_edge.engine import EngineOptions, _engine_settings, hardware
 
 # This machine's CPU backend string (AMD EPYC, verbatim) and one with AMX_INT8 = 1, as issue 9
 # reports for a Sapphire Rapids-class Xeon.
@@ -85,3 +85,24 @@ def test_untested_version_warns_once(caplog, monkeypatch):
         hardware.warn_if_untested("0.2.0")
     assert len(caplog.records) == 1
     assert "llama-cpp-python 0.2.0 is installed" in caplog.text
+
+
+class _FakeLlamaCpp:
+    """What `_engine_settings` reads of llama_cpp: the CPU string and GPU support."""
+
+    @staticmethod
+    def llama_print_system_info() -> bytes:
+        return EPYC.encode()
+
+    @staticmethod
+    def llama_supports_gpu_offload() -> bool:
+        return False
+
+
+def test_flash_attention_can_be_turned_off_over_an_unquantised_cache():
+    default = _engine_settings(_FakeLlamaCpp, EngineOptions())
+    assert (default["flash_attn"], default["kv_type"], default["n_ubatch"]) == (1, "q8_0", 512)
+    off = _engine_settings(_FakeLlamaCpp, EngineOptions(kv_type="f16", flash_attn=False))
+    assert (off["flash_attn"], off["kv_type"], off["n_ubatch"]) == (0, "f16", 63)
+    with pytest.raises(ValueError, match="a q8_0 KV cache needs flash attention"):
+        _engine_settings(_FakeLlamaCpp, EngineOptions(flash_attn=False))

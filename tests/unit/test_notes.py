@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from rich.console import Console
 from test_report import scored_run
-from test_results import small_results
+from test_results import small_noise, small_results
 
-from disca_edge.evals.results import NoiseFloor, PromptVariant
+from disca_edge.evals.results import PromptVariant
 from disca_edge.views import figures, notes, render, tables
 
 
@@ -74,13 +74,22 @@ def test_caveats_apply_only_where_they_should():
     half = dataclasses.replace(usa.methods["disca_paper"], sigma_at_floor=0.5)
     full["USA"] = dataclasses.replace(full["USA"], methods={**usa.methods, "disca_paper": half})
     assert notes.caveat_lines(dataclasses.replace(results, countries=full)) == []
-    loud = dataclasses.replace(results, noise=NoiseFloor(0.06, 0.02, "3 repeats"))
-    assert notes.caveat_lines(loud)[-1] == (
-        "caveat: the noise floor exceeds the persona effects (MIS moves 0.060 from noise "
-        "alone, 0.020 from the personas; 3 repeats)"
+    loud = dataclasses.replace(results, noise=small_noise())  # USA under its noise, THA not
+    assert notes.caveat_lines(loud)[-2:] == [
+        "caveat: the noise floor exceeds the persona effects in 1 of 2 measured countries "
+        "(f16: 95th percentile of |Δ(δ_i − δ_base)| > median |δ_i − δ_base|): "
+        "USA 0.120 > 0.090",
+        "caveat: DISCA's shift is below the noise floor in 1 of 2 measured countries (median "
+        "|δ_out − δ_base| of disca_paper < the noise's 95th percentile, f16): USA 0.040 < 0.120",
+    ]
+    noise = small_noise()
+    usa = dataclasses.replace(noise.countries["USA"], shift_below_floor=False)
+    one = dataclasses.replace(noise, countries={**noise.countries, "USA": usa})
+    assert "shift" not in " ".join(notes.caveat_lines(dataclasses.replace(results, noise=one)))
+    quiet = dataclasses.replace(noise, countries={"THA": noise.countries["THA"]})
+    assert not any(
+        "noise" in line for line in notes.caveat_lines(dataclasses.replace(results, noise=quiet))
     )
-    quiet = dataclasses.replace(results, noise=NoiseFloor(0.01, 0.02))
-    assert not any("noise" in line for line in notes.caveat_lines(quiet))
 
 
 def test_a_run_too_small_for_intervals_says_so():

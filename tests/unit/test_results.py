@@ -12,6 +12,7 @@ from disca_edge.evals.results import (
     RESULTS_FORMAT,
     AblationRow,
     BootstrapInfo,
+    CountryNoise,
     CountryResult,
     Coverage,
     MacroScore,
@@ -32,6 +33,21 @@ def score(mis: float | None, covered: int = 6, interval=None) -> MethodScore:
     vector = [0.5 + 0.01 * i if i < covered else None for i in range(6)]
     return MethodScore(
         vector, covered, mis, jsd=0.01 if covered == 6 else None, mis_interval=interval
+    )
+
+
+def small_noise() -> NoiseFloor:
+    """USA: noise above both its persona effects and DISCA's shift; THA: below both."""
+    return NoiseFloor(
+        setting="f16",
+        engine={"kv_type": "f16", "n_ubatch": 63, "flash_attn": 1},
+        run_engine={"kv_type": "q8_0", "n_ubatch": 512, "flash_attn": 1},
+        method="disca_paper",
+        n_records=5,
+        countries={
+            "USA": CountryNoise(3, 0.05, 0.12, 0.31, 0.09, 0.04, True, True),
+            "THA": CountryNoise(2, 0.01, 0.02, 0.05, 0.2, 0.1, False, False),
+        },
     )
 
 
@@ -119,7 +135,7 @@ def small_results(**changes) -> Results:
         {"recomputed": True},
         {"human_targets": None},
         {"sequential": {}},
-        {"noise": NoiseFloor(0.05, 0.02, "repeats")},
+        {"noise": small_noise()},
         {"bootstrap": None},
     ],
     ids=["plain", "recomputed", "no-targets", "no-sequential", "noise", "no-intervals"],
@@ -163,8 +179,13 @@ def test_the_mapping_has_the_results_json_layout():
     assert vs["per_country_difference_interval"] == {"USA": [-0.3, -0.1]}
     assert vs["wins"] == 1 and vs["wins_significant"] == 1  # wins keeps its meaning: raw
     assert "noise" not in data
-    noisy = small_results(noise=NoiseFloor(0.05, 0.02)).to_dict()
-    assert noisy["noise"] == {"mis": 0.05, "persona_effect": 0.02, "source": ""}
+    noisy = small_results(noise=small_noise()).to_dict()["noise"]
+    assert list(noisy) == ["setting", "engine", "run_engine", "method", "n_records", "countries"]
+    assert noisy["countries"]["USA"] == {
+        "n": 3, "floor_median": 0.05, "floor_p95": 0.12, "max_logit_diff": 0.31,
+        "persona_effect": 0.09, "shift": 0.04, "shift_below_floor": True,
+        "effects_below_floor": True,
+    }  # fmt: skip
     assert data["methods"]["no_is"] == {
         "label": "No-IS", "kind": "disca", "ablation_of": "disca_paper", "sequential": False
     }  # fmt: skip
