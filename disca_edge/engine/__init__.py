@@ -460,7 +460,48 @@ class Engine:
         """
         texts, tokens, ids = self._tokens(prompts)
         pinned = [self.chat.pinned_len(p, t) for p, t in zip(prompts, tokens, strict=True)]
-        out = np.empty((len(prompts), 2), dtype=np.float64)
+        return self._shared(texts, tokens, ids, pinned)
+
+    def _raw_tokens(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Tokens (`ChatTokens.tokenize_raw`) and A/B ids of texts sent as they stand."""
+        tokens, ids = [], np.zeros((len(texts), 2), dtype=np.int64)
+        for i, text in enumerate(texts):
+            toks = self.chat.tokenize_raw(text)
+            if len(toks) + CONTEXT_RESERVE > self.n_ctx:
+                raise PromptTooLongError(
+                    f"text {i} is {len(toks)} tokens long; the context holds {self.n_ctx}"
+                )
+            tokens.append(toks)
+            ids[i] = self.chat.decision_tokens(text, toks, raw=True)
+        return tokens, ids
+
+    def logits_ab_raw(self, texts: Sequence[str], *, isolated: bool = False) -> LogitsAB:
+        """Decision-token logits of texts sent as they stand, not as chats.
+
+        Each text is tokenised with its special-token markup parsed and no BOS
+        (`ChatTokens.tokenize_raw`), as the released PRISM script sends its prompts;
+        texts share their common starts like chat prompts (nothing is pinned).
+
+        Args:
+            texts: P texts.
+            isolated: evaluate each alone from an empty cache (the reference path).
+
+        Returns:
+            LogitsAB with (P,)-shaped arrays, in input order.
+
+        Raises:
+            PromptTooLongError: a text does not fit the context window.
+        """
+        tokens, ids = self._raw_tokens(texts)
+        if isolated:
+            return self._isolated(list(texts), tokens, ids)
+        return self._shared(list(texts), tokens, ids, [0] * len(texts))
+
+    def _shared(
+        self, texts: list[str], tokens: list[list[int]], ids: np.ndarray, pinned: list[int]
+    ) -> LogitsAB:
+        """Evaluate token lists through the pinned prefixes and the shared trie (`plan`)."""
+        out = np.empty((len(tokens), 2), dtype=np.float64)
 
         def on_logits(owners, row):
             logits = self._row(row)
@@ -509,7 +550,11 @@ class Engine:
         Clears the whole KV cache, pinned prefixes included. Used by the exactness tests.
         """
         texts, tokens, ids = self._tokens(prompts)
-        out = np.empty((len(prompts), 2), dtype=np.float64)
+        return self._isolated(texts, tokens, ids)
+
+    def _isolated(self, texts: list[str], tokens: list[list[int]], ids: np.ndarray) -> LogitsAB:
+        """Evaluate each token list alone from an empty cache."""
+        out = np.empty((len(tokens), 2), dtype=np.float64)
 
         def on_logits(owners, row):
             logits = self._row(row)
