@@ -16,6 +16,7 @@ from ..paths import atomic_write_text
 from ..views.figures import html_report
 from ..views.render import FORMATS, Table, render
 from ..views.sweeps import seed_table, sweep_table
+from ..views.table1 import baseline_tables
 from ..views.tables import ablation_table, compare_table, country_table, dimension_table
 from ._options import countries_option, out_option
 
@@ -94,7 +95,8 @@ def _tables(pages: list[tuple[str, Results]], countries: str | None, vanilla: st
     if others:
         return [compare_table(results, res, vanilla=vanilla, names=(name, label))
                 for label, res in others]  # fmt: skip
-    return [country_table(results, vanilla=vanilla), ablation_table(results)]
+    return [country_table(results, vanilla=vanilla), ablation_table(results),
+            *baseline_tables(results)]  # fmt: skip
 
 
 def _titled(table: Table, run: str | None) -> Table:

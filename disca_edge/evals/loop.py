@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, paths, pipeline
+from ..content import baselines as baseline_texts
 from ..content import human_targets, i18n, scenarios, variants
 from ..engine.options import EngineOptions
 from ..errors import DiscaError
@@ -40,6 +41,7 @@ from ..maths import core
 from ..maths.methods import Method, method_suite
 from ..progress import NullProgress, Progress
 from . import runlog
+from .baselines import select as select_baselines
 from .executor import default_threads, make_executor
 from .results import Results
 from .scoring import score_run, write_run_results
@@ -87,6 +89,9 @@ class EvalConfig:
         anchor_text: wording of the ``fourth="utilitarian"`` anchor, "fixed" (the country
             named) or "released" (its placeholder left, as in the authors' code).
         lang: "native" (each country in its own language, the paper's protocol) or "en".
+        baselines: baseline labels (`baselines.select`) whose extra prompts every scenario
+            also gets; recorded in the config, so a folder never mixes runs with and
+            without them.
     """
 
     out: Path
@@ -110,6 +115,7 @@ class EvalConfig:
     drop_dims: tuple[str, ...] = ()
     lang: str = "native"
     anchor_text: str = "fixed"
+    baselines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -221,6 +227,7 @@ def _run_config(
         "languages": {
             iso: {k: v for k, v in entry.items() if k != "note"} for iso, entry in languages.items()
         },
+        **({"baselines": baseline_texts.describe(cfg.baselines)} if cfg.baselines else {}),
     }
 
 
@@ -313,6 +320,15 @@ class _Plan:
     prompts: dict[str, Any]
 
 
+def _check_baselines(cfg: EvalConfig) -> None:
+    """Refuse baselines that cannot be built, or that clash with the prompt variant."""
+    if cfg.baselines and select_baselines(",".join(cfg.baselines)) != tuple(cfg.baselines):
+        raise DiscaError("baselines must be the labels `baselines.select` gives, in its order")
+    if "persona_count" in cfg.baselines and cfg.fourth != "aggregate":
+        raise DiscaError("--baselines persona_count extends the default panel; "
+                         "drop --fourth utilitarian")  # fmt: skip
+
+
 def _plan(cfg: EvalConfig) -> _Plan:
     """Check the options and plan the work: methods, targets, panels, pool positions.
 
@@ -328,6 +344,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     if cfg.anchor_text != "fixed" and cfg.fourth != "utilitarian":
         raise DiscaError(f"--anchor-text {cfg.anchor_text} words the --fourth utilitarian "
                          "anchor; add --fourth utilitarian")  # fmt: skip
+    _check_baselines(cfg)
     try:
         suite = method_suite(cfg.variant, cfg.overrides)
     except ValueError as exc:
@@ -380,6 +397,7 @@ def _work_spec(cfg: EvalConfig) -> WorkSpec:
         anchor_text=cfg.anchor_text,
         countries=tuple(cfg.countries),
         limit=cfg.limit,
+        baselines=tuple(cfg.baselines),
         panel={
             "fourth": cfg.fourth,
             "drop_dims": tuple(cfg.drop_dims),

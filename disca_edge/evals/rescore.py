@@ -37,6 +37,7 @@ from ..maths import core
 from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
 from ..paths import atomic_write_text, check_writable_dir
 from . import runlog
+from .baselines import select_into
 from .results import Results
 from .scoring import read_run_results, score_run, write_run_results
 
@@ -345,6 +346,7 @@ def rescore_run(
     force: bool = False,
     targets: Any = None,
     argv: Sequence[str] | None = None,
+    baselines: str | None = None,
 ) -> Results:
     """Recompute every method of ``source`` into a new run folder ``out``.
 
@@ -358,6 +360,8 @@ def rescore_run(
         force: replace a different run in ``out`` (moved aside).
         targets: human targets (default: loaded from the data dir).
         argv: the command line, recorded in the invocation entry.
+        baselines: ``--baselines all|LIST`` to score from the stored logits
+            (`baselines.select`), on top of those the source names.
 
     Returns:
         The new run's results (also written to its ``results.json``).
@@ -379,6 +383,7 @@ def rescore_run(
     config["is_seed"] = int(config["is_seed"] if seed is None else seed)
     config["overrides"] = {**config.get("overrides", {}), **extra}
     config["methods"] = {name: m.describe() for name, m in suite.items()}
+    select_into(config, baselines)
     new_records = _rescored_records(records, suite, config["is_seed"], k_half)
     new_header = _rescored_header(header, src, config, len(records), extra)
     with runlog.RunLog.open(
@@ -422,6 +427,7 @@ def rescore(
     grid: Mapping[str, Sequence[Any]] | None = None,
     force: bool = False,
     argv: Sequence[str] | None = None,
+    baselines: str | None = None,
 ) -> RescoreOutcome:
     """Rescore ``source`` once, or over a grid of seeds x parameter values.
 
@@ -435,6 +441,7 @@ def rescore(
         grid: {parameter: [values]} (`parse_grid`).
         force: replace different runs already in the output folders.
         argv: the command line, recorded with each run.
+        baselines: ``--baselines`` to score in every new run (`rescore_run`).
 
     Returns:
         The new run's results, or the sweep written, with the wall time.
@@ -453,7 +460,8 @@ def rescore(
     if len(points) == 1:
         point = points[0]
         results = rescore_run(src, dst, seed=point.seed, overrides=point.overrides,
-                              force=force, targets=targets, argv=argv)  # fmt: skip
+                              force=force, targets=targets, argv=argv,
+                              baselines=baselines)  # fmt: skip
         return RescoreOutcome(seconds=time.perf_counter() - started, results=results)
     if (dst / runlog.RUN_FILE).exists():
         raise DiscaError(f"{dst} holds a run; a sweep needs its own folder")
@@ -461,7 +469,8 @@ def rescore(
     for point in points:
         name = point_name(point)
         results = rescore_run(src, dst / name, seed=point.seed, overrides=point.overrides,
-                              force=force, targets=targets, argv=argv)  # fmt: skip
+                              force=force, targets=targets, argv=argv,
+                              baselines=baselines)  # fmt: skip
         entries.append(SweepEntry(name, point, results.run.fingerprint))
     sweep = _write_sweep(src, dst, header, seeds, grid, entries)
     return RescoreOutcome(seconds=time.perf_counter() - started, sweep=sweep)

@@ -37,6 +37,7 @@ from ..maths.methods import (
 )
 from ..models import registry
 from . import intervals, runlog
+from .baseline_scores import with_baselines
 from .intervals import Resamples
 from .results import (
     RESULTS_FORMAT,
@@ -457,7 +458,7 @@ def score_run(
     panels = header.get("panels") or {}
     statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
     ablated = [n for n in names if suite[n].ablation_of == primary]
-    return Results(
+    results = Results(
         created=runlog.now(),
         run=_run_info(header, countries),
         provenance=sorted(s for s in statements if s),
@@ -473,6 +474,7 @@ def score_run(
         sequential=sequential,
         bootstrap=info,
     )
+    return with_baselines(results, header, records, targets)
 
 
 def _stored_results(run_dir: str | os.PathLike, n_records: int) -> Results | None:
