@@ -312,3 +312,28 @@ def test_cli_refuses_what_cannot_be_built(on_disk):
     assert result.exit_code == 1 and "prism:short, prism:long, prism:suffix: needs prompts" in (
         result.output
     )
+
+
+def test_a_model_call_hook_plugs_in(monkeypatch):
+    from disca_edge.evals import baselines as runner
+
+    monkeypatch.setattr(runner, "_HOOKS", {})
+    with pytest.raises(DiscaError, match="steer:released: not built yet"):
+        select("steer:released")
+    assert "steer:released" not in select("all")
+    runner.register_model_call("steer:released", lambda *args: None)
+    assert select("steer") == ("steer:released",) and "steer:released" in select("all")
+    with pytest.raises(ValueError):
+        runner.register_model_call("b1", lambda *args: None)
+    # its stored pair is read out like a prompt baseline's
+    header, records = make_run(COUNTRIES, n=12)
+    add_baselines(header, records, labels=("steer:released",))
+    for r in records:
+        r["baseline_logits"]["steer:released"] = [20.0, 20.5]
+    targets = human_targets(COUNTRIES)
+    row = score_run(header, records, targets=targets).baselines.rows["steer:released"]
+    recs = country(records, "USA")
+    p = [oriented(sig(1.0), r) for r in recs]
+    assert row.countries["USA"].mis == pytest.approx(
+        mis_by_hand(p, recs, targets.loc["USA"].to_numpy()), abs=1e-12
+    )
