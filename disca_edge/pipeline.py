@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from .content import i18n
+from .content.language import Language, Rendering
 from .content.personas import COHORTS, Panel
 from .content.scenarios import BASE_SYSTEM_PROMPT, Vignette, disca_user_prompts, user_turns
 from .content.variants import UTILITARIAN
@@ -65,7 +66,7 @@ class Dilemma:
         *,
         category: str | None = None,
         index: int = 0,
-        language: i18n.Language | None = None,
+        language: Language | None = None,
     ) -> Dilemma:
         """Build both orders from a scenario text (spec §2.2-§2.3 frame and label swap).
 
@@ -100,8 +101,8 @@ class PanelPrompts:
     """
 
     iso3: str
-    rendering: i18n.Rendering
-    frame: i18n.Language
+    rendering: Rendering
+    frame: Language
     persona_texts: tuple[str, ...]
 
     @property
@@ -138,8 +139,8 @@ def panel_prompts(
     Args:
         panel: the country's persona panel.
         lang: "native" or "en".
-        descriptor_order: "fixed" (default) or "released" (see `i18n.Language.persona_text`).
-        anchor_text: "fixed" (default) or "released" (see `i18n.Language.utilitarian_text`).
+        descriptor_order: "fixed" (default) or "released" (see `Language.persona_text`).
+        anchor_text: "fixed" (default) or "released" (see `Language.utilitarian_text`).
     """
     rendering = i18n.rendering(
         panel.iso3, lang, language_code=panel.language, english_name=panel.country_name

@@ -16,6 +16,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 #: Fixtures that load real GGUF weights: a test using one is a `model` test.
 MODEL_FIXTURES = frozenset({"smollm2_path", "gemma_path", "smollm2_engine"})
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
+RELIABILITY_DIR = Path(__file__).resolve().parent / "reliability"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -23,9 +24,12 @@ def pytest_collection_modifyitems(config, items):
 
     `python -m pytest -m "not model"` is then the fast run whatever a test file forgot to
     mark, and `tests/unit/` stays free of model loads (they belong in tests/integration/).
+    Every test under tests/reliability/ is marked `reliability`.
     """
     misplaced = []
     for item in items:
+        if RELIABILITY_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.reliability)
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
         if item.get_closest_marker("model") and UNIT_DIR in Path(str(item.path)).parents:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..content import i18n
+from ..content.language import Language
 from ..errors import DiscaError
 from ..maths import categories
 from ..text import check_text, clean_text, text_key, visible
@@ -109,7 +110,7 @@ class AskInput:
         """``"trolley"`` (two groups in the DISCA frame) or ``"custom"``."""
         return "trolley" if self.dilemma is None else "custom"
 
-    def scenario(self, language: i18n.Language | None = None) -> str:
+    def scenario(self, language: Language | None = None) -> str:
         """The scenario text in the original label order (A = option_a).
 
         Args:
@@ -122,7 +123,9 @@ class AskInput:
         if self.dilemma is None:
             a, b = self.option_a, self.option_b
             if language.code != "en":
-                a, b = language.translate_group(a), language.translate_group(b)
+                english = i18n.language("en").characters
+                a = language.translate_group(a, english)
+                b = language.translate_group(b, english)
             return language.scenario(language.trolley_opener, a, b)
         return language.custom_scenario(self.dilemma, self.option_a, self.option_b)
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__, pipeline
-from ..content import i18n
+from ..content.language import Language, Rendering
 from ..content.personas import Panel
 from ..engine import llama_cpp_version
 from ..errors import DiscaError
@@ -76,7 +76,7 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class LanguageRecord:
-    """Which language the prompts were in (``language``, `i18n.Rendering`)."""
+    """Which language the prompts were in (``language``, `Rendering`)."""
 
     mode: str
     """``native`` or ``en`` (the ``--lang`` value)."""
@@ -90,7 +90,7 @@ class LanguageRecord:
     """The sentence that flags a persona-only language, else None."""
 
     @classmethod
-    def of(cls, rendering: i18n.Rendering) -> LanguageRecord:
+    def of(cls, rendering: Rendering) -> LanguageRecord:
         """The record of one country's rendering."""
         return cls(**rendering.to_dict())
 
@@ -138,7 +138,7 @@ class AskedDilemma:
     """The rendered scenario text in the original label order."""
 
     @classmethod
-    def of(cls, item: AskInput, language: i18n.Language) -> AskedDilemma:
+    def of(cls, item: AskInput, language: Language) -> AskedDilemma:
         """The record of an input rendered in a frame language."""
         text = language.trolley_opener if item.dilemma is None else item.dilemma
         return cls(item.form, text, item.option_a, item.option_b, item.category,
@@ -502,7 +502,7 @@ def _answer(
     panel_logits: pipeline.PanelLogits,
     readout: methods.PanelReadout,
     n_tokens: Sequence[Sequence[int]] | None,
-    frame: i18n.Language,
+    frame: Language,
     shared: dict[str, Any],
 ) -> AskResult:
     """Dilemma `s` of a batch as an `AskResult` (`shared`: the fields every result repeats)."""

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from .. import pipeline
 from ..content import i18n, personas
+from ..content.language import Language
 from ..content.personas import Panel
 from ..content.scenarios import disca_pool
 from ..engine import CONTEXT_RESERVE, ChatPrompt, Engine
@@ -133,7 +134,7 @@ class _Todo(NamedTuple):
     dilemma: pipeline.Dilemma
 
 
-def _dilemma(item: AskInput, language: i18n.Language) -> pipeline.Dilemma:
+def _dilemma(item: AskInput, language: Language) -> pipeline.Dilemma:
     return pipeline.Dilemma.from_scenario(
         item.scenario(language), category=item.category, index=item.index, language=language
     )

@@ -8,6 +8,7 @@ import json
 
 import click
 
+from ..content.language import PERSONA_ONLY_NOTE
 from ..content.scenarios import PROTOCOLS, scenario_rows
 from ._options import countries_option, data_seed_option, json_option, lang_option
 
@@ -75,10 +76,10 @@ def _language_code(lang: str, countries: str | None) -> str:
                                    english_name=panel.country_name)  # fmt: skip
         if rendering.persona_only:
             click.echo(f"note: {panel.iso3} ({rendering.persona_language}) is a "
-                       f"{i18n.PERSONA_ONLY_NOTE}", err=True)  # fmt: skip
+                       f"{PERSONA_ONLY_NOTE}", err=True)  # fmt: skip
         return rendering.frame_language
     if lang != "en" and not i18n.language(lang).full:
-        click.echo(f"note: {lang} is a {i18n.PERSONA_ONLY_NOTE}", err=True)
+        click.echo(f"note: {lang} is a {PERSONA_ONLY_NOTE}", err=True)
     return i18n.language(lang).code
 
 

@@ -36,8 +36,9 @@ import numpy as np
 from ..errors import DiscaError
 from . import hardware
 from .chat import ChatPrompt, ChatTokens
+from .hooks import GraphHooks
 from .kvcache import PINNED_SLOTS, PinnedPrefixes
-from .options import DEFAULT_N_CTX, GROUP_CELLS, EngineOptions
+from .options import CONTEXT_RESERVE, DEFAULT_N_CTX, GROUP_CELLS, EngineOptions
 from .plan import Step, plan
 
 __all__ = [
@@ -50,15 +51,13 @@ __all__ = [
     "Engine",
     "EngineOptions",
     "EngineStats",
+    "GraphHooks",
     "LogitsAB",
     "PromptTooLongError",
     "llama_cpp_version",
 ]
 
 log = logging.getLogger(__name__)
-
-#: KV cells every group leaves free, and the margin by which a prompt must fit the context.
-CONTEXT_RESERVE = 16
 
 #: KV-cache element types the engine accepts (``type_k`` and ``type_v``).
 KV_TYPES = ("f16", "q8_0", "bf16", "f32")
@@ -250,6 +249,7 @@ class Engine:
                 "several hundred tokens; use a context of 512 or more"
             )
         self.settings = _engine_settings(llama_cpp, options)
+        self._hooks: GraphHooks | None = None
         self._model = self._load_model(internals)
         try:
             self._attach_chat(options.chat_template)
@@ -289,8 +289,13 @@ class Engine:
                 f"{self.model_path}: llama.cpp could not load the model ({exc})"
             ) from None
 
-    def _new_context(self) -> Any:
-        """A llama.cpp context with the settings' sizes, threads, kernel and KV type."""
+    def _new_context(self, cb_eval: Any = None) -> Any:
+        """A llama.cpp context with the settings' sizes, threads, kernel and KV type.
+
+        Args:
+            cb_eval: an eval callback to install (`ggml.EvalCallback.c_function`; only the
+                hooked context of `hooks` has one).
+        """
         from llama_cpp._utils import suppress_stdout_stderr  # llama_cpp stays lazy
 
         llama_cpp, settings = self._llama, self.settings
@@ -305,6 +310,8 @@ class Engine:
         ctx_params.no_perf = True
         ctx_params.flash_attn_type = settings["flash_attn"]
         ctx_params.type_k = ctx_params.type_v = _GGML_TYPE[settings["kv_type"]]
+        if cb_eval is not None:
+            ctx_params.cb_eval = cb_eval
         with suppress_stdout_stderr(disable=False):
             ctx = llama_cpp.llama_init_from_model(self._model.model, ctx_params)
         if not ctx:
@@ -342,10 +349,41 @@ class Engine:
             exclusive=exclusive,
         )
 
+    # ------------------------------------------------------------------ model shape and hooks
+    @property
+    def n_layer(self) -> int:
+        """Transformer blocks in the model (L)."""
+        return int(self._llama.llama_model_n_layer(self._model.model))
+
+    @property
+    def n_embd(self) -> int:
+        """Width of the residual stream (E): the length of a hidden state."""
+        return int(self._llama.llama_model_n_embd(self._model.model))
+
+    @property
+    def architecture(self) -> str:
+        """The GGUF's ``general.architecture`` (``llama``, ``gemma3``, ``phi3``, ...)."""
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def hooks(self) -> GraphHooks:
+        """Hidden-state capture, steering and emulated dropout (`hooks.GraphHooks`).
+
+        Made on first use: a second context with the same settings and an eval callback,
+        so this engine's own context and its pinned prefixes are never touched.
+        """
+        if self._hooks is None:
+            self._hooks = GraphHooks(self)
+        return self._hooks
+
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Free the context, batch and model (idempotent)."""
+        """Free the hooked context, the context, batch and model (idempotent)."""
         llama_cpp = self._llama
+        hooks = getattr(self, "_hooks", None)
+        if hooks is not None:
+            hooks.close()
+            self._hooks = None
         if getattr(self, "_batch", None) is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None
@@ -382,6 +420,10 @@ class Engine:
     def prefix_len(self, system: str) -> int:
         """Tokens of the rendered system prefix of `system`: what the engine keeps resident."""
         return self.chat.prefix_len(system)
+
+    def query_suffix(self, user: str) -> list[int]:
+        """Tokens of `user` + end of user turn + assistant header; no BOS, no system turn (`chat`)."""
+        return self.chat.query_suffix(user)
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, steps, on_logits) -> None:
@@ -453,46 +495,24 @@ class Engine:
             prompts: P chat prompts.
 
         Returns:
-            LogitsAB with (P,)-shaped arrays, in input order.
-
-        Raises:
-            PromptTooLongError: a prompt does not fit the context window.
+            LogitsAB with (P,)-shaped arrays, in input order; raises PromptTooLongError
+            when a prompt does not fit the context window.
         """
         texts, tokens, ids = self._tokens(prompts)
         pinned = [self.chat.pinned_len(p, t) for p, t in zip(prompts, tokens, strict=True)]
         return self._shared(texts, tokens, ids, pinned)
 
-    def _raw_tokens(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
-        """Tokens (`ChatTokens.tokenize_raw`) and A/B ids of texts sent as they stand."""
+    def logits_ab_raw(self, texts: Sequence[str], *, isolated: bool = False) -> LogitsAB:
+        """LogitsAB[P] of P texts sent as they stand (`ChatTokens.tokenize_raw`), as PRISM's script.
+
+        Nothing is pinned; ``isolated``: each alone from an empty cache. Raises PromptTooLongError.
+        """
         tokens, ids = [], np.zeros((len(texts), 2), dtype=np.int64)
         for i, text in enumerate(texts):
-            toks = self.chat.tokenize_raw(text)
-            if len(toks) + CONTEXT_RESERVE > self.n_ctx:
-                raise PromptTooLongError(
-                    f"text {i} is {len(toks)} tokens long; the context holds {self.n_ctx}"
-                )
-            tokens.append(toks)
-            ids[i] = self.chat.decision_tokens(text, toks, raw=True)
-        return tokens, ids
-
-    def logits_ab_raw(self, texts: Sequence[str], *, isolated: bool = False) -> LogitsAB:
-        """Decision-token logits of texts sent as they stand, not as chats.
-
-        Each text is tokenised with its special-token markup parsed and no BOS
-        (`ChatTokens.tokenize_raw`), as the released PRISM script sends its prompts;
-        texts share their common starts like chat prompts (nothing is pinned).
-
-        Args:
-            texts: P texts.
-            isolated: evaluate each alone from an empty cache (the reference path).
-
-        Returns:
-            LogitsAB with (P,)-shaped arrays, in input order.
-
-        Raises:
-            PromptTooLongError: a text does not fit the context window.
-        """
-        tokens, ids = self._raw_tokens(texts)
+            tokens.append(self.chat.tokenize_raw(text))
+            if len(tokens[i]) + CONTEXT_RESERVE > self.n_ctx:
+                raise PromptTooLongError(f"text {i} is {len(tokens[i])} tokens; n_ctx {self.n_ctx}")
+            ids[i] = self.chat.decision_tokens(text, tokens[i], raw=True)
         if isolated:
             return self._isolated(list(texts), tokens, ids)
         return self._shared(list(texts), tokens, ids, [0] * len(texts))
@@ -535,20 +555,10 @@ class Engine:
                     seq_rm(self._mem, leaf, -1, -1)
             self.stats.prompts += len(group.prompts)
             self.stats.prompt_tokens += sum(len(tokens[i]) for i in group.prompts)
-        return LogitsAB(
-            logit_a=out[:, 0].copy(),
-            logit_b=out[:, 1].copy(),
-            token_a=ids[:, 0].copy(),
-            token_b=ids[:, 1].copy(),
-            texts=texts,
-            n_tokens=np.array([len(t) for t in tokens], dtype=np.int64),
-        )
+        return self._logits_ab_result(out, ids, texts, tokens)
 
     def logits_ab_isolated(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
-        """Reference path: each prompt evaluated alone from an empty cache (no sharing).
-
-        Clears the whole KV cache, pinned prefixes included. Used by the exactness tests.
-        """
+        """Reference path (exactness tests): each prompt alone, the whole KV cache cleared first."""
         texts, tokens, ids = self._tokens(prompts)
         return self._isolated(texts, tokens, ids)
 
@@ -569,13 +579,20 @@ class Engine:
             steps[-1] = Step(toks[-1], len(toks) - 1, (seq,), (i,))
             self._decode(steps, on_logits)
         self.clear()
+        return self._logits_ab_result(out, ids, texts, tokens)
+
+    @staticmethod
+    def _logits_ab_result(
+        out: np.ndarray, ids: np.ndarray, texts: list[str], tokens: Sequence[Sequence[int]]
+    ) -> LogitsAB:
+        """`LogitsAB` of logits ndarray[P, 2] and token ids ndarray[P, 2] of P prompts."""
         return LogitsAB(
-            out[:, 0].copy(),
-            out[:, 1].copy(),
-            ids[:, 0].copy(),
-            ids[:, 1].copy(),
-            texts,
-            np.array([len(t) for t in tokens], dtype=np.int64),
+            logit_a=out[:, 0].copy(),
+            logit_b=out[:, 1].copy(),
+            token_a=ids[:, 0].copy(),
+            token_b=ids[:, 1].copy(),
+            texts=texts,
+            n_tokens=np.array([len(t) for t in tokens], dtype=np.int64),
         )
 
     def clear(self) -> None:

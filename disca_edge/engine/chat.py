@@ -220,6 +220,20 @@ class ChatTokens:
         if pieces is None:
             return self._encode_whole(prompt, text + suffix)
         pieces[-1] = (pieces[-1][0] + suffix, True)
+        # llama.cpp's add_special: the BOS, and the EOS if the model adds one
+        special = self._adds_bos(text)
+        tokens = [self._model.token_bos()] if special else []
+        tokens += self._encode_pieces(pieces)
+        if special and self._model.add_eos_token():
+            tokens.append(self._model.token_eos())
+        return tokens
+
+    def _encode_pieces(self, pieces: Sequence[tuple[str, bool]]) -> list[int]:
+        """Tokens of (text, is template markup) pieces: markup's special tokens parsed, text literal.
+
+        Plain text on both sides of a piece's edge is tokenised as one run, as llama.cpp
+        tokenises the text between two special tokens.
+        """
         runs: list[str | int] = []
         for piece, markup in pieces:
             for part in self._markup_parts(piece) if markup else (piece,):
@@ -227,17 +241,30 @@ class ChatTokens:
                     runs[-1] += part
                 else:
                     runs.append(part)
-        # llama.cpp's add_special: the BOS, and the EOS if the model adds one
-        special = self._adds_bos(text)
-        tokens = [self._model.token_bos()] if special else []
+        tokens: list[int] = []
         for run in runs:
             if isinstance(run, int):
                 tokens.append(run)
             elif run:
                 tokens += self._model.tokenize(run.encode("utf-8"), add_bos=False, special=False)
-        if special and self._model.add_eos_token():
-            tokens.append(self._model.token_eos())
         return tokens
+
+    def query_suffix(self, user: str) -> list[int]:
+        """Tokens of a user text as the end of a chat: the text, end of turn, assistant header.
+
+        The released code's ``encode_query_suffix`` (BASELINES.md §6): no BOS, no system
+        turn, no user-turn opening; the text literal, the template's markup after it with
+        its special tokens.
+
+        Raises:
+            DiscaError: the chat template rewrites texts, so its markup cannot be found.
+        """
+        if self._frame is None:
+            raise DiscaError(
+                "this chat template changes the texts it is given, so the user turn's end "
+                "cannot be taken from it; query suffixes need a template that keeps them"
+            )
+        return self._encode_pieces([(user, False), (self._frame[2], True)])
 
     def _encode_whole(self, prompt: ChatPrompt, text: str) -> list[int]:
         """`tokenize` on the whole text, for a template that rewrites the texts.

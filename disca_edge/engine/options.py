@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_N_CTX", "GROUP_CELLS", "EngineOptions"]
+__all__ = ["CONTEXT_RESERVE", "DEFAULT_N_CTX", "GROUP_CELLS", "EngineOptions"]
 
 #: Context size of a model without a registry entry (a path to a .gguf file).
 DEFAULT_N_CTX = 4096
+
+#: KV cells every group leaves free, and the margin by which a prompt must fit the context.
+CONTEXT_RESERVE = 16
 
 #: Default most KV cells per group of prompts: one panel prompt's prefix and about ten
 #: suffixes; attention then scans ~600 cells per token instead of the whole context.

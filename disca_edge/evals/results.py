@@ -74,7 +74,7 @@ class MethodInfo:
 
 @dataclass(frozen=True)
 class PromptLanguage:
-    """The languages one country's prompts were in (`i18n.Rendering`, as recorded).
+    """The languages one country's prompts were in (`Rendering`, as recorded).
 
     Attributes:
         mode: ``native`` or ``en`` (the ``--lang`` value).

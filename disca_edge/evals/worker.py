@@ -88,7 +88,7 @@ def record_chunk(
         panel_logits: `pipeline.PanelLogits` of the chunk.
         outputs: `methods.compute_methods` of the chunk.
         suite: the methods.
-        language: the prompts' languages (`i18n.Rendering.to_dict`), stored as ``lang``.
+        language: the prompts' languages (`Rendering.to_dict`), stored as ``lang``.
     """
     lang = {k: v for k, v in (language or {}).items() if k != "note"} or None
     out = []

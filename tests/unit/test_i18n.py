@@ -12,6 +12,7 @@ import pytest
 from disca_edge import pipeline
 from disca_edge.content import i18n, personas, scenarios
 from disca_edge.content.i18n import I18nError, load_tables
+from disca_edge.content.language import REVERSED_IN_RELEASE, Language
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "i18n" / "disca_i18n.json"
@@ -138,7 +139,7 @@ def test_persona_only_lists_are_reordered_by_meaning_and_nothing_else_changes():
     for code, lang in t.languages.items():
         for key in personas.WVS_DIMENSIONS:
             released = lang.released_descriptors[key]
-            if code in PERSONA_ONLY and key in i18n.REVERSED_IN_RELEASE:
+            if code in PERSONA_ONLY and key in REVERSED_IN_RELEASE:
                 assert lang.descriptors[key] == released[::-1], (code, key)
             else:
                 assert lang.descriptors[key] == released, (code, key)
@@ -229,7 +230,7 @@ def test_start_sentence_is_seeded_per_language():
     assert not hasattr(scenarios, "DISCA_OPENERS")  # one name: the language's starts
 
 
-def _split_turn(lang: i18n.Language, turn: str) -> tuple[str, str, str]:
+def _split_turn(lang: Language, turn: str) -> tuple[str, str, str]:
     """(frame head, scenario, frame question) of a user turn, checked against the frame."""
     head, question = lang.prompt_frame.split("{scenario}")
     assert turn.startswith(head) and turn.endswith(question)
