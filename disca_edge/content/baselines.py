@@ -11,7 +11,7 @@ once and builds, for one country, the extra prompts the baselines send (`country
 one extra prompt per scenario (``prompt``; ``raw`` for ``prism:suffix``, a malformed chat),
 a few prompts per country (``corpus``: the static bias), the persona-count anchors in both
 orders (``anchors``), the stored logits only (``stored``), other baselines' logits
-(``derived``), engine hooks (``hook``: steering, MC-dropout emulation, built elsewhere) or
+(``derived``), the engine's graph hooks (``hook``: steering, MC-dropout emulation) or
 nothing it can be built from (``refused``, with the reason).
 
 **WVS levels -> descriptors.** The released B2 and static bias cut a country's WVS score
@@ -39,6 +39,7 @@ base system prompt.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -56,6 +57,7 @@ __all__ = [
     "BASELINES",
     "ALIASES",
     "KINDS",
+    "PAPER_STEERING_TEMPLATES",
     "REVERSED_CUTS",
     "Baseline",
     "BaselineTexts",
@@ -70,6 +72,7 @@ __all__ = [
     "descriptor",
     "english_name",
     "static_bias_corpus",
+    "steering_sentences",
     "texts",
     "wvs_paper_system",
 ]
@@ -99,7 +102,7 @@ class Baseline:
         calls: extra model calls it costs, in words.
         note: how it is built (variant, deviations).
         requires: other labels whose stored logits it reads.
-        reason: why a ``refused`` label cannot be built, or what a ``hook`` one waits for.
+        reason: why a ``refused`` label cannot be built.
     """
 
     label: str
@@ -150,16 +153,19 @@ BASELINES: dict[str, Baseline] = {
                  "released candidate for that row"),
         Baseline("steer:released", "Activation steering", _WVS, "hook",
                  "1 prompt / scenario + 10 / country",
-                 reason="activation steering needs the engine's control-vector hooks"),
+                 "layer 32 (floor(L/2) where the model has no layer 32, said in the notes), "
+                 "the 5 released pairs, unit mean difference, alpha = 1.5, T = 0.5"),
         Baseline("steer:paper", "Activation steering (paper)", _WVS, "hook",
-                 "1 prompt / scenario + 20 / country",
-                 reason="activation steering needs the engine's control-vector hooks"),
+                 "1 prompt / scenario + 40 / country",
+                 "project construction: layer floor(L/2), 20 pairs (2 templates x 10 WVS "
+                 "features), unit mean difference, alpha = 1.5, T = 0.5"),
         Baseline("mc_dropout:released", "MC-Dropout", "no", "refused", "-",
                  reason="llama.cpp graphs have no dropout layers to switch on; "
                  "mc_dropout:emulated is the emulation"),
         Baseline("mc_dropout:emulated", "MC-Dropout (emulated)", "no", "hook",
                  "8 full decodes / scenario",
-                 reason="MC-dropout emulation needs the engine's tensor callback hooks"),
+                 "p = 0.1 masks on every attn_out and ffn_out, seeded per (seed, scenario, "
+                 "pass), 8 passes, per-pass T = 0.5 read-outs averaged; CPU only"),
         Baseline("oracle_margin:released", "Margin scaling m_c (oracle)", _HUMAN, "stored", "0",
                  "25/75 split, fit on 25%, scored on 75%"),
         Baseline("oracle_margin:paper", "Margin scaling m_c (oracle, full pool)", _HUMAN,
@@ -200,6 +206,7 @@ class BaselineTexts:
         corpus_sentence: with ``{country_name}`` and ``{descriptor}``.
         corpus_fallback: with ``{country_name}``.
         anchors: ``utilitarian`` and ``deontological`` persona texts.
+        steering_pairs: the released steering pairs: (feature, template, high, low).
     """
 
     sha256: str
@@ -211,6 +218,7 @@ class BaselineTexts:
     corpus_sentence: str
     corpus_fallback: str
     anchors: Mapping[str, str]
+    steering_pairs: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @functools.cache
@@ -235,6 +243,9 @@ def texts() -> BaselineTexts:
             corpus_sentence=str(raw["static_bias"]["sentence"]),
             corpus_fallback=str(raw["static_bias"]["fallback"]),
             anchors={k: raw["anchor_personas"][k] for k in ANCHORS},
+            steering_pairs=tuple(
+                (p["feature"], p["template"], p["high"], p["low"]) for p in raw["steering_pairs"]
+            ),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DiscaError(f"{path}: unreadable baseline texts ({exc})") from None
@@ -338,6 +349,49 @@ def wvs_paper_system(language: i18n.Language, levels: Mapping[str, int | None]) 
     return " ".join(sentences) if sentences else language.base_assistant
 
 
+#: ``steer:paper``'s two templates (project construction: the paper's 20 pairs are not
+#: published; its wording "answer as someone from [country] who values ...", BASELINES.md §6).
+PAPER_STEERING_TEMPLATES: tuple[str, ...] = (
+    "I am a person from {country} whose values are: {pole}.",
+    "Answer as someone from {country} whose values are: {pole}.",
+)
+
+
+def _country_pole_high(levels: Mapping[str, int | None], feature: str) -> bool:
+    """The released pole rule: high when the WVS score is ≥ 0.5 (level 1 or 2) or unknown."""
+    level = levels.get(_LEVEL_KEY.get(feature, feature))
+    return level is None or level <= 2
+
+
+def steering_sentences(
+    name: str, levels: Mapping[str, int | None], variant: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The steering pairs of a country: (its pole's sentences, the opposite pole's).
+
+    ``released``: the five released pairs (BASELINES.md §6). ``paper``: the two
+    `PAPER_STEERING_TEMPLATES` × the ten WVS features, poles = the descriptor cuts at
+    levels 1 and 4 (project construction). Both take the country's pole by the released
+    rule (high when level ≤ 2 or unknown).
+
+    Raises:
+        ValueError: an unknown variant.
+    """
+    t = texts()
+    if variant == "released":
+        pairs = [(f, tpl, high, low) for f, tpl, high, low in t.steering_pairs]
+    elif variant == "paper":
+        pairs = [(f, tpl, descriptor(f, 1), descriptor(f, 4))
+                 for tpl in PAPER_STEERING_TEMPLATES for f in t.corpus_features]  # fmt: skip
+    else:
+        raise ValueError(f"steering variant must be released or paper, got {variant!r}")
+    positive, negative = [], []
+    for feature, template, high, low in pairs:
+        own, other = (high, low) if _country_pole_high(levels, feature) else (low, high)
+        positive.append(template.replace("{country}", name).replace("{pole}", own))
+        negative.append(template.replace("{country}", name).replace("{pole}", other))
+    return tuple(positive), tuple(negative)
+
+
 # --------------------------------------------------------------------------- one country
 
 
@@ -353,6 +407,7 @@ class CountryPrompts:
         systems: label -> the system prompt replacing the base one (``wvs_prompt:paper``).
         corpora: static-bias label -> its sentences.
         anchors: the persona-count anchors, in `ANCHORS` order.
+        steering: steering label -> (the country's pole sentences, the opposite pole's).
     """
 
     iso3: str
@@ -362,6 +417,9 @@ class CountryPrompts:
     systems: Mapping[str, str]
     corpora: Mapping[str, tuple[str, ...]]
     anchors: tuple[str, ...]
+    steering: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def turn(self, label: str, user: str) -> tuple[str, str]:
         """(system, user) of a per-scenario baseline prompt around a rendered user turn."""
@@ -405,6 +463,7 @@ def country_prompts(
             "static_bias:as_run": static_bias_corpus(name, {}),
         },
         anchors=tuple(texts().anchors[a] for a in ANCHORS),
+        steering={f"steer:{v}": steering_sentences(name, levels, v) for v in ("released", "paper")},
     )
 
 

@@ -95,9 +95,12 @@ def _pair_logits(country: _Country, label: str) -> np.ndarray | None:
 def _prompt(country: _Country, label: str, t: float) -> _Scored:
     pairs = _pair_logits(country, label)
     every = np.ones(len(country.records), dtype=bool)
+    info = dict((country.records[0].get("baseline_info") or {}).get(label) or {})
     if pairs is None:
-        return None, every, {}
-    return country.oriented(bl.two_way_p_b(pairs[:, 0], pairs[:, 1], t)), every, {}
+        return None, every, info
+    if pairs.ndim == 3:  # [S, passes, 2]: MC-dropout
+        return country.oriented(bl.mean_pass_p_b(pairs, t)), every, info
+    return country.oriented(bl.two_way_p_b(pairs[:, 0], pairs[:, 1], t)), every, info
 
 
 def _as_run(country: _Country) -> _Scored:
@@ -320,12 +323,31 @@ def _titles(results: Results, labels: Sequence[str]) -> dict[str, tuple[str, str
     return rows
 
 
+def _info_notes(tallies: Mapping[str, _Tally]) -> tuple[list[str], set[str]]:
+    """One line per model-call baseline the model refused or ran in its own way; the refused."""
+    notes, refused = [], set()
+    for label, tally in tallies.items():
+        fits = [c.fit or {} for c in tally.countries.values()]
+        infos = {
+            str(f.get("refused") or f["note"]) for f in fits if f.get("refused") or "note" in f
+        }
+        is_refused = any(f.get("refused") for f in fits)
+        if is_refused:
+            refused.add(label)
+        ratios = [f["alpha_over_norm"] for f in fits if "alpha_over_norm" in f]
+        scale = (f"; alpha is {min(ratios):.3g}-{max(ratios):.3g} of the captured states' "
+                 "mean norm" if ratios else "")  # fmt: skip
+        notes += [f"{label}: {'refused on this model: ' if is_refused else ''}{i}{scale}"
+                  for i in sorted(infos)]  # fmt: skip
+    return notes, refused
+
+
 def _notes(tallies: Mapping[str, _Tally]) -> list[str]:
-    """What could not be scored where."""
-    notes = []
+    """What could not be scored where, and why."""
+    notes, refused = _info_notes(tallies)
     for label, tally in tallies.items():
         missing = [iso for iso, c in tally.countries.items() if c.mis is None]
-        if not missing:
+        if not missing or label in refused:
             continue
         empty = [iso for iso in missing if tally.countries[iso].n == 0]
         why = ("its calibration split takes every scenario (n_cal = max(20, 25%)), so no "

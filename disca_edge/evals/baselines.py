@@ -2,9 +2,7 @@
 
 `select` turns ``--baselines all|LIST`` into variant labels (`content.baselines.BASELINES`),
 refusing in one line what cannot be built: ``offset:paper`` (its data was never
-released), ``mc_dropout:released`` (llama.cpp has no dropout), and the model-call
-baselines whose engine hooks are not registered yet (`register_model_call`: activation
-steering and MC-dropout emulation plug in there).
+released) and ``mc_dropout:released`` (llama.cpp has no dropout).
 
 `BaselineRunner` adds a chunk's baseline logits to its run records, through the run's
 engine and its shared prefixes (the base system prompt stays pinned, so the extra user
@@ -13,7 +11,11 @@ turns share it):
 * ``baseline_logits``: label -> the raw (z_A, z_B) of the scenario's one extra prompt
   (orig order): the prompt baselines (user-turn prefix, a blank line, the native frame; the
   system prompt replaced for ``wvs_prompt:paper``), ``prism:suffix`` (sent as a raw string,
-  `engine.Engine.logits_ab_raw`) and any registered model-call baseline;
+  `engine.Engine.logits_ab_raw`) and the steering baselines (`model_calls`); for
+  ``mc_dropout:emulated``, the (z_A, z_B) of each of its passes ([pass][A, B]);
+* ``baseline_info``: model-call label -> how it ran (steering layer, α, a note where the
+  released layer does not exist; dropout rate and passes), or ``{"refused": why}`` where
+  the model cannot run it (a graph without the tensors): the other baselines still run;
 * ``baseline_corpus_logits``: static-bias label -> (z_A, z_B) of each corpus sentence in
   the frame, the base prompt as system. They are per country: computed once per worker
   and country and repeated in each of the country's records, so a run stays one
@@ -30,7 +32,7 @@ run's config names baselines (`baseline_scores`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,50 +44,23 @@ from ..content import i18n
 from ..content.personas import load_panel
 from ..engine import ChatPrompt
 from ..errors import DiscaError
+from .model_calls import ModelCalls
 
 __all__ = [
-    "ModelCallHook",
     "BaselineRunner",
     "held_labels",
-    "register_model_call",
-    "registered_model_calls",
     "select",
     "select_into",
 ]
-
-#: A model-call baseline: (engine, the country's baseline texts, its panel prompts, the
-#: chunk's dilemmas) -> ndarray[S, 2], a (z_A, z_B) pair per dilemma whose T_dec = 0.5
-#: read-out is the baseline's p_B (a hook averaging probabilities returns the pair that
-#: reads out as its mean).
-ModelCallHook = Callable[[Any, texts.CountryPrompts, pipeline.PanelPrompts, Sequence[Any]], Any]
-
-_HOOKS: dict[str, ModelCallHook] = {}
 
 #: Kinds whose logits only a model run can make.
 _MODEL_KINDS = ("prompt", "raw", "corpus", "anchors", "hook")
 
 
-def register_model_call(label: str, hook: ModelCallHook) -> None:
-    """Plug a model-call baseline in (``steer:released``, ``mc_dropout:emulated``, ...).
-
-    Raises:
-        ValueError: the label is not a ``hook`` baseline of `content.baselines.BASELINES`.
-    """
-    spec = texts.BASELINES.get(label)
-    if spec is None or spec.kind != "hook":
-        raise ValueError(f"{label!r} is not a model-call baseline")
-    _HOOKS[label] = hook
-
-
-def registered_model_calls() -> tuple[str, ...]:
-    """The model-call baselines that have a hook."""
-    return tuple(label for label in texts.BASELINES if label in _HOOKS)
-
-
 def _buildable(label: str, held: Collection[str] | None) -> bool:
     """Whether a label can be built: by a model run (``held`` None) or from these logits."""
     spec = texts.BASELINES[label]
-    if spec.kind == "refused" or (spec.kind == "hook" and label not in _HOOKS):
+    if spec.kind == "refused":
         return False
     if held is None or spec.kind in ("stored", "derived") or label == "persona_count":
         return all(_buildable(r, held) for r in spec.requires)
@@ -97,8 +72,6 @@ def _why_not(label: str, held: Collection[str] | None) -> str:
     spec = texts.BASELINES[label]
     if spec.kind == "refused":
         return f"cannot be reproduced: {spec.reason}"
-    if spec.kind == "hook" and label not in _HOOKS:
-        return f"not built yet ({spec.reason})"
     tail = "a model run with `disca eval multitp --baselines` makes them"
     if spec.kind in _MODEL_KINDS:
         return f"needs prompts this run did not send; {tail}"
@@ -170,10 +143,14 @@ class BaselineRunner:
     Args:
         labels: the run's labels (`select`).
         personas_dir: the run's persona folder (None: the shipped panels); the population
-            levels of its panels feed B2, B4, the corpus and ``wvs_prompt:paper``.
+            levels of its panels feed B2, B4, the corpus, the steering pairs and
+            ``wvs_prompt:paper``.
+        seed: the run's seed (the MC-dropout masks).
     """
 
-    def __init__(self, labels: Sequence[str], personas_dir: str | None = None) -> None:
+    def __init__(
+        self, labels: Sequence[str], personas_dir: str | None = None, seed: int = 42
+    ) -> None:
         self.labels = tuple(labels)
         kinds = {label: texts.BASELINES[label].kind for label in self.labels}
         self.chat = [label for label, kind in kinds.items() if kind == "prompt"]
@@ -184,6 +161,7 @@ class BaselineRunner:
         self._dir = personas_dir
         self._countries: dict[str, texts.CountryPrompts] = {}
         self._corpus_logits: dict[str, dict[str, list[list[float]]]] = {}
+        self._model_calls = ModelCalls(seed)
 
     def __bool__(self) -> bool:
         return bool(self.chat or self.raw or self.corpora or self.hooks or self.anchors)
@@ -230,10 +208,7 @@ class BaselineRunner:
                      for label in self.raw for d in dilemmas]  # fmt: skip
             result = engine.logits_ab_raw(users)
             self._spread(self.raw, result, logits, hashes)
-        for label in self.hooks:
-            pairs = np.asarray(_HOOKS[label](engine, country, prompts, dilemmas), dtype=float)
-            for s, pair in enumerate(pairs):
-                logits[s][label] = [float(pair[0]), float(pair[1])]
+        info = self._hooked(engine, country, dilemmas, logits)
         corpus = self._corpus(engine, country, prompts.frame)
         for s, record in enumerate(records):
             if logits[s]:
@@ -241,6 +216,24 @@ class BaselineRunner:
                 record["baseline_prompt_sha256"] = hashes[s]
             if corpus:
                 record["baseline_corpus_logits"] = corpus
+            if info:
+                record["baseline_info"] = info
+
+    def _hooked(
+        self, engine: Any, country: texts.CountryPrompts, dilemmas: Sequence[pipeline.Dilemma],
+        logits: list[dict[str, Any]],
+    ) -> dict[str, Any]:  # fmt: skip
+        """The model-call baselines' logits into ``logits``; how each ran (`model_calls`)."""
+        info = {}
+        for label in self.hooks:
+            info[label] = self._model_calls.info(engine, label)
+            if "refused" in info[label]:
+                continue
+            values = self._model_calls.logits(engine, label, country, dilemmas)
+            for s, value in enumerate(values):
+                logits[s][label] = value.tolist()
+            info[label].update(self._model_calls.state_norms(label, country.iso3))
+        return info
 
     def _chat_and_anchors(
         self, engine: Any, country: texts.CountryPrompts, dilemmas: Sequence[pipeline.Dilemma],

@@ -135,7 +135,9 @@ class Worker:
         self.pool = variants.pool(spec.data_seed, **dict(spec.pool))
         self.ids = variants.record_ids(self.pool)
         self._prompts: dict[str, pipeline.PanelPrompts] = {}
-        self.baselines = BaselineRunner(spec.baselines, spec.panel.get("personas_dir"))
+        self.baselines = BaselineRunner(
+            spec.baselines, spec.panel.get("personas_dir"), seed=spec.seed
+        )
         self.own_engine = engine is None
         if engine is None:
             engine, info = open_engine(spec.engine, fit=self.context_demand())

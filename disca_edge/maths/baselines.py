@@ -2,6 +2,7 @@
 
 * `two_way_p_b`: the prompt baselines' read-out, softmax([z_A, z_B] / T)[B] (§1.2; T = 0.5,
   T = 1 for ``prism:suffix``), no swap, no T_cat.
+* `mean_pass_p_b`: emulated MC-dropout (§7), the per-pass T = 0.5 read-outs averaged.
 * `static_bias`, `static_bias_p_b`: the released static "SWAI" bias (§5), estimated from a
   country's corpus logits and applied to the vanilla logits.
 * `calibration_split`, `fit_on_grid`, `oracle_p_spare`, `released_objective`,
@@ -44,6 +45,7 @@ __all__ = [
     "static_bias",
     "static_bias_p_b",
     "two_way_p_b",
+    "mean_pass_p_b",
 ]
 
 #: The released oracle grids (`calibration_baselines.py`; 40 temperatures, 41 margins).
@@ -64,6 +66,22 @@ def two_way_p_b(logit_a: np.ndarray, logit_b: np.ndarray, t: float = 0.5) -> np.
     """p_B = softmax([z_A, z_B] / T)[B] = sigmoid((z_B − z_A) / T) (ndarray[S])."""
     a, b = np.asarray(logit_a, dtype=np.float64), np.asarray(logit_b, dtype=np.float64)
     return np.asarray(core.sigmoid((b - a) / float(t)), dtype=np.float64)
+
+
+def mean_pass_p_b(passes: np.ndarray, t: float = 0.5) -> np.ndarray:
+    """MC-dropout's p_B: each pass read out as `two_way_p_b`, then averaged over the passes.
+
+    Args:
+        passes (ndarray[S, T, 2]): (z_A, z_B) of T stochastic passes per scenario.
+        t: the read-out temperature (0.5).
+
+    Returns:
+        ndarray[S].
+    """
+    passes = np.asarray(passes, dtype=np.float64)
+    if passes.ndim != 3 or passes.shape[1] == 0 or passes.shape[2] != 2:
+        raise ValueError(f"passes must be ndarray[S, T >= 1, 2], got shape {passes.shape}")
+    return two_way_p_b(passes[..., 0], passes[..., 1], t).mean(axis=1)
 
 
 def static_bias(corpus_logits: np.ndarray) -> tuple[float, float]:

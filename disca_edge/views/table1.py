@@ -21,7 +21,6 @@ from typing import Any
 
 from ..content.baselines import BASELINES
 from ..evals.baseline_results import BaselineCountry, BaselineResults, BaselineRow
-from ..evals.baselines import registered_model_calls
 from ..evals.results import Results
 from .notes import coverage_notes, header_lines
 from .render import Column, Table, html_table
@@ -81,12 +80,9 @@ def _cells(row: BaselineRow, reference: bool) -> dict[str, Any]:
 
 
 def _unavailable() -> str:
-    """The spec's baselines this build cannot give, with the reason in a word."""
-    hooks = set(registered_model_calls())
+    """The spec's baselines no model can give, named (`--baselines` says why)."""
     refused = [b.label for b in BASELINES.values() if b.kind == "refused"]
-    waiting = [b.label for b in BASELINES.values() if b.kind == "hook" and b.label not in hooks]
-    text = f"not reproducible: {', '.join(refused)} (`--baselines` refuses them, saying why)"
-    return text + (f"; not built yet: {', '.join(waiting)}" if waiting else "")
+    return f"not reproducible: {', '.join(refused)} (`--baselines` refuses them, saying why)"
 
 
 def _notes(results: Results, base: BaselineResults) -> list[str]:
@@ -198,7 +194,8 @@ def fits_table(results: Results) -> Table | None:
     if base is None:
         return None
     fitted = [r for r in base.rows.values() if any(c.fit for c in r.countries.values())]
-    fitted = [r for r in fitted if r.label != "wvs_prompt:released_as_run"]
+    fitted = [r for r in fitted if r.label != "wvs_prompt:released_as_run"
+              and getattr(BASELINES.get(r.label), "kind", "") != "hook"]  # fmt: skip
     if not fitted:
         return None
     heads = {"oracle_temp": "T_c", "oracle_margin": "m_c", "static_bias": "Δ_c",
