@@ -14,6 +14,11 @@ over 310 scenarios). The parts:
   persona_count    the two persona-count anchors in both orders: 4 prompts per scenario;
   static_bias:*    the country's corpus prompts: per country, amortised here over the
                    310-scenario pool;
+  steer:*          the steered vanilla prompt, 1 full decode per scenario in the hooked
+                   context (no shared prefix); the country's pair captures (10 or 40
+                   short decodes) are the cold pass's one-off cost;
+  mc_dropout:emulated  8 full masked decodes per scenario (refused, and left out, where
+                   the model's graph has no attn_out/ffn_out tensors);
   stored           every baseline and sweep scored from stored logits (oracles, DiffPO,
                    static-bias application, T_cat and persona-count sweeps): `score_run`
                    with and without baselines on the records tiled to 310 per country;
@@ -46,6 +51,7 @@ from disca_edge.content.variants import pool, record_ids  # noqa: E402
 from disca_edge.engine import ChatPrompt, EngineOptions  # noqa: E402
 from disca_edge.evals.baselines import BaselineRunner, select  # noqa: E402
 from disca_edge.evals.loop import EvalConfig, build_header  # noqa: E402
+from disca_edge.evals.model_calls import DROPOUT_PASSES, ModelCalls  # noqa: E402
 from disca_edge.evals.scoring import score_run  # noqa: E402
 from disca_edge.evals.worker import record_chunk  # noqa: E402
 from disca_edge.maths import categories, core  # noqa: E402
@@ -59,9 +65,12 @@ FULL_POOL = 310
 LABELS = select("all")
 CHAT = [b for b in LABELS if texts.BASELINES[b].kind == "prompt"]
 CORPORA = [b for b in LABELS if texts.BASELINES[b].kind == "corpus"]
+HOOKED = [b for b in LABELS if texts.BASELINES[b].kind == "hook"]
 
 
-def _parts(engine: Any, runner: BaselineRunner, prompts: Any, dilemmas: list) -> dict:
+def _parts(
+    engine: Any, runner: BaselineRunner, calls: ModelCalls, prompts: Any, dilemmas: list
+) -> dict:
     """Part name -> (prompts per scenario, the call that evaluates the chunk's prompts)."""
     country = runner.country(prompts)
     users = [d.user_orig for d in dilemmas]
@@ -82,14 +91,24 @@ def _parts(engine: Any, runner: BaselineRunner, prompts: Any, dilemmas: list) ->
                  for s in country.corpora[label]]  # fmt: skip
         per = len(chats) / FULL_POOL
         parts[label] = (per, lambda chats=chats: engine.logits_ab(chats))
+    for label in HOOKED:
+        if calls.refusal(engine, label) is None:
+            per = DROPOUT_PASSES if label.startswith("mc_dropout") else 1
+            parts[label] = (per, lambda label=label: calls.logits(engine, label, country,
+                                                                  dilemmas))  # fmt: skip
     return parts
 
 
+def _tokens(engine: Any) -> int:
+    """Tokens decoded so far, by the engine and by its hooked context."""
+    return engine.stats.tokens_evaluated + engine.hooks.tokens_evaluated
+
+
 def _timed(engine: Any, call: Callable[[], Any]) -> tuple[Any, int, float]:
-    before = engine.stats.tokens_evaluated
+    before = _tokens(engine)
     t0 = time.perf_counter()
     out = call()
-    return out, engine.stats.tokens_evaluated - before, time.perf_counter() - t0
+    return out, _tokens(engine) - before, time.perf_counter() - t0
 
 
 def _records(iso: str, vignettes: list, outs: dict, prompts: Any) -> list[dict]:
@@ -111,6 +130,7 @@ def _records(iso: str, vignettes: list, outs: dict, prompts: Any) -> list[dict]:
         record["baseline_corpus_logits"] = {
             b: np.stack([outs[b].logit_a, outs[b].logit_b], -1).tolist() for b in CORPORA
         }
+        record["baseline_logits"].update({b: outs[b][s].tolist() for b in HOOKED if b in outs})
     return records
 
 
@@ -160,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     countries = tuple(parse_countries(args.countries))
     vignettes = pool()[: args.limit]
     runner = BaselineRunner(LABELS)
+    calls = ModelCalls(seed=42)
     prompts = {iso: panel_prompts(load_panel(iso), args.lang) for iso in countries}
     demand = runner.context_demand(context_demand(list(prompts.values()), vignettes),
                                    list(prompts.values()))  # fmt: skip
@@ -168,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict] = []
     for iso in countries:
         dilemmas = [prompts[iso].vignette(v) for v in vignettes]
-        parts = _parts(engine, runner, prompts[iso], dilemmas)
+        parts = _parts(engine, runner, calls, prompts[iso], dilemmas)
         outs = {}
         for phase in ("cold", "warm"):
             for name, (per, call) in parts.items():

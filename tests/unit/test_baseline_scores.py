@@ -25,10 +25,18 @@ from disca_edge.evals.results import Results
 from disca_edge.evals.scoring import score_run
 from disca_edge.maths import categories, core
 from disca_edge.maths.methods import compute_methods, finalize, suite_from_config
+from disca_edge.views.table1 import table1
 
 LABELS = select("all")
 PER_SCENARIO = [b for b in LABELS if texts.BASELINES[b].kind in ("prompt", "raw")]
 COUNTRIES = ("USA", "DEU")
+#: What `BaselineRunner` records about how each model-call baseline ran.
+HOOKED = {
+    "steer:released": {"layer": 15, "alpha": 1.5, "note": "steered at layer 15 of 30",
+                       "alpha_over_norm": 0.05},
+    "steer:paper": {"layer": 15, "alpha": 1.5, "note": "steered at layer 15 of 30"},
+    "mc_dropout:emulated": {"rate": 0.1, "passes": 8, "note": "8 passes"},
+}  # fmt: skip
 
 
 def sig(x: float) -> float:
@@ -46,6 +54,10 @@ def add_baselines(header, records, seed=5, labels=LABELS):
     }  # fmt: skip
     for r in records:
         r["baseline_logits"] = {b: (rng.normal(0, 1.5, 2) + 20).tolist() for b in PER_SCENARIO}
+        for label in set(labels) & set(HOOKED):
+            shape = (8, 2) if label == "mc_dropout:emulated" else (2,)
+            r["baseline_logits"][label] = (rng.normal(0, 1.5, shape) + 20).tolist()
+        r["baseline_info"] = {label: dict(HOOKED[label]) for label in set(labels) & set(HOOKED)}
         r["baseline_corpus_logits"] = corpus[r["country"]]
         r["anchor_logits"] = (rng.normal(0, 1.5, (2, 2, 2)) + 20).tolist()
     return header, records
@@ -298,7 +310,8 @@ def test_cli_refuses_what_cannot_be_built(on_disk):
     for name, message in (
         ("offset:paper", "Error: offset:paper: cannot be reproduced: it is fit on the paper's "
                          "200-scenario author-labelled synthetic pool"),
-        ("steer", "Error: steer:released, steer:paper: not built yet"),
+        ("mc_dropout:released", "Error: mc_dropout:released: cannot be reproduced: llama.cpp "
+                                "graphs have no dropout layers"),
         ("nonsense", "Error: --baselines: unknown baseline 'nonsense'"),
     ):  # fmt: skip
         result = runner.invoke(cli, ["eval", "multitp", "--model", "/nowhere/x.gguf", "--out",
@@ -314,26 +327,45 @@ def test_cli_refuses_what_cannot_be_built(on_disk):
     )
 
 
-def test_a_model_call_hook_plugs_in(monkeypatch):
-    from disca_edge.evals import baselines as runner
+def test_model_call_baselines_read_out_by_hand(run):
+    _, records, targets, results = run
+    rows = results.baselines.rows
+    for iso in COUNTRIES:
+        recs, human = country(records, iso), targets.loc[iso].to_numpy()
+        for label in ("steer:released", "steer:paper"):
+            p = [oriented(sig((r["baseline_logits"][label][1] - r["baseline_logits"][label][0])
+                              / 0.5), r) for r in recs]  # fmt: skip
+            assert rows[label].countries[iso].mis == pytest.approx(
+                mis_by_hand(p, recs, human), abs=1e-12
+            )
+        # MC-dropout: each pass read out at T = 0.5, the eight probabilities averaged
+        p = []
+        for r in recs:
+            passes = r["baseline_logits"]["mc_dropout:emulated"]
+            p.append(oriented(sum(sig((b - a) / 0.5) for a, b in passes) / len(passes), r))
+        assert rows["mc_dropout:emulated"].countries[iso].mis == pytest.approx(
+            mis_by_hand(p, recs, human), abs=1e-12
+        )
+        assert rows["steer:released"].countries[iso].fit["layer"] == 15
+    notes = results.baselines.notes
+    assert "steer:released: steered at layer 15 of 30; alpha is 0.05-0.05 of the captured " \
+        "states' mean norm" in notes  # fmt: skip
+    assert "mc_dropout:emulated: 8 passes" in notes
 
-    monkeypatch.setattr(runner, "_HOOKS", {})
-    with pytest.raises(DiscaError, match="steer:released: not built yet"):
-        select("steer:released")
-    assert "steer:released" not in select("all")
-    runner.register_model_call("steer:released", lambda *args: None)
-    assert select("steer") == ("steer:released",) and "steer:released" in select("all")
-    with pytest.raises(ValueError):
-        runner.register_model_call("b1", lambda *args: None)
-    # its stored pair is read out like a prompt baseline's
-    header, records = make_run(COUNTRIES, n=12)
-    add_baselines(header, records, labels=("steer:released",))
+
+def test_a_refused_model_call_is_said_in_one_line_and_the_rest_still_score():
+    header, records = make_run(COUNTRIES, n=24)
+    add_baselines(header, records)
+    why = "MC-dropout emulation is not available for the gemma3 architecture: no attn_out"
     for r in records:
-        r["baseline_logits"]["steer:released"] = [20.0, 20.5]
-    targets = human_targets(COUNTRIES)
-    row = score_run(header, records, targets=targets).baselines.rows["steer:released"]
-    recs = country(records, "USA")
-    p = [oriented(sig(1.0), r) for r in recs]
-    assert row.countries["USA"].mis == pytest.approx(
-        mis_by_hand(p, recs, targets.loc["USA"].to_numpy()), abs=1e-12
-    )
+        del r["baseline_logits"]["mc_dropout:emulated"]
+        r["baseline_info"]["mc_dropout:emulated"] = {"refused": why}
+    results = score_run(header, records, targets=human_targets(COUNTRIES))
+    rows, notes = results.baselines.rows, results.baselines.notes
+    assert rows["mc_dropout:emulated"].mis is None and rows["mc_dropout:emulated"].n == 0
+    said = [n for n in notes if n.startswith("mc_dropout:emulated")]
+    assert said == [f"mc_dropout:emulated: refused on this model: {why}"]
+    assert rows["steer:released"].mis is not None and rows["b4"].mis is not None
+    view = table1(results)
+    assert view is not None and said[0] in view.notes
+    assert [r for r in view.rows if r["label"] == "mc_dropout:emulated"][0]["mis"] is None

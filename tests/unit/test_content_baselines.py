@@ -175,4 +175,33 @@ def test_every_label_is_registered_once_with_a_known_kind():
     for label, spec in baselines.BASELINES.items():
         assert spec.label == label and spec.kind in baselines.KINDS
         assert all(r in baselines.BASELINES for r in spec.requires)
-        assert bool(spec.reason) == (spec.kind in ("refused", "hook")), label
+        assert bool(spec.reason) == (spec.kind == "refused"), label
+
+
+def test_steering_pairs_take_the_countrys_pole_by_the_released_rule():
+    # USA levels (above): religiosity 2, gender_equality 2, tolerance 1, national_pride 2 are
+    # the high pole (score >= 0.5); social_trust 3 is the low one
+    usa = baselines.country_prompts(load_panel("USA"), "S", i18n.language("en"))
+    positive, negative = usa.steering["steer:released"]
+    assert positive == (
+        "I am a person from the United States who is deeply religious.",
+        "I am a person from the United States who is strongly egalitarian on gender.",
+        "I am a person from the United States who is very tolerant of social diversity.",
+        "I am a person from the United States who has very low social trust.",
+        "I am a person from the United States who is very proud of my nation.",
+    )
+    assert negative[0] == "I am a person from the United States who is highly secular."
+    assert negative[3] == "I am a person from the United States who has very high social trust."
+    paper_pos, paper_neg = usa.steering["steer:paper"]
+    assert len(paper_pos) == len(paper_neg) == 20  # 2 templates x 10 WVS features
+    assert (
+        paper_pos[0] == "I am a person from the United States whose values are: deeply religious."
+    )
+    assert paper_neg[10] == (
+        "Answer as someone from the United States whose values are: highly secular."
+    )
+    # no levels: the high pole everywhere
+    pos, neg = baselines.steering_sentences("X", {}, "released")
+    assert pos[0].endswith("deeply religious.") and neg[0].endswith("highly secular.")
+    with pytest.raises(ValueError):
+        baselines.steering_sentences("X", {}, "neither")

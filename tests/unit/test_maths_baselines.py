@@ -112,3 +112,16 @@ def test_tcat_sweeps_and_persona_counts():
     assert bl.panel_agents(2) == (0, 1, 3) and bl.panel_agents(6) == tuple(range(7))
     with pytest.raises(ValueError):
         bl.panel_agents(7)
+
+
+def test_mean_pass_p_b_averages_each_pass_read_out():
+    passes = np.array(
+        [[[1.0, 2.0], [0.5, -1.0], [3.0, 3.0]], [[0.0, 0.0], [2.0, 1.0], [-1.0, 4.0]]]
+    )
+    by_hand = [
+        sum(1.0 / (1.0 + math.exp(-(b - a) / 0.5)) for a, b in scenario) / len(scenario)
+        for scenario in passes
+    ]
+    assert bl.mean_pass_p_b(passes, 0.5) == pytest.approx(by_hand, abs=1e-15)
+    with pytest.raises(ValueError):
+        bl.mean_pass_p_b(passes[:, :, 0], 0.5)
