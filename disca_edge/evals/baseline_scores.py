@@ -342,17 +342,23 @@ def _info_notes(tallies: Mapping[str, _Tally]) -> tuple[list[str], set[str]]:
     return notes, refused
 
 
-def _notes(tallies: Mapping[str, _Tally]) -> list[str]:
-    """What could not be scored where, and why."""
+def _notes(tallies: Mapping[str, _Tally], no_records: Sequence[str] = ()) -> list[str]:
+    """What could not be scored where, and why: one line per reason and set of countries."""
     notes, refused = _info_notes(tallies)
+    if no_records:
+        notes.append(f"no records yet in {', '.join(no_records)}: nothing is scored there")
+    grouped: dict[tuple[str, str], list[str]] = {}
     for label, tally in tallies.items():
-        missing = [iso for iso, c in tally.countries.items() if c.mis is None]
+        missing = [iso for iso, c in tally.countries.items()
+                   if c.mis is None and iso not in no_records]  # fmt: skip
         if not missing or label in refused:
             continue
         empty = [iso for iso in missing if tally.countries[iso].n == 0]
         why = ("its calibration split takes every scenario (n_cal = max(20, 25%)), so no "
                "test scenario is left" if empty else "its logits are missing")  # fmt: skip
-        notes.append(f"{label}: not scored in {', '.join(missing)} ({why})")
+        grouped.setdefault((", ".join(missing), why), []).append(label)
+    notes += [f"{', '.join(labels)}: not scored in {where} ({why})"
+              for (where, why), labels in grouped.items()]  # fmt: skip
     return notes
 
 
@@ -379,7 +385,8 @@ def score_baselines(
     sweeps = [s for s in SWEEPS if s in labels]
     tallies = {name: _Tally({}, {}) for name in titles}
     sweep_tallies = {(s, v): _Tally({}, {}) for s in sweeps for v in SWEEPS[s]}
-    for iso, recs in _country_records(header, records).items():
+    by_country = _country_records(header, records)
+    for iso, recs in by_country.items():
         country = _country(iso, recs, targets.loc[iso].to_numpy(dtype=float), method)
         every = np.ones(len(recs), dtype=bool)
         rows: dict[str, _Scored] = {}
@@ -404,7 +411,10 @@ def score_baselines(
             ]
             for s in sweeps
         },  # fmt: skip
-        notes=_notes({**tallies, **{f"{s}={v:.3g}": t for (s, v), t in sweep_tallies.items()}}),
+        notes=_notes(
+            {**tallies, **{f"{s}={v:.3g}": t for (s, v), t in sweep_tallies.items()}},
+            [iso for iso, recs in by_country.items() if not recs],
+        ),
     )
 
 

@@ -257,8 +257,20 @@ def test_small_runs_say_what_they_could_not_score():
     row = results.baselines.rows["oracle_temp:released"]
     assert row.mis is None and row.countries["USA"].n == 0
     assert row.countries["USA"].fit["value"] is None  # no dimension had 3 calibration rows
-    assert any(note.startswith("oracle_temp:released: not scored in USA, DEU")
-               for note in results.baselines.notes)  # fmt: skip
+    (line,) = [n for n in results.baselines.notes if "oracle_temp:released" in n]
+    labels, _, where = line.partition(": not scored in ")
+    assert "oracle_temp:released" in labels.split(", ") and where.startswith("USA, DEU (its")
+    assert "diffpo_binary" in labels.split(", ")  # same split, same countries: one line
+
+
+def test_countries_without_records_are_said_once():
+    header, records = make_run(COUNTRIES, n=24)
+    add_baselines(header, records)
+    kept = [r for r in records if r["country"] == "USA"]
+    results = score_run(header, kept, targets=human_targets(COUNTRIES))
+    notes = results.baselines.notes
+    assert [n for n in notes if "DEU" in n] == ["no records yet in DEU: nothing is scored there"]
+    assert results.baselines.rows["b1"].countries["USA"].mis is not None
 
 
 def test_results_round_trip_and_old_runs(run):
@@ -276,7 +288,9 @@ def test_missing_logits_leave_a_row_unscored(run):
     results = score_run(header, trimmed, targets=targets)
     row = results.baselines.rows["b1"]
     assert row.countries["DEU"].mis is None and row.countries["USA"].mis is not None
-    assert row.n == 1 and any("b1: not scored in DEU" in n for n in results.baselines.notes)
+    lines = [n.partition(": not scored in ") for n in results.baselines.notes]
+    assert row.n == 1 and any("b1" in labels.split(", ") and where == "DEU (its logits are missing)"
+                              for labels, _, where in lines)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- rescoring, CLI
