@@ -10,6 +10,7 @@ import click
 
 from ..content.personas import parse_countries
 from ..engine.options import EngineOptions
+from ..evals.baselines import select as select_baselines
 from ..evals.loop import EvalConfig, run_eval
 from ..evals.merge import merge_shards
 from ..evals.noise_run import measure_noise
@@ -40,6 +41,12 @@ from ._options import (
 
 __all__ = ["eval_"]
 
+_BASELINES_HELP = (
+    "Table-1 baselines too: all, or a comma list of labels and families (wvs_prompt, "
+    "prism:short, b1, b4, static_bias, oracle_temp:paper, diffpo_binary, persona_count, "
+    "tcat_scale, global_tcat, ...); `disca report` shows Table 1."
+)
+
 
 @click.group("eval")
 def eval_() -> None:
@@ -61,6 +68,7 @@ def eval_() -> None:
 @lang_option()
 @prompt_variant_options
 @worker_options
+@click.option("--baselines", help=_BASELINES_HELP)
 @click.option("--force", is_flag=True, help="Replace a run with a different config in --out.")
 @click.option("--noise-floor", type=click.IntRange(min=1), metavar="N",
               help="Then re-evaluate the first N scenarios per country under a second kernel "
@@ -70,8 +78,8 @@ def eval_() -> None:
 def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Path,
             limit: int | None, variant: VariantOptions, seed: int, data_seed: int,
             shard: str | None, chunk: int, lang: str, prompt_variant: PromptVariant,
-            workers: WorkerOptions, force: bool, noise_floor: int | None,
-            noise_setting: str, display: str) -> None:  # fmt: skip
+            workers: WorkerOptions, baselines: str | None, force: bool,
+            noise_floor: int | None, noise_setting: str, display: str) -> None:  # fmt: skip
     """Evaluate vanilla, DISCA (both variants) and the ablations on the DISCA pool.
 
     Writes run.json, samples.jsonl (one record per country x scenario, flushed as it
@@ -87,7 +95,8 @@ def multitp(engine_options: EngineOptions, countries: str, personas_dir, out: Pa
         limit=limit, variant=variant.variant, overrides=variant.overrides, seed=seed,
         data_seed=data_seed, shard=parse_shard(shard), chunk=chunk, force=force,
         personas_dir=personas_dir, jobs=workers.jobs, executor=workers.executor,
-        address=workers.address, lang=lang, **dataclasses.asdict(prompt_variant),
+        address=workers.address, lang=lang, baselines=select_baselines(baselines),
+        **dataclasses.asdict(prompt_variant),
     )  # fmt: skip
     try:
         outcome = run_eval(cfg, progress=make_progress(display), argv=sys.argv)
@@ -167,9 +176,11 @@ def merge_(runs: tuple[Path, ...], out: Path, force: bool) -> None:
 @seed_option(default=None, help="IS seed  [default: the run's]")
 @click.option("--seeds", help="Several IS seeds, e.g. 42,101,2026 (the paper's ± spread).")
 @param_option(grid=True)
+@click.option("--baselines", help="Table-1 baselines from the stored logits: all, or a "
+              "comma list (prompt baselines only where RUN ran them).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Replace different runs already in --out.")
 def rescore_(run: Path, out: Path, seed: int | None, seeds: str | None,
-             params: tuple[str, ...], force: bool) -> None:  # fmt: skip
+             params: tuple[str, ...], baselines: str | None, force: bool) -> None:  # fmt: skip
     """Recompute every method of RUN from its stored logits: no model, seconds.
 
     One point writes a run folder; several (--seeds, or a --param with several values)
@@ -182,7 +193,7 @@ def rescore_(run: Path, out: Path, seed: int | None, seeds: str | None,
     if seed is not None:
         seed_list = [seed]
     outcome = rescore(run, out, seeds=seed_list, grid=parse_grid(params), force=force,
-                      argv=sys.argv)  # fmt: skip
+                      argv=sys.argv, baselines=baselines)  # fmt: skip
     if outcome.results is not None:
         render([country_table(outcome.results)])
         click.echo(f"rescored {run} into {out} in {outcome.seconds:.2f} s")

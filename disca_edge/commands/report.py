@@ -18,6 +18,7 @@ from ..views.figures import FIGURES, figure_file, html_report
 from ..views.plots import EXPORT_FORMATS
 from ..views.render import FORMATS, Table, csv_notes, render
 from ..views.sweeps import seed_table, sweep_table
+from ..views.table1 import baseline_tables
 from ..views.tables import ablation_table, compare_table, country_table, dimension_table
 from ._options import countries_option, out_option
 
@@ -152,7 +153,8 @@ def _tables(pages: list[tuple[str, Results]], countries: str | None, vanilla: st
     if others:
         return [compare_table(results, res, vanilla=vanilla, names=(name, label))
                 for label, res in others]  # fmt: skip
-    return [country_table(results, vanilla=vanilla), ablation_table(results)]
+    return [country_table(results, vanilla=vanilla), ablation_table(results),
+            *baseline_tables(results)]  # fmt: skip
 
 
 def _titled(table: Table, run: str | None) -> Table:

@@ -1,13 +1,10 @@
 """The GGUF engine: chat prompts in, decision-token logits out, with shared KV-cache prefixes.
 
-DISCA reads only two logits (tokens ``A`` and ``B``) at the last position of
-10 prompts per scenario. Those prompts overlap heavily: five system prompts
-(base + four personas) recur in every scenario, and the two option orders of a
-scenario agree up to the first swapped label. The engine therefore
+DISCA reads two logits (``A``, ``B``) at the last position of 10 prompts per scenario,
+which overlap heavily: five system prompts recur in every scenario, and the two option
+orders agree up to the first swapped label. The engine therefore
 
-* keeps each system-prompt prefix resident in the KV cache as a *pinned*
-  sequence (evaluated once, reused for every later prompt that starts with it;
-  `kvcache`);
+* keeps each system-prompt prefix resident as a *pinned* sequence (`kvcache`);
 * lays the remaining suffixes out as a token trie rooted at their pinned prefix,
   so a token two prompts share *in the same context* is decoded once and belongs
   to every sequence below it (`plan`, pure and tested without a model);
@@ -498,14 +495,33 @@ class Engine:
             prompts: P chat prompts.
 
         Returns:
-            LogitsAB with (P,)-shaped arrays, in input order.
-
-        Raises:
-            PromptTooLongError: a prompt does not fit the context window.
+            LogitsAB with (P,)-shaped arrays, in input order; raises PromptTooLongError
+            when a prompt does not fit the context window.
         """
         texts, tokens, ids = self._tokens(prompts)
         pinned = [self.chat.pinned_len(p, t) for p, t in zip(prompts, tokens, strict=True)]
-        out = np.empty((len(prompts), 2), dtype=np.float64)
+        return self._shared(texts, tokens, ids, pinned)
+
+    def logits_ab_raw(self, texts: Sequence[str], *, isolated: bool = False) -> LogitsAB:
+        """LogitsAB[P] of P texts sent as they stand (`ChatTokens.tokenize_raw`), as PRISM's script.
+
+        Nothing is pinned; ``isolated``: each alone from an empty cache. Raises PromptTooLongError.
+        """
+        tokens, ids = [], np.zeros((len(texts), 2), dtype=np.int64)
+        for i, text in enumerate(texts):
+            tokens.append(self.chat.tokenize_raw(text))
+            if len(tokens[i]) + CONTEXT_RESERVE > self.n_ctx:
+                raise PromptTooLongError(f"text {i} is {len(tokens[i])} tokens; n_ctx {self.n_ctx}")
+            ids[i] = self.chat.decision_tokens(text, tokens[i], raw=True)
+        if isolated:
+            return self._isolated(list(texts), tokens, ids)
+        return self._shared(list(texts), tokens, ids, [0] * len(texts))
+
+    def _shared(
+        self, texts: list[str], tokens: list[list[int]], ids: np.ndarray, pinned: list[int]
+    ) -> LogitsAB:
+        """Evaluate token lists through the pinned prefixes and the shared trie (`plan`)."""
+        out = np.empty((len(tokens), 2), dtype=np.float64)
 
         def on_logits(owners, row):
             logits = self._row(row)
@@ -545,12 +561,13 @@ class Engine:
         return self._logits_ab_result(out, ids, texts, tokens)
 
     def logits_ab_isolated(self, prompts: Sequence[ChatPrompt]) -> LogitsAB:
-        """Reference path: each prompt evaluated alone from an empty cache (no sharing).
-
-        Clears the whole KV cache, pinned prefixes included. Used by the exactness tests.
-        """
+        """Reference path (exactness tests): each prompt alone, the whole KV cache cleared first."""
         texts, tokens, ids = self._tokens(prompts)
-        out = np.empty((len(prompts), 2), dtype=np.float64)
+        return self._isolated(texts, tokens, ids)
+
+    def _isolated(self, texts: list[str], tokens: list[list[int]], ids: np.ndarray) -> LogitsAB:
+        """Evaluate each token list alone from an empty cache."""
+        out = np.empty((len(tokens), 2), dtype=np.float64)
 
         def on_logits(owners, row):
             logits = self._row(row)
@@ -572,14 +589,10 @@ class Engine:
         out: np.ndarray, ids: np.ndarray, texts: list[str], tokens: Sequence[Sequence[int]]
     ) -> LogitsAB:
         """`LogitsAB` of logits ndarray[P, 2] and token ids ndarray[P, 2] of P prompts."""
-        return LogitsAB(
-            logit_a=out[:, 0].copy(),
-            logit_b=out[:, 1].copy(),
-            token_a=ids[:, 0].copy(),
-            token_b=ids[:, 1].copy(),
-            texts=texts,
-            n_tokens=np.array([len(t) for t in tokens], dtype=np.int64),
-        )
+        n_tokens = np.array([len(t) for t in tokens], dtype=np.int64)
+        return LogitsAB(logit_a=out[:, 0].copy(), logit_b=out[:, 1].copy(),
+                        token_a=ids[:, 0].copy(), token_b=ids[:, 1].copy(),
+                        texts=texts, n_tokens=n_tokens)  # fmt: skip
 
     def clear(self) -> None:
         """Drop everything from the KV cache, pinned prefixes included."""

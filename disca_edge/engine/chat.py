@@ -119,6 +119,25 @@ class ChatTokens:
         add_bos = self._adds_bos(text)
         return self._model.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
+    def tokenize_raw(self, text: str) -> list[int]:
+        """Tokenise text as it stands: special-token markup parsed, no BOS added.
+
+        For a prompt sent as one string rather than a chat (`generation_suffix`).
+        """
+        return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def generation_suffix(self) -> str:
+        """The template's text after the user text: the end of the user turn, the assistant header.
+
+        Found as the released code finds it: the chat rendered with a stand-in user text
+        and the generation prompt, cut at the stand-in.
+        """
+        if self._frame is not None:
+            return self._frame[2]
+        marker = _PLACEHOLDERS[1]
+        text = self._apply_template(self._messages("S", marker))
+        return text.partition(marker)[2]
+
     def _markup_frame(self) -> tuple[str, str, str] | None:
         """The template's text before, between and after the system and user texts.
 
@@ -265,25 +284,28 @@ class ChatTokens:
         return self.tokenize(text)
 
     def decision_tokens(
-        self, text: str, tokens: Sequence[int] | None = None, prompt: ChatPrompt | None = None
-    ) -> tuple[int, int]:
+        self, text: str, tokens: Sequence[int] | None = None, prompt: ChatPrompt | None = None,
+        *, raw: bool = False,
+    ) -> tuple[int, int]:  # fmt: skip
         """Ids of ``A`` and ``B`` as continuations of `text` (spec §2.4).
 
         Tokenise F and F+"A"; the id is the first token of F+"A" that differs from F's
         tokens. Cached per prompt ending (the chat template's generation header). With
-        `prompt` (whose rendering `text` is), F is tokenised by `encode`.
+        `prompt` (whose rendering `text` is), F is tokenised by `encode`; with ``raw``, by
+        `tokenize_raw`.
         """
-        key = text[-48:]
+        key = ("raw:" if raw else "") + text[-48:]
         if key in self._decision_cache:
             return self._decision_cache[key]
+        tokenize = self.tokenize_raw if raw else self.tokenize
         if tokens is not None:
             base = list(tokens)
         else:
-            base = self.tokenize(text) if prompt is None else self.encode(prompt, text)
+            base = tokenize(text) if prompt is None else self.encode(prompt, text)
         ids = []
         for letter in ("A", "B"):
             if prompt is None:
-                extended = self.tokenize(text + letter)
+                extended = tokenize(text + letter)
             else:
                 extended = self.encode(prompt, text, suffix=letter)
             pos = common_prefix_len(base, extended)

@@ -122,6 +122,8 @@ class GraphHooks:
         self._batch = llama_cpp.llama_batch_init(engine.n_batch, 0, 1)
         self.n_layer, self.n_embd = engine.n_layer, engine.n_embd
         self._names: frozenset[str] | None = None
+        #: Tokens decoded here so far (every prompt in full: nothing is shared or cached).
+        self.tokens_evaluated = 0
 
     def close(self) -> None:
         """Free the hooked context and its batch (idempotent)."""
@@ -153,6 +155,7 @@ class GraphHooks:
                 f"got {len(tokens)}"
             )
         llama_cpp.llama_memory_clear(self._mem, True)
+        self.tokens_evaluated += len(tokens)
         with self._callback.active(hook):
             for start in range(0, len(tokens), engine.n_batch):
                 chunk = tokens[start : start + engine.n_batch]

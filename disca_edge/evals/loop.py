@@ -3,13 +3,10 @@
 `run_eval` is the run loop behind ``disca eval multitp``. It plans the work (countries ×
 pool positions of this shard, less what is on disk) as work items, (country, chunk of a
 few scenarios), and hands them to an `executor` (this process, ``--jobs`` worker
-processes or Ray actors). A worker feeds the engine a chunk's scenarios one by one (10
-prompt evaluations per scenario: 2 label orders × base + 4 personas, sharing KV
-prefixes), reporting each to the display, and derives every method of the spec from the
-logits with `methods.compute_methods` (`record_chunk`). This process is the single
+processes or Ray actors). A worker evaluates a chunk's scenarios (10 prompts each, sharing
+KV prefixes) and derives every method from the logits (`record_chunk`). This process is the single
 writer: each finished chunk becomes one block of `runlog` records (appended, fsync'ed).
-A rerun of the same command skips what is on disk, with any executor. Finally
-`scoring.score_run` turns the records into ``results.json``.
+A rerun skips what is on disk, with any executor; `scoring.score_run` makes ``results.json``.
 
 The `reference` variant's country prior is sequential in pool order, so records store
 only the order-independent δ_micro; the prior is applied when results are built.
@@ -34,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, paths, pipeline
+from ..content import baselines as baseline_texts
 from ..content import human_targets, i18n, scenarios, variants
 from ..engine.options import LOGIT_SETTINGS, EngineOptions
 from ..errors import DiscaError
@@ -43,6 +41,7 @@ from ..maths.methods import Method, method_suite
 from ..models.open import model_file_size
 from ..progress import NullProgress, Progress
 from . import runlog
+from .baselines import check_baselines
 from .executor import check_workers_agree, default_threads, make_executor, plan_jobs
 from .noise import read_noise
 from .records import read_records
@@ -87,6 +86,7 @@ class EvalConfig:
         anchor_text: wording of the ``fourth="utilitarian"`` anchor, "fixed" (the country
             named) or "released" (its placeholder left, as in the authors' code).
         lang: "native" (each country in its own language, the paper's protocol) or "en".
+        baselines: labels (`baselines.select`) whose extra prompts each scenario also gets.
     """
 
     out: Path
@@ -110,6 +110,7 @@ class EvalConfig:
     drop_dims: tuple[str, ...] = ()
     lang: str = "native"
     anchor_text: str = "fixed"
+    baselines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -221,6 +222,7 @@ def _run_config(
         "languages": {
             iso: {k: v for k, v in entry.items() if k != "note"} for iso, entry in languages.items()
         },
+        **({"baselines": baseline_texts.describe(cfg.baselines)} if cfg.baselines else {}),
     }
 
 
@@ -328,6 +330,7 @@ def _plan(cfg: EvalConfig) -> _Plan:
     if cfg.anchor_text != "fixed" and cfg.fourth != "utilitarian":
         raise DiscaError(f"--anchor-text {cfg.anchor_text} words the --fourth utilitarian "
                          "anchor; add --fourth utilitarian")  # fmt: skip
+    check_baselines(cfg.baselines, cfg.fourth)
     try:
         suite = method_suite(cfg.variant, cfg.overrides)
     except ValueError as exc:
@@ -403,6 +406,7 @@ def _work_spec(cfg: EvalConfig) -> WorkSpec:
         anchor_text=cfg.anchor_text,
         countries=tuple(cfg.countries),
         limit=cfg.limit,
+        baselines=tuple(cfg.baselines),
         panel={
             "fourth": cfg.fourth,
             "drop_dims": tuple(cfg.drop_dims),

@@ -40,6 +40,7 @@ from ..maths import core
 from ..maths.methods import compute_methods, method_suite, record_fields, suite_from_config
 from ..paths import atomic_write_text, check_writable_dir
 from . import runlog
+from .baselines import select_into
 from .noise import append_jsonl, read_noise
 from .records import read_records
 from .results import Results
@@ -350,6 +351,7 @@ def rescore_run(
     force: bool = False,
     targets: Any = None,
     argv: Sequence[str] | None = None,
+    baselines: str | None = None,
 ) -> Results:
     """Recompute every method of ``source`` into a new run folder ``out``.
 
@@ -363,6 +365,8 @@ def rescore_run(
         force: replace a different run in ``out`` (moved aside).
         targets: human targets (default: loaded from the data dir).
         argv: the command line, recorded in the invocation entry.
+        baselines: ``--baselines all|LIST`` to score from the stored logits
+            (`baselines.select`), on top of those the source names.
 
     Returns:
         The new run's results (also written to its ``results.json``).
@@ -384,6 +388,7 @@ def rescore_run(
     config["is_seed"] = int(config["is_seed"] if seed is None else seed)
     config["overrides"] = {**config.get("overrides", {}), **extra}
     config["methods"] = {name: m.describe() for name, m in suite.items()}
+    select_into(config, baselines)
     new_records = _rescored_records(records, suite, config["is_seed"], k_half)
     new_header = _rescored_header(header, src, config, len(records), extra)
     with runlog.RunLog.open(
@@ -448,6 +453,7 @@ def rescore(
     grid: Mapping[str, Sequence[Any]] | None = None,
     force: bool = False,
     argv: Sequence[str] | None = None,
+    baselines: str | None = None,
 ) -> RescoreOutcome:
     """Rescore ``source`` once, or over a grid of seeds x parameter values.
 
@@ -461,6 +467,7 @@ def rescore(
         grid: {parameter: [values]} (`parse_grid`).
         force: replace different runs already in the output folders.
         argv: the command line, recorded with each run.
+        baselines: ``--baselines`` to score in every new run (`rescore_run`).
 
     Returns:
         The new run's results, or the sweep written, with the wall time.
@@ -479,7 +486,8 @@ def rescore(
     if len(points) == 1:
         point = points[0]
         results = rescore_run(src, dst, seed=point.seed, overrides=point.overrides,
-                              force=force, targets=targets, argv=argv)  # fmt: skip
+                              force=force, targets=targets, argv=argv,
+                              baselines=baselines)  # fmt: skip
         return RescoreOutcome(seconds=time.perf_counter() - started, results=results)
     if (dst / runlog.RUN_FILE).exists():
         raise DiscaError(f"{dst} holds a run; a sweep needs its own folder")
@@ -487,7 +495,8 @@ def rescore(
     for point in points:
         name = point_name(point)
         results = rescore_run(src, dst / name, seed=point.seed, overrides=point.overrides,
-                              force=force, targets=targets, argv=argv)  # fmt: skip
+                              force=force, targets=targets, argv=argv,
+                              baselines=baselines)  # fmt: skip
         entries.append(SweepEntry(name, point, results.run.fingerprint))
     sweep = _write_sweep(src, dst, header, seeds, grid, entries)
     return RescoreOutcome(seconds=time.perf_counter() - started, sweep=sweep)

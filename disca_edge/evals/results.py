@@ -15,7 +15,7 @@ an interval below 0 mean the method is better.
 
 ``results.json`` is `Results.to_dict` (format `RESULTS_FORMAT`); `Results.from_dict`
 reads it back. These two are the only places results are a mapping. The intervals,
-prompt variants, ``paper_backbone``, ``bootstrap`` and ``noise`` were added within
+prompt variants, ``paper_backbone``, ``bootstrap``, ``noise`` and ``baselines`` were added within
 format 1: every field before them keeps its meaning, and a reader that does not know
 them ignores them, so the tag did not change; a file without them reads with those
 fields None (`scoring.read_run_results` rescores such a file).
@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from ..errors import DiscaError
 from ..maths import categories
+from .baseline_results import BaselineResults
 from .noise_floor import CountryNoise, NoiseFloor
 
 __all__ = [
@@ -365,6 +366,8 @@ class Results:
         sequential: method -> ISO3 -> scenario id -> p_spare (the prior-applied values).
         bootstrap: how the intervals were computed; None in results without intervals.
         noise: the model's noise floor per country, when one was measured.
+        baselines: Table 1's baselines and the sensitivity sweeps, when the run's config
+            names baselines (`baseline_results`).
         recomputed: computed from the samples because ``results.json`` was absent or stale.
         format: the format tag.
     """
@@ -384,6 +387,7 @@ class Results:
     sequential: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     bootstrap: BootstrapInfo | None = None
     noise: NoiseFloor | None = None
+    baselines: BaselineResults | None = None
     recomputed: bool = False
     format: str = RESULTS_FORMAT
 
@@ -419,6 +423,8 @@ class Results:
             out["bootstrap"] = asdict(self.bootstrap)
         if self.noise is not None:
             out["noise"] = asdict(self.noise)
+        if self.baselines is not None:
+            out["baselines"] = self.baselines.to_dict()
         if self.recomputed:
             out["recomputed"] = True
         return out
@@ -473,6 +479,9 @@ class Results:
             if data.get("bootstrap")
             else None,
             noise=NoiseFloor.from_dict(data["noise"]) if data.get("noise") else None,
+            baselines=BaselineResults.from_dict(data["baselines"])
+            if data.get("baselines")
+            else None,
             recomputed=bool(data.get("recomputed", False)),
         )
 

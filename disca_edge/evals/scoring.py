@@ -38,6 +38,7 @@ from ..maths.methods import (
 )
 from ..models import registry
 from . import intervals, noise, runlog
+from .baseline_scores import with_baselines
 from .intervals import Resamples
 from .records import read_records
 from .results import (
@@ -461,7 +462,7 @@ def score_run(
     panels = header.get("panels") or {}
     statements = {(panels.get(c) or {}).get("provenance_statement") for c in countries}
     ablated = [n for n in names if suite[n].ablation_of == primary]
-    return Results(
+    results = Results(
         created=runlog.now(),
         run=_run_info(header, countries),
         provenance=sorted(s for s in statements if s),
@@ -478,6 +479,7 @@ def score_run(
         bootstrap=info,
         noise=_noise_floor(header, records, noise_records, suite[primary]),
     )
+    return with_baselines(results, header, records, targets)
 
 
 def _check_inputs(

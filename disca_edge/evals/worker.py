@@ -23,6 +23,7 @@ from ..errors import DiscaError
 from ..maths import core
 from ..maths.methods import Method, compute_methods, method_suite, record_fields
 from ..models.open import open_engine
+from .baselines import BaselineRunner
 
 __all__ = ["WorkSpec", "WorkItem", "Worker", "evaluate_each", "record_chunk"]
 
@@ -44,6 +45,8 @@ class WorkSpec:
         countries, limit: the run's countries and pool limit; a worker that loads its own
             model sizes its context for them before any work (native prompts can be
             several times longer than English ones).
+        baselines: the baseline labels whose extra prompts each chunk also evaluates
+            (`baselines.BaselineRunner`).
     """
 
     engine: EngineOptions = EngineOptions(prefix_cache=True)
@@ -58,6 +61,7 @@ class WorkSpec:
     anchor_text: str = "fixed"
     countries: tuple[str, ...] = ()
     limit: int | None = None
+    baselines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,9 @@ class Worker:
         self.pool = variants.pool(spec.data_seed, **dict(spec.pool))
         self.ids = variants.record_ids(self.pool)
         self._prompts: dict[str, pipeline.PanelPrompts] = {}
+        self.baselines = BaselineRunner(
+            spec.baselines, spec.panel.get("personas_dir"), seed=spec.seed
+        )
         self.own_engine = engine is None
         if engine is None:
             engine, info = open_engine(spec.engine, fit=self.context_demand())
@@ -189,7 +196,8 @@ class Worker:
         """What the run's panels need: each with the longest scenarios of its language."""
         n = len(self.pool) if self.spec.limit is None else min(self.spec.limit, len(self.pool))
         prompts = [self.prompts(iso3) for iso3 in self.spec.countries]
-        return pipeline.context_demand(prompts, self.pool[:n], data_seed=self.spec.data_seed)
+        demand = pipeline.context_demand(prompts, self.pool[:n], data_seed=self.spec.data_seed)
+        return self.baselines.context_demand(demand, prompts)
 
     def process(
         self, item: WorkItem, on_scenario: Callable[[int], None] | None = None
@@ -219,6 +227,8 @@ class Worker:
         )
         for record, (position, _) in zip(records, chunk, strict=True):
             record["scenario_id"] = self.ids[position]  # unique under oversampling
+        if self.baselines:
+            self.baselines.add_to(records, self.engine, prompts, dilemmas)
         after = self.engine.stats.as_dict()
         return records, {k: after[k] - before.get(k, 0) for k in after}
 

@@ -36,6 +36,7 @@ from ..maths.categories import short_label
 from .notes import interval_note, prompt_line, run_line
 from .plots import Plot, figure, nice_ceiling
 from .render import html_table
+from .table1 import html_sections as table1_sections
 from .tables import ablation_table, country_table
 
 __all__ = ["FIGURES", "figure_file", "html_report", "make_figure"]
@@ -587,6 +588,7 @@ def html_report(
         if len(runs) > 1:
             parts.append(f"<h3>{_esc(name)}</h3>")
         parts += [html_table(country_table(res, vanilla=vanilla)), html_table(ablation_table(res))]
+    parts += table1_sections(runs)  # Table 1 and the sweeps, for runs with baselines
     parts.append("<h2>Run metadata</h2>")
     parts += [_meta_table(name, res, path) for (name, res), path in zip(runs, paths, strict=True)]
     parts.append("</body></html>")

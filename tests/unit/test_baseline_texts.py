@@ -72,3 +72,12 @@ def test_country_names_are_the_english_ones_the_baselines_fill_in(texts, spec):
     assert len(names) == 20
     for iso, name in (("USA", "the United States"), ("GBR", "Great Britain"), ("VNM", "Vietnam")):
         assert names[iso] == name and f'"{name}"' in spec
+
+
+def test_the_mit_notice_ships_beside_the_texts(texts):
+    folder = shipped_dir() / "i18n"
+    notice = (folder / "LICENSE").read_text("utf-8")
+    assert "baseline_texts.json" in notice and "MIT License" in notice
+    assert "Copyright (c) 2025" in notice and 'THE SOFTWARE IS PROVIDED "AS IS"' in notice
+    assert "trungkiet2005/cultural_alignment@36f01cb (MIT)" in texts["source"]
+    assert "baseline_texts.json" in (folder / "PROVENANCE.md").read_text("utf-8")

@@ -28,7 +28,12 @@ def test_wheel_ships_models_toml_and_personas_and_finds_them(tmp_path):
         sum(n.startswith("disca_edge/_shipped/personas/") and n.endswith(".toml") for n in names)
         == 20
     )
-    for name in ("disca_i18n.json", "LICENSE", "PROVENANCE.md"):  # MIT notice travels with it
+    for name in (
+        "disca_i18n.json",
+        "baseline_texts.json",
+        "LICENSE",
+        "PROVENANCE.md",
+    ):  # MIT notice travels with it
         assert f"disca_edge/_shipped/i18n/{name}" in names
 
     site = tmp_path / "site"
