@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DiscaError
+from ..interrupts import signals_held
 from .chat import ChatPrompt
 from .ggml import EvalCallback, Ggml, TensorHook
 from .interventions import (
@@ -164,7 +165,8 @@ class GraphHooks:
                     batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + i, 1
                     batch.seq_id[i][0] = 0
                     batch.logits[i] = start + i == len(tokens) - 1
-                rc = llama_cpp.llama_decode(self._ctx, batch)
+                with signals_held():  # a Ctrl-C inside the callback would be lost
+                    rc = llama_cpp.llama_decode(self._ctx, batch)
                 self._callback.raise_pending()
                 if rc != 0:
                     raise DiscaError(f"llama_decode failed (code {rc}) in a hooked evaluation")

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiscaError
+from ..interrupts import signals_held
 from ..maths import methods
 from ..maths.noise import abs_median_p95, effect_differences, persona_effects
 from . import runlog
 from .results import CountryNoise, NoiseFloor
-from .runlog import _encode, _Lock, _signals_held, repair_samples
+from .runlog import _encode, _Lock, repair_samples
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def append_jsonl(path: str | os.PathLike, records: Sequence[Mapping[str, Any]]) 
     data = b"".join(_encode(record) for record in records)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        with _signals_held():
+        with signals_held():
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)

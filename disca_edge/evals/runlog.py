@@ -30,14 +30,13 @@ import hashlib
 import json
 import logging
 import os
-import signal
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import DiscaError
+from ..interrupts import signals_held
 from ..paths import atomic_write_text, check_writable_dir, write_error
 
 try:
@@ -279,23 +278,6 @@ def write_results(directory: str | os.PathLike, results: Mapping[str, Any]) -> P
 # --------------------------------------------------------------------------- writing
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM (main thread, POSIX) so a chunk is never half-written."""
-    can_block = hasattr(signal, "pthread_sigmask") and (
-        threading.current_thread() is threading.main_thread()
-    )
-    if not can_block:
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _encode(record: Mapping[str, Any]) -> bytes:
     text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.encode("utf-8") + b"\n"
@@ -465,7 +447,7 @@ class RunLog:
         if not fresh:
             return 0
         data = b"".join(blob for _, blob in fresh)
-        with _signals_held():
+        with signals_held():
             self._write_all(data)
             self.keys.update(key for key, _ in fresh)
         return len(fresh)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -206,6 +209,25 @@ def test_an_exception_in_a_hook_is_raised_after_the_decode(smollm2_engine):
 
     with pytest.raises(KeyError, match="hook failed"):
         engine.hooks.logits_ab(prompts, Broken())
+    _assert_same(engine.hooks.logits_ab(prompts), engine.logits_ab_isolated(prompts))
+
+
+def test_ctrl_c_during_a_hooked_decode_is_raised_after_it_not_lost(smollm2_engine, capfd):
+    engine, prompts = smollm2_engine, _prompts()[:1]
+    seen: list[str] = []
+
+    class Interrupting:  # the signal arrives while llama.cpp runs the callback
+        def wants(self, name):
+            return name == "ffn_out-3"
+
+        def on_tensor(self, tensor, name):
+            seen.append(name)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.hooks.logits_ab(prompts, Interrupting())
+    assert seen == ["ffn_out-3"]  # the decode ran through; Ctrl-C came after it
+    assert "Exception ignored" not in capfd.readouterr().err
     _assert_same(engine.hooks.logits_ab(prompts), engine.logits_ab_isolated(prompts))
 
 

@@ -38,6 +38,7 @@ FLOORS = {
     "paths": 0,
     "text": 0,
     "machine": 0,
+    "interrupts": 0,
     "progress": 0,
     "maths": 1,
     "content": 2,
