@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 # one thread: predictable on a shared 2-core machine (two spinning thread pools collide)
 # English prompts: the native default is covered by its own one-scenario run below
-SCOPE = ["--countries", "USA,JPN", "--limit", "2", "--chunk", "1", "--threads", "1", "--lang", "en"]
+SCOPE = ["--countries", "USA,JPN", "--limit", "2", "--chunk", "1", "--threads", "2", "--lang", "en"]
 N_RECORDS = 4
 COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
@@ -116,7 +116,7 @@ def test_native_is_the_default_recorded_and_part_of_the_fingerprint(env, smollm2
     rerun into the same folder is refused, never resumed."""
     out = tmp_path / "native"
     args = ["eval", "multitp", "--model", str(smollm2_path), "--out", str(out),
-            "--countries", "DEU", "--limit", "1", "--threads", "1"]  # fmt: skip
+            "--countries", "DEU", "--limit", "1", "--threads", "2"]  # fmt: skip
     done = disca(env, *args, "--display", "none")
     assert done.returncode == 0, done.stderr
     header = read_header(out)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.model
 def _ask_engine_settings(model_path, n_threads, args=(), env=None) -> dict:
     result = CliRunner().invoke(
         cli,
-        ["ask", "-c", "JP", "a boy", "two elderly women", "--json", "--threads", str(n_threads),
+        ["ask", "-c", "JP", "--lang", "en", "a boy", "two elderly women", "--json", "--threads", str(n_threads),
          "--no-prefix-cache", "--model", str(model_path), *args],
         env=env,
     )  # fmt: skip

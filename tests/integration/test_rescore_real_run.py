@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 # English prompts: these tests are about executors/rescoring, not language, and native
 # JPN prompts cost ~3.5x the tokens (test_i18n_models and test_eval cover native runs).
-SCOPE = ["--countries", "USA,JPN", "--limit", "3", "--chunk", "2", "--threads", "1", "--lang", "en"]
+SCOPE = ["--countries", "USA,JPN", "--limit", "3", "--chunk", "2", "--threads", "2", "--lang", "en"]
 COMPARED = ("countries", "macro", "vs_vanilla", "ablations", "sequential")
 
 
