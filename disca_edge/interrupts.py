@@ -4,7 +4,9 @@ Two moments need it: appending a chunk of records (`evals.runlog`: a chunk is wr
 whole or not at all) and a llama.cpp decode whose eval callback runs Python
 (`engine.hooks`: an interrupt raised inside a ctypes callback is printed as "Exception
 ignored" and lost). A signal that arrives meanwhile is delivered when the block ends, so
-its KeyboardInterrupt is raised in ordinary Python code.
+its KeyboardInterrupt is raised in ordinary Python code. Best effort where other
+threads run (a progress display): the kernel may hand the signal to one of them, and
+the callback then keeps it as any hook exception (`engine.ggml.EvalCallback`).
 """
 
 from __future__ import annotations
