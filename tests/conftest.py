@@ -164,6 +164,18 @@ def smollm2_engine(smollm2_path, n_threads):
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def gemma_engine(gemma_path, n_threads):
+    """One loaded Gemma-3-270M engine (with the registry's chat template) for the tests."""
+    from disca_edge.engine import Engine, EngineOptions
+    from disca_edge.models import registry
+
+    template = registry.get_model("gemma3-270m").chat_template
+    engine = Engine(gemma_path, EngineOptions(n_threads=n_threads, chat_template=template))
+    yield engine
+    engine.close()
+
+
 WVS_ITEMS = [
     "Q6P", "Q17P", "Q177", "Q178", "Q179", "Q180", "Q181", "Q182", "Q57P", "Q199P", "Q200P",
     "Q254P", "Q46P", "Q29P", "Q30P", "Q31P", "Q33P", "Q152", "Q153",

@@ -131,17 +131,6 @@ def test_steering_and_dropout_equal_the_hooks_step_by_step(run, smollm2_engine):
     assert len({tuple(p) for p in passes}) == 8  # the passes' masks differ
 
 
-@pytest.fixture(scope="module")
-def gemma_engine(gemma_path, n_threads):
-    from disca_edge.engine import Engine, EngineOptions
-    from disca_edge.models import registry
-
-    template = registry.get_model("gemma3-270m").chat_template
-    engine = Engine(gemma_path, EngineOptions(n_threads=n_threads, chat_template=template))
-    yield engine
-    engine.close()
-
-
 def test_gemma3_records_the_dropout_refusal_and_runs_the_rest(gemma_engine):
     runner = BaselineRunner(("b1", "steer:released", "mc_dropout:emulated"))
     prompts = panel_prompts(load_panel("USA"), "native")

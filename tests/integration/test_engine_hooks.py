@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from disca_edge.content import personas, scenarios
-from disca_edge.engine import ChatPrompt, Engine, EngineOptions
+from disca_edge.engine import ChatPrompt, Engine
 from disca_edge.engine.interventions import control_vector_data, unit_mean_difference
 from disca_edge.errors import DiscaError
 from disca_edge.pipeline import panel_system_prompts
@@ -70,16 +70,6 @@ def _check_pass_through(engine: Engine) -> None:
 def test_pass_through_callback_leaves_logits_bit_identical(smollm2_engine):
     """Issue 19's Done-when: a callback that asks for tensors and changes nothing."""
     _check_pass_through(smollm2_engine)
-
-
-@pytest.fixture(scope="module")
-def gemma_engine(gemma_path, n_threads):
-    from disca_edge.models import registry
-
-    template = registry.get_model("gemma3-270m").chat_template
-    engine = Engine(gemma_path, EngineOptions(n_threads=n_threads, chat_template=template))
-    yield engine
-    engine.close()
 
 
 def test_pass_through_is_bit_identical_on_gemma3_too(gemma_engine):
